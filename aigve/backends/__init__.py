@@ -1,0 +1,1 @@
+"""Scoring backends. Look them up by name through :data:`aigve.registry.BACKENDS`."""

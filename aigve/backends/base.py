@@ -1,0 +1,64 @@
+"""The contract every scoring backend fulfils."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from aigve.config import SamplingConfig
+    from aigve.media import SampledVideo
+    from aigve.parsing import ParsedResponse
+
+
+@dataclass
+class BackendOutput:
+    """What a backend returns for one video.
+
+    Either ``text`` (raw generated text, parsed by the evaluator) or ``parsed`` (a backend that
+    measures scores directly) is set. ``expected_scores``/``confidence``: per canonical aspect,
+    the probability-weighted mean score over digits 0-5 and the top digit's probability, when the
+    backend reads logits. ``timings``: seconds, keys ``preprocess_s`` and ``model_s``.
+    """
+
+    text: str | None = None
+    parsed: ParsedResponse | None = None
+    expected_scores: dict[str, float | None] = field(default_factory=dict)
+    confidence: dict[str, float | None] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    num_generated_tokens: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Scores a batch of sampled videos with their prompts.
+
+    ``score`` takes equal-length lists and returns one output per video, in order. A backend may
+    raise for the whole batch; the evaluator then retries items one by one to isolate the failure.
+    """
+
+    name: str
+
+    def describe(self) -> dict[str, Any]:
+        """Identity recorded with every result: model id or path, adapter, dtype, device, ..."""
+        ...
+
+    def sampling_overrides(self) -> dict[str, Any]:
+        """SamplingConfig fields this backend needs changed by default (e.g. smaller frames); may be {}."""
+        ...
+
+    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
+        ...
+
+
+def default_sampling(backend: Backend, user: SamplingConfig | dict[str, Any] | None) -> SamplingConfig:
+    """Merge backend overrides under the user's explicit sampling choices."""
+    from aigve.config import SamplingConfig
+
+    base = dict(backend.sampling_overrides() or {})
+    if isinstance(user, SamplingConfig):
+        return user
+    base.update(user or {})
+    return SamplingConfig.from_dict(base)

@@ -1,0 +1,1 @@
+"""One module per ``aigve`` subcommand: ``register(subparsers)`` and ``run(args) -> int``."""

@@ -1,0 +1,125 @@
+"""Validated configuration dataclasses. A bad value raises ConfigError naming field, value and fix."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from aigve.errors import ConfigError
+
+SAMPLING_STRATEGIES = ("uniform", "motion")
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How frames are chosen from a video and how large each frame is.
+
+    ``fps``: target frames per second of video (the released model is used at 1 fps).
+    ``min_frames``/``max_frames``: clamp on the count; the count is always even because Qwen2.5-VL
+    merges frame pairs into one temporal patch. ``min_pixels``/``max_pixels``: per-frame area caps
+    (pixels), set explicitly because transformers' defaults differ from the Qwen reference.
+    ``max_visual_tokens``: budget on merged visual tokens for the whole clip
+    (``ceil(T/2) * H/28 * W/28``); long or large videos get fewer pixels per frame instead of
+    running out of memory. ``patch_factor``: side of one merged token in pixels (patch 14 x merge 2).
+    ``strategy``: ``uniform`` or ``motion`` (denser frames where content changes most).
+    ``jitter``: random temporal offset in [0, 1) of a sampling interval (training augmentation; 0 = off).
+    ``assumed_fps``: used when a file carries no usable frame rate (the result records that it was assumed).
+    """
+
+    fps: float = 1.0
+    min_frames: int = 4
+    max_frames: int = 32
+    min_pixels: int = 128 * 28 * 28
+    max_pixels: int = 768 * 28 * 28
+    max_visual_tokens: int = 16384
+    patch_factor: int = 28
+    temporal_patch: int = 2
+    strategy: str = "uniform"
+    jitter: float = 0.0
+    seed: int = 0
+    assumed_fps: float = 24.0
+
+    def __post_init__(self) -> None:
+        _positive(self, "fps", "assumed_fps")
+        _positive_int(self, "min_frames", "max_frames", "min_pixels", "max_pixels",
+                      "max_visual_tokens", "patch_factor", "temporal_patch")
+        if self.min_frames > self.max_frames:
+            raise ConfigError("min_frames", self.min_frames, f"must be <= max_frames ({self.max_frames})")
+        if self.max_frames < self.temporal_patch:
+            raise ConfigError("max_frames", self.max_frames, f"must be >= temporal_patch ({self.temporal_patch})")
+        if self.min_pixels > self.max_pixels:
+            raise ConfigError("min_pixels", self.min_pixels, f"must be <= max_pixels ({self.max_pixels})")
+        if self.min_pixels < self.patch_factor ** 2:
+            raise ConfigError("min_pixels", self.min_pixels,
+                              f"must be >= patch_factor**2 ({self.patch_factor ** 2}) for one token")
+        if self.strategy not in SAMPLING_STRATEGIES:
+            raise ConfigError("strategy", self.strategy, f"choose one of {', '.join(SAMPLING_STRATEGIES)}")
+        if not 0.0 <= self.jitter < 1.0:
+            raise ConfigError("jitter", self.jitter, "must be in [0, 1): a fraction of the sampling interval")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> SamplingConfig:
+        return from_dict(cls, data or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Decoding options. Greedy by default so scores reproduce run to run.
+
+    ``force_new_tokens``: when set, generation runs exactly this many tokens (min = max), used by
+    benchmarks so random-weight models generate equal lengths on every path.
+    """
+
+    max_new_tokens: int = 1536
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    force_new_tokens: int | None = None
+    min_new_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        _positive_int(self, "max_new_tokens")
+        _positive(self, "temperature", "top_p")
+        if self.top_p > 1:
+            raise ConfigError("top_p", self.top_p, "must be in (0, 1]")
+        for name in ("force_new_tokens", "min_new_tokens"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(name, value, "must be a positive integer or None")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> GenerationConfig:
+        return from_dict(cls, data or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Build dataclass ``cls`` from ``data``; unknown keys raise ConfigError listing the known ones."""
+    known = {f.name for f in fields(cls)}
+    for key in data:
+        if key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(key, data[key], f"unknown field of {cls.__name__}; {hint}known: {', '.join(sorted(known))}")
+    return cls(**data)
+
+
+def _positive(obj: object, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ConfigError(name, value, "must be a positive number")
+
+
+def _positive_int(obj: object, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(name, value, "must be a positive integer")

@@ -1,0 +1,184 @@
+"""Result records: one JSON object per video, appended and flushed as a run goes, resumable after a crash."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aigve.aspects import ASPECT_KEYS, canonical_key
+from aigve.errors import InputError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+def _version() -> str:
+    from aigve import __version__
+
+    return __version__
+
+
+@dataclass
+class EvaluationResult:
+    """The answer for one video.
+
+    ``scores``/``comments``: all nine canonical keys (None where not scored). ``sampling``: see
+    :meth:`aigve.media.SampledVideo.sampling_record`. ``timings``: seconds (``decode_s``,
+    ``preprocess_s``, ``model_s``, ``parse_s``, ``total_s``). ``error``: None, or
+    ``{"type", "message", "stage"}`` when the video failed; then ``status == "error"``.
+    """
+
+    id: str
+    video: str
+    prompt: str
+    scores: dict[str, int | None] = field(default_factory=lambda: {k: None for k in ASPECT_KEYS})
+    comments: dict[str, str | None] = field(default_factory=lambda: {k: None for k in ASPECT_KEYS})
+    expected_scores: dict[str, float | None] = field(default_factory=dict)
+    confidence: dict[str, float | None] = field(default_factory=dict)
+    sampling: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    backend: dict[str, Any] = field(default_factory=dict)
+    raw_text: str | None = None
+    parse_flags: list[str] = field(default_factory=list)
+    error: dict[str, str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.ok else "error"
+
+    def to_record(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["status"] = self.status
+        record["schema_version"] = SCHEMA_VERSION
+        record["aigve_version"] = _version()
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> EvaluationResult:
+        """Rebuild from a JSONL record, accepting released-model key spellings in scores/comments."""
+        known = set(cls.__dataclass_fields__)
+        data = {k: v for k, v in record.items() if k in known}
+        for name in ("scores", "comments", "expected_scores", "confidence"):
+            if isinstance(data.get(name), dict):
+                data[name] = {canonical_key(k) or k: v for k, v in data[name].items()}
+        return cls(**data)
+
+    @classmethod
+    def failed(cls, id: str, video: str, prompt: str, exc: BaseException, stage: str, **kw: Any) -> EvaluationResult:
+        """A record for a video that could not be scored; the message names the file and the problem."""
+        return cls(id=id, video=video, prompt=prompt,
+                   error={"type": type(exc).__name__, "message": str(exc), "stage": stage}, **kw)
+
+
+class ResultWriter:
+    """Appends records to a JSONL file, flushing and fsync-ing each, so a crash loses nothing written.
+
+    Use as a context manager. ``done_ids()`` gives the ids already present (for ``--resume``).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, fsync: bool = True):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fsync = fsync
+        self._repair_tail()
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def _repair_tail(self) -> None:
+        """A crash mid-write can leave a partial last line; cut it so appends stay valid JSONL."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with open(self.path, "rb+") as fh:
+            data = fh.read()
+            if data.endswith(b"\n"):
+                return
+            cut = data.rfind(b"\n") + 1
+            log.warning("%s: dropping a partial last line left by an interrupted run", self.path)
+            fh.truncate(cut)
+
+    def write(self, result: EvaluationResult | dict[str, Any]) -> None:
+        record = result.to_record() if isinstance(result, EvaluationResult) else result
+        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._fh.flush()
+        if self.fsync:
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def iter_records(path: str | os.PathLike, *, strict: bool = False) -> Iterator[dict[str, Any]]:
+    """Yield records from a results JSONL. A truncated last line (crash) is skipped with a warning;
+    a bad line elsewhere raises InputError naming file and line (or is skipped when not ``strict``)."""
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if n == len(lines) and not strict:
+                log.warning("%s: line %d is incomplete (interrupted run?); skipped", path, n)
+                continue
+            raise InputError(path, f"not valid JSON ({exc.msg})", row=n) from None
+        if not isinstance(record, dict):
+            raise InputError(path, "expected a JSON object per line", row=n)
+        yield record
+
+
+def read_results(path: str | os.PathLike) -> list[EvaluationResult]:
+    return [EvaluationResult.from_record(r) for r in iter_records(path)]
+
+
+def done_ids(path: str | os.PathLike, *, include_errors: bool = False) -> set[str]:
+    """Ids already scored in ``path`` (failed ones too when ``include_errors``), for resuming."""
+    if not Path(path).exists():
+        return set()
+    return {str(r["id"]) for r in iter_records(path)
+            if "id" in r and (include_errors or r.get("error") is None)}
+
+
+def latest_by_id(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Keep the last record per id (a resumed run may re-score a failed video)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in records:
+        out[str(r.get("id"))] = r
+    return out
+
+
+def write_csv(records: Iterable[dict[str, Any]], path: str | os.PathLike) -> Path:
+    """One row per video: id, video, prompt, status, the nine scores, total seconds, error message."""
+    path = Path(path)
+    cols = ["id", "video", "prompt", "status", *ASPECT_KEYS, "total_s", "error"]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=cols)
+        writer.writeheader()
+        for r in records:
+            row = {"id": r.get("id"), "video": r.get("video"), "prompt": r.get("prompt"),
+                   "status": "ok" if r.get("error") is None else "error",
+                   "total_s": (r.get("timings") or {}).get("total_s"),
+                   "error": (r.get("error") or {}).get("message")}
+            scores = {canonical_key(k) or k: v for k, v in (r.get("scores") or {}).items()}
+            row.update({k: scores.get(k) for k in ASPECT_KEYS})
+            writer.writerow(row)
+    return path
