@@ -1,0 +1,49 @@
+"""Shared fixtures: the real LaVie clips in ../shared/videos, a tiny checkpoint, synthetic videos."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("AIGVE_SHARED", REPO.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.exists():
+        pytest.skip(f"{SHARED} not found (set AIGVE_SHARED)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def shared_videos(shared_dir: Path) -> Path:
+    """Folder with the 11 LaVie clips and manifest.csv (read-only)."""
+    return shared_dir / "videos"
+
+
+@pytest.fixture(scope="session")
+def macs_outputs(shared_dir: Path) -> Path:
+    """149 real AIGVE-MACS outputs with human scores (JSONL)."""
+    return shared_dir / "data" / "aigve_macs_outputs_sample.jsonl"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Qwen2.5-VL checkpoint folder, built once per session, offline."""
+    from aigve.testing.tiny import build_tiny_checkpoint
+
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "tiny-qwen2.5-vl")
+
+
+@pytest.fixture(scope="session")
+def tiny_sampling() -> dict:
+    """Sampling options that keep the tiny model fast: few small frames."""
+    return {"fps": 1.0, "min_frames": 2, "max_frames": 4, "min_pixels": 28 * 28, "max_pixels": 56 * 56}
