@@ -1,0 +1,76 @@
+"""Command-line options shared by subcommands that build an evaluator (score, bench, refine, app)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from aigve.config import SAMPLING_STRATEGIES
+from aigve.errors import ConfigError
+
+DEFAULT_MODEL = "xiaoliux/AIGVE-MACS"
+
+
+def add_backend_args(p: argparse.ArgumentParser, *, default_backend: str = "macs") -> None:
+    g = p.add_argument_group("judge")
+    g.add_argument("--backend", default=default_backend,
+                   help=f"scoring backend: macs (Qwen2.5-VL judge), signals (pixel measurements, no weights), fake (tests); default {default_backend}")
+    g.add_argument("--model", default=None, help=f"macs: hub id or local checkpoint folder (default {DEFAULT_MODEL})")
+    g.add_argument("--adapter", default=None, help="macs: LoRA adapter folder (peft) applied on top of --model")
+    g.add_argument("--dtype", default=None, help="macs: auto, bfloat16, float16 or float32")
+    g.add_argument("--device", default=None, help="macs: auto, cpu, cuda, cuda:1, ...")
+    g.add_argument("--attn", dest="attn_implementation", default=None, help="macs: sdpa, eager or flash_attention_2")
+    g.add_argument("--max-new-tokens", type=int, default=None, help="macs: generation cap (default 1536)")
+    g.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other backend option (repeatable); values parse as JSON when they can")
+
+
+def add_sampling_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("frame sampling")
+    g.add_argument("--fps", type=float, default=None, help="target frames per second of video (default 1)")
+    g.add_argument("--min-frames", type=int, default=None)
+    g.add_argument("--max-frames", type=int, default=None)
+    g.add_argument("--min-pixels", type=int, default=None, help="per-frame area floor in pixels")
+    g.add_argument("--max-pixels", type=int, default=None, help="per-frame area cap in pixels")
+    g.add_argument("--max-visual-tokens", type=int, default=None, help="visual-token budget per video")
+    g.add_argument("--sampling", dest="strategy", choices=SAMPLING_STRATEGIES, default=None,
+                   help="uniform, or motion (denser frames where content changes most)")
+
+
+def sampling_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Only the sampling fields the user set; backend defaults fill the rest."""
+    names = ("fps", "min_frames", "max_frames", "min_pixels", "max_pixels", "max_visual_tokens", "strategy")
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
+def parse_key_values(pairs: list[str], flag: str) -> dict[str, Any]:
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (JSON values when they parse)."""
+    import json
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(flag, pair, "use KEY=VALUE")
+        try:
+            out[key.replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.replace("-", "_")] = value
+    return out
+
+
+def backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Backend keyword options from the judge flags (only those the user set)."""
+    opts = parse_key_values(args.backend_option, "--backend-option")
+    for name in ("model", "adapter", "dtype", "device", "attn_implementation"):
+        if getattr(args, name, None) is not None:
+            opts[name] = getattr(args, name)
+    if getattr(args, "max_new_tokens", None) is not None:
+        opts.setdefault("generation", {})["max_new_tokens"] = args.max_new_tokens
+    return opts
+
+
+def evaluator_from_args(args: argparse.Namespace, **extra: Any):
+    from aigve.evaluator import load_evaluator
+
+    return load_evaluator(args.backend, sampling=sampling_from_args(args), **backend_options(args), **extra)

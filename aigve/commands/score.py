@@ -1,0 +1,41 @@
+"""``aigve score INPUT``: score a video, a folder or a manifest into results.jsonl + results.csv."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from aigve.commands.options import add_backend_args, add_sampling_args, evaluator_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("score", help="score videos on the nine aspects",
+                       description="Score a video file, a folder of videos, or a CSV/JSONL manifest "
+                                   "(columns video, prompt, optional id).")
+    p.add_argument("input", help="video file, folder, or manifest (.csv/.jsonl)")
+    p.add_argument("--prompt", default=None, help="prompt for a single video (or default for a folder)")
+    p.add_argument("--out", default="runs/score", help="output folder (results.jsonl, results.csv, run.json)")
+    p.add_argument("--resume", action="store_true", help="skip videos already scored in --out; retry failed ones")
+    p.add_argument("--batch-size", type=int, default=1, help="videos per model call")
+    p.add_argument("--limit", type=int, default=None, help="score only the first N inputs")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_backend_args(p)
+    add_sampling_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from aigve.runner import collect_items, run_batch
+
+    items = collect_items(args.input, prompt=args.prompt)
+    if args.limit is not None:
+        items = items[: args.limit]
+    evaluator = evaluator_from_args(args)
+    summary = run_batch(evaluator, items, args.out, resume=args.resume, batch_size=args.batch_size,
+                        progress=not args.no_progress)
+    print(summary.line())
+    if summary.failed:
+        print(f"{summary.failed} video(s) failed: see the 'error' field in {summary.out_dir / 'results.jsonl'}",
+              file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,217 @@
+"""Evaluator = frame sampler + backend + parser. One request per video covers all nine aspects."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from aigve.backends.base import Backend, BackendOutput, default_sampling
+from aigve.config import SamplingConfig
+from aigve.errors import AigveError, ConfigError, ResponseParseError
+from aigve.media import SampledVideo
+from aigve.results import EvaluationResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VideoItem:
+    """One video to score. ``id`` is unique within a run; ``row`` is its manifest row when known."""
+
+    id: str
+    video: str
+    prompt: str
+    row: int | None = None
+
+
+def as_item(item: VideoItem | dict | tuple | str, index: int = 0) -> VideoItem:
+    """Accept a VideoItem, a ``{"video", "prompt", "id"?}`` dict, a ``(video, prompt)`` tuple or a path."""
+    if isinstance(item, VideoItem):
+        return item
+    if isinstance(item, dict):
+        video, prompt = str(item["video"]), str(item.get("prompt") or "")
+        ident = item.get("id")
+    elif isinstance(item, tuple):
+        video, prompt = str(item[0]), str(item[1] if len(item) > 1 else "")
+        ident = item[2] if len(item) > 2 else None
+    else:
+        video, prompt, ident = str(item), "", None
+    return VideoItem(id=str(ident) if ident is not None else os.path.splitext(os.path.basename(video))[0] or str(index),
+                     video=video, prompt=prompt)
+
+
+def _load(item: VideoItem, cfg: SamplingConfig) -> SampledVideo | EvaluationResult:
+    """Decode one item; a failure becomes an error record instead of an exception."""
+    from aigve.video import load_video
+
+    try:
+        return load_video(item.video, cfg)
+    except (AigveError, OSError, ValueError, RuntimeError) as exc:
+        log.warning("%s: %s", item.video, exc)
+        return EvaluationResult.failed(item.id, item.video, item.prompt, exc, stage="decode")
+
+
+class Evaluator:
+    """Scores videos with one backend.
+
+    ``sampling``: SamplingConfig or dict of its fields (backend defaults fill the rest).
+    ``prefetch``: number of background threads decoding upcoming videos while the model runs
+    (decoders release the GIL; 0 decodes inline).
+    """
+
+    def __init__(self, backend: Backend, sampling: SamplingConfig | dict[str, Any] | None = None, *, prefetch: int = 2):
+        self.backend = backend
+        self.sampling = default_sampling(backend, sampling)
+        self.prefetch = max(0, int(prefetch))
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.backend.describe(), "sampling": self.sampling.to_dict()}
+
+    def evaluate(self, video: str | os.PathLike, prompt: str, *, id: str | None = None) -> EvaluationResult:
+        """Score one video. Returns a result; failures are in ``result.error`` (never raised)."""
+        item = as_item({"video": os.fspath(video), "prompt": prompt, "id": id})
+        return next(self.evaluate_many([item]))
+
+    def evaluate_many(
+        self,
+        items: Iterable[VideoItem | dict | tuple | str],
+        *,
+        batch_size: int = 1,
+        on_result: Callable[[EvaluationResult], None] | None = None,
+    ) -> Iterator[EvaluationResult]:
+        """Score many videos, ``batch_size`` per backend call, yielding results in input order.
+
+        Decoding of the next batch overlaps the model call on the current one.
+        """
+        if batch_size < 1:
+            raise ConfigError("batch_size", batch_size, "must be >= 1")
+        batches = _chunks([as_item(it, i) for i, it in enumerate(items)], batch_size)
+        pool = ThreadPoolExecutor(self.prefetch) if self.prefetch else None
+        try:
+            pending: list[tuple[list[VideoItem], list[Future | SampledVideo | EvaluationResult]]] = []
+            for batch in batches:
+                pending.append((batch, [pool.submit(_load, it, self.sampling) if pool else None for it in batch]))
+                if pool and len(pending) <= 1:
+                    continue  # keep one batch decoding ahead
+                yield from self._finish(pending.pop(0), on_result)
+            while pending:
+                yield from self._finish(pending.pop(0), on_result)
+        finally:
+            if pool:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    def _finish(self, pending: tuple, on_result: Callable | None) -> Iterator[EvaluationResult]:
+        batch, futures = pending
+        loaded = [f.result() if isinstance(f, Future) else _load(it, self.sampling) for it, f in zip(batch, futures, strict=True)]
+        for result in self._score_batch(batch, loaded):
+            if on_result:
+                on_result(result)
+            yield result
+
+    def _score_batch(self, batch: Sequence[VideoItem], loaded: Sequence[SampledVideo | EvaluationResult]) -> list[EvaluationResult]:
+        ready = [(it, v) for it, v in zip(batch, loaded, strict=True) if isinstance(v, SampledVideo)]
+        outputs: dict[str, BackendOutput | EvaluationResult] = {}
+        if ready:
+            start = time.perf_counter()
+            try:
+                outs = self.backend.score([v for _, v in ready], [it.prompt for it, _ in ready])
+                if len(outs) != len(ready):
+                    raise RuntimeError(f"backend returned {len(outs)} outputs for {len(ready)} videos")
+                share = (time.perf_counter() - start) / len(ready)
+                for (it, _), out in zip(ready, outs, strict=True):
+                    out.timings.setdefault("model_s", share)
+                    outputs[it.id] = out
+            except Exception as exc:  # noqa: BLE001 - one bad video must not sink the batch
+                if len(ready) > 1:
+                    log.warning("batch of %d failed (%s); retrying one by one", len(ready), exc)
+                    for it, v in ready:
+                        outputs[it.id] = self._score_batch([it], [v])[0]
+                else:
+                    it, v = ready[0]
+                    log.warning("%s: backend failed: %s", it.video, exc)
+                    outputs[it.id] = EvaluationResult.failed(it.id, it.video, it.prompt, exc, stage="model",
+                                                             sampling=v.sampling_record(), backend=self.backend.describe())
+        results = []
+        for it, v in zip(batch, loaded, strict=True):
+            if isinstance(v, EvaluationResult):
+                results.append(v)
+                continue
+            out = outputs[it.id]
+            results.append(out if isinstance(out, EvaluationResult) else self._to_result(it, v, out))
+        return results
+
+    def _to_result(self, item: VideoItem, video: SampledVideo, out: BackendOutput) -> EvaluationResult:
+        from aigve.parsing import parse_response
+
+        timings = {"decode_s": video.decode_s, "preprocess_s": out.timings.get("preprocess_s", 0.0),
+                   "model_s": out.timings.get("model_s", 0.0)}
+        common = dict(sampling=video.sampling_record(), backend=self.backend.describe(), raw_text=out.text,
+                      expected_scores=out.expected_scores, confidence=out.confidence, extra=dict(out.extra))
+        if out.num_generated_tokens is not None:
+            common["extra"]["generated_tokens"] = out.num_generated_tokens
+        start = time.perf_counter()
+        try:
+            parsed = out.parsed if out.parsed is not None else parse_response(out.text or "")
+        except ResponseParseError as exc:
+            timings["parse_s"] = time.perf_counter() - start
+            timings["total_s"] = sum(timings.values())
+            return EvaluationResult.failed(item.id, item.video, item.prompt, exc, stage="parse", timings=timings, **common)
+        timings["parse_s"] = time.perf_counter() - start
+        timings["total_s"] = sum(timings.values())
+        return EvaluationResult(id=item.id, video=item.video, prompt=item.prompt, scores=dict(parsed.scores),
+                                comments=dict(parsed.comments), parse_flags=list(parsed.flags), timings=timings, **common)
+
+
+def _chunks(items: list[VideoItem], size: int) -> Iterator[list[VideoItem]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def list_backends() -> list[str]:
+    """Names of the registered scoring backends."""
+    from aigve.registry import BACKENDS
+
+    return BACKENDS.names()
+
+
+def create_backend(name: str, **options: Any) -> Backend:
+    """Instantiate a registered backend; options it does not accept raise ConfigError listing the ones it does."""
+    from aigve.registry import BACKENDS
+
+    factory = BACKENDS.get(name)
+    params = inspect.signature(factory).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        accepted = [n for n in params if n != "self"]
+        for key, value in options.items():
+            if key not in params:
+                raise ConfigError(key, value, f"backend {name!r} does not take this option; it takes: {', '.join(accepted) or 'none'}")
+    return factory(**options)
+
+
+def load_evaluator(
+    backend: str = "macs",
+    model: str | None = None,
+    adapter: str | None = None,
+    *,
+    sampling: SamplingConfig | dict[str, Any] | None = None,
+    prefetch: int = 2,
+    **options: Any,
+) -> Evaluator:
+    """Build an :class:`Evaluator`.
+
+    ``backend``: a name from :func:`list_backends` (``macs`` = Qwen2.5-VL judge through transformers,
+    default model ``xiaoliux/AIGVE-MACS``; ``signals`` = classical pixel measurements; ``fake`` = tests).
+    ``model``/``adapter``: hub id or local folder, and an optional LoRA adapter folder (macs).
+    Other keyword options go to the backend (e.g. ``dtype``, ``device``, ``generation``).
+    """
+    if model is not None:
+        options["model"] = model
+    if adapter is not None:
+        options["adapter"] = adapter
+    return Evaluator(create_backend(backend, **options), sampling, prefetch=prefetch)
