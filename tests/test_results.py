@@ -1,0 +1,63 @@
+import json
+
+import pytest
+
+from aigve.errors import InputError
+from aigve.results import EvaluationResult, ResultWriter, done_ids, iter_records, read_results, write_csv
+
+
+def _result(i, ok=True):
+    r = EvaluationResult(id=f"v{i}", video=f"v{i}.mp4", prompt="p")
+    if ok:
+        r.scores["physics"] = 3
+    else:
+        r.error = {"type": "VideoDecodeError", "message": "bad", "stage": "probe"}
+    return r
+
+
+def test_append_flush_and_read_back(tmp_path):
+    path = tmp_path / "r" / "results.jsonl"
+    with ResultWriter(path) as w:
+        w.write(_result(1))
+        w.write(_result(2, ok=False))
+        assert len(path.read_text().splitlines()) == 2  # flushed before close
+    recs = list(iter_records(path))
+    assert recs[0]["status"] == "ok" and recs[1]["status"] == "error"
+    assert recs[0]["schema_version"] == 1 and "aigve_version" in recs[0]
+    assert done_ids(path) == {"v1"} and done_ids(path, include_errors=True) == {"v1", "v2"}
+    assert read_results(path)[0].scores["physics"] == 3
+
+
+def test_partial_last_line_is_repaired_on_append(tmp_path):
+    path = tmp_path / "results.jsonl"
+    with ResultWriter(path) as w:
+        w.write(_result(1))
+    with open(path, "a") as fh:
+        fh.write('{"id": "v2", "vid')  # crash mid-write
+    assert [r["id"] for r in iter_records(path)] == ["v1"]
+    with ResultWriter(path) as w:
+        w.write(_result(3))
+    assert [r["id"] for r in iter_records(path, strict=True)] == ["v1", "v3"]
+
+
+def test_bad_line_in_the_middle_names_file_and_line(tmp_path):
+    path = tmp_path / "results.jsonl"
+    path.write_text('{"id": "a"}\nnot json\n{"id": "b"}\n')
+    with pytest.raises(InputError, match=r"results.jsonl, row 2"):
+        list(iter_records(path))
+
+
+def test_from_record_accepts_released_spellings():
+    r = EvaluationResult.from_record({"id": "x", "video": "x.mp4", "prompt": "", "scores": {"element_presentence": 4}})
+    assert r.scores == {"element_presence": 4}
+
+
+def test_csv_has_nine_aspect_columns(tmp_path):
+    recs = [_result(1).to_record(), _result(2, ok=False).to_record()]
+    path = write_csv(recs, tmp_path / "results.csv")
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    assert header[4:13] == ["technical_quality", "dynamic", "consistency", "physics", "element_presence",
+                            "element_quality", "action_presence", "action_quality", "overall"]
+    assert "error" in lines[2] and "bad" in lines[2]
+    json.dumps(recs)
