@@ -1,0 +1,42 @@
+import pytest
+
+import aigve
+from aigve.errors import ConfigError
+from aigve.evaluator import VideoItem, as_item, load_evaluator
+
+
+def test_public_api_evaluate_one_video(shared_videos):
+    ev = aigve.load_evaluator(backend="fake")
+    res = ev.evaluate(shared_videos / "lavie_beach_01.mp4", "a beach, black and white")
+    assert res.ok and res.id == "lavie_beach_01"
+    assert set(res.scores) == set(aigve.ASPECT_KEYS)
+    assert res.raw_text and '"element_presentence"' in res.raw_text  # fake writes the released spellings
+    assert res.scores["element_presence"] is not None  # ... and they come back canonical
+    assert res.timings["total_s"] >= res.timings["decode_s"] > 0
+    assert res.sampling["frame_indices"] and res.backend["name"] == "fake"
+    assert res.to_record()["status"] == "ok"
+
+
+def test_errors_are_results_not_exceptions(tmp_path):
+    ev = load_evaluator("fake")
+    res = ev.evaluate(tmp_path / "nope.mp4", "x")
+    assert not res.ok and res.error["stage"] == "decode" and "nope.mp4" in res.error["message"]
+
+
+def test_user_sampling_overrides_backend_defaults(shared_videos):
+    ev = load_evaluator("fake", sampling={"max_frames": 4, "fps": 8})
+    assert ev.sampling.max_frames == 4 and ev.sampling.max_pixels == 112 * 112  # fake's default kept
+    res = ev.evaluate(shared_videos / "lavie_beach_01.mp4", "p")
+    assert res.sampling["num_frames"] == 4
+
+
+def test_unknown_backend_option_is_a_config_error():
+    with pytest.raises(ConfigError, match="does not take this option"):
+        load_evaluator("fake", model="some/model")
+
+
+def test_as_item_forms():
+    assert as_item(("a/b.mp4", "p")) == VideoItem("b", "a/b.mp4", "p")
+    assert as_item({"video": "x.mp4", "prompt": "q", "id": 7}).id == "7"
+    assert as_item("clip.webm").prompt == ""
+    assert aigve.list_backends() == ["fake", "macs", "signals", "vllm"]

@@ -1,0 +1,154 @@
+"""Batch scoring end to end with the fake backend: inputs, bad files, resume, CLI exit codes."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from aigve.aspects import ASPECT_KEYS
+from aigve.backends.fake import FakeBackend
+from aigve.cli import main
+from aigve.errors import InputError
+from aigve.evaluator import Evaluator
+from aigve.results import iter_records
+from aigve.runner import collect_items, read_manifest, run_batch
+
+
+def _records(out: Path) -> list[dict]:
+    return list(iter_records(out / "results.jsonl"))
+
+
+def test_score_manifest_writes_nine_aspects_and_sampling(shared_videos, tmp_path):
+    out = tmp_path / "run"
+    code = main(["score", str(shared_videos / "manifest.csv"), "--backend", "fake", "--out", str(out), "--no-progress"])
+    assert code == 0
+    recs = _records(out)
+    assert len(recs) == 11 and all(r["status"] == "ok" for r in recs)
+    for r in recs:
+        assert set(r["scores"]) == set(ASPECT_KEYS) and all(isinstance(v, int) for v in r["scores"].values())
+        assert all(r["comments"][k] for k in ASPECT_KEYS)
+        s = r["sampling"]
+        assert s["num_frames"] == len(s["frame_indices"]) == len(s["timestamps"]) and s["num_frames"] % 2 == 0
+        assert s["source_fps"] > 0 and s["duration_s"] > 0 and s["source_width"] > 0
+        assert r["prompt"].startswith("A beautiful coastal beach")
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert len(rows) == 11 and rows[0]["overall"] != ""
+    assert json.loads((out / "run.json").read_text())["evaluator"]["name"] == "fake"
+
+
+def test_corrupt_file_is_recorded_and_others_still_scored(shared_videos, tmp_path):
+    from aigve.testing.videos import write_corrupt
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = list(csv.DictReader(open(shared_videos / "manifest.csv")))[:3]
+    for r in rows:
+        shutil.copy(shared_videos / r["video"], data / r["video"])
+    bad = {kind: write_corrupt(data / f"bad_{kind}.mp4", kind) for kind in ("empty", "garbage", "truncated", "text")}
+    with open(data / "manifest.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["video", "prompt"])
+        for r in rows:
+            w.writerow([r["video"], r["prompt"]])
+        for p in bad.values():
+            w.writerow([p.name, "broken"])
+        w.writerow(["missing.mp4", "nowhere"])
+    out = tmp_path / "out"
+    code = main(["score", str(data / "manifest.csv"), "--backend", "fake", "--out", str(out), "--no-progress"])
+    assert code == 1
+    recs = {r["id"]: r for r in _records(out)}
+    assert len(recs) == 8
+    assert sum(r["status"] == "ok" for r in recs.values()) == 3
+    for name in ["bad_empty", "bad_garbage", "bad_truncated", "bad_text", "missing"]:
+        err = recs[name]["error"]
+        assert err and name in err["message"], (name, err)
+        assert recs[name]["scores"]["overall"] is None
+
+
+def test_resume_after_interrupt_loses_nothing(shared_videos, tmp_path):
+    class Interrupting(FakeBackend):
+        calls = 0
+
+        def score(self, videos, prompts):
+            Interrupting.calls += 1
+            if Interrupting.calls == 4:
+                raise KeyboardInterrupt
+            return super().score(videos, prompts)
+
+    items = collect_items(shared_videos / "manifest.csv")
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(Evaluator(Interrupting(), prefetch=0), items, out, progress=False)
+    first = _records(out)
+    assert len(first) == 3 and (out / "results.csv").exists()
+    with pytest.raises(InputError, match="--resume"):
+        run_batch(Evaluator(FakeBackend()), items, out, progress=False)
+    summary = run_batch(Evaluator(FakeBackend()), items, out, resume=True, progress=False)
+    assert summary.skipped == 3 and summary.scored == 8 and summary.failed == 0
+    ids = [r["id"] for r in _records(out)]
+    assert len(ids) == len(set(ids)) == 11
+    # a fresh uninterrupted run gives the same records (deterministic backend)
+    full = run_batch(Evaluator(FakeBackend()), items, tmp_path / "full", progress=False)
+    assert full.scored == 11
+    a = {r["id"]: r["scores"] for r in _records(out)}
+    b = {r["id"]: r["scores"] for r in _records(tmp_path / "full")}
+    assert a == b
+
+
+def test_batched_equals_unbatched_and_failing_item_isolated(shared_videos, tmp_path):
+    items = collect_items(shared_videos / "manifest.csv")[:5]
+    backend = FakeBackend(fail_on="lavie_beach_02")
+    one = list(Evaluator(backend).evaluate_many(items, batch_size=1))
+    many = list(Evaluator(backend).evaluate_many(items, batch_size=3))
+    assert [r.id for r in many] == [it.id for it in items]
+    assert [r.scores for r in one] == [r.scores for r in many]
+    bad = [r for r in many if not r.ok]
+    assert len(bad) == 1 and bad[0].error["stage"] == "model" and "lavie_beach_02" in bad[0].error["message"]
+
+
+def test_folder_input_uses_manifest_inside(tmp_path):
+    repo = Path(__file__).resolve().parents[1]
+    items = collect_items(repo / "data" / "samples")
+    assert len(items) == 3 and all(it.prompt for it in items)
+
+
+def test_single_file_and_sidecar_prompt(shared_videos, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(shared_videos / "lavie_beach_03.mp4", clip)
+    (tmp_path / "clip.txt").write_text("a chalk drawing of a beach\n")
+    assert collect_items(tmp_path)[0].prompt == "a chalk drawing of a beach"
+    assert collect_items(clip, prompt="given")[0].prompt == "given"
+
+
+@pytest.mark.parametrize("content,fragment", [
+    ("file,prompt\na.mp4,x\n", "missing column(s) video"),
+    ("video,prompt\na.mp4,x\na.mp4,y\n", "duplicate id 'a'"),
+    ("video,prompt\n,x\n", "row 2"),
+])
+def test_bad_manifests_name_file_and_problem(tmp_path, content, fragment):
+    m = tmp_path / "m.csv"
+    m.write_text(content)
+    with pytest.raises(InputError) as err:
+        read_manifest(m)
+    assert "m.csv" in str(err.value) and fragment in str(err.value)
+
+
+def test_cli_reports_input_errors_with_exit_2(tmp_path, capsys):
+    code = main(["score", str(tmp_path / "nothing.csv"), "--backend", "fake", "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "nothing.csv" in capsys.readouterr().err
+
+
+def test_unknown_backend_suggests(tmp_path, capsys, shared_videos):
+    code = main(["score", str(shared_videos / "manifest.csv"), "--backend", "fak", "--out", str(tmp_path / "o")])
+    assert code == 2 and "did you mean 'fake'" in capsys.readouterr().err.lower()
+
+
+def test_probe_command(shared_videos, tmp_path, capsys):
+    assert main(["probe", str(shared_videos / "manifest.csv")]) == 0
+    assert "11 readable, 0 failed" in capsys.readouterr().out
+    (tmp_path / "x.mp4").write_bytes(b"")
+    assert main(["probe", str(tmp_path)]) == 1
+    assert "x.mp4" in capsys.readouterr().out
