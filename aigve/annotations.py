@@ -126,7 +126,7 @@ def _to_annotation(entry: dict[str, Any], path: Path, row: int, base: Path) -> A
         m = re.fullmatch(r"(.+?)_\d+", Path(str(video or ident)).stem)
         generator = m.group(1) if m else None
     scores, comments, extra = {}, {}, {}
-    for raw_key, value in entry.items():
+    for raw_key, value in _flatten(entry, path, row).items():
         key = canonical_key(raw_key)
         comment_key = canonical_key(raw_key[: -len("_comment")]) if raw_key.endswith("_comment") else None
         if comment_key:
@@ -148,6 +148,20 @@ def _to_annotation(entry: dict[str, Any], path: Path, row: int, base: Path) -> A
                       generator=None if generator is None else str(generator), row=row, extra=extra)
 
 
+def _flatten(entry: dict[str, Any], path: Path, row: int) -> dict[str, Any]:
+    """Lift aigve-results-style ``"scores": {aspect: n}`` / ``"comments": {aspect: text}`` to the top level."""
+    flat = {k: v for k, v in entry.items() if k not in ("scores", "comments")}
+    for name, suffix in (("scores", ""), ("comments", "_comment")):
+        nested = entry.get(name)
+        if nested is None:
+            continue
+        if not isinstance(nested, dict):
+            raise InputError(path, f"{name!r} must be an object mapping aspect -> value, got {type(nested).__name__}",
+                             row=row)
+        flat.update({f"{k}{suffix}": v for k, v in nested.items()})
+    return flat
+
+
 def _resolve(video: str, base: Path) -> str:
     p = Path(video)
     return str(p if p.is_absolute() else base / p)
@@ -157,6 +171,8 @@ def _score(value: Any, path: Path, row: int, key: str) -> float | None:
     """A human score as a number in [0, 5]; empty -> None; anything else raises InputError."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, bool):
+        raise InputError(path, f"score {key!r} is a boolean ({value!r}), expected a number 0-5", row=row)
     try:
         number = float(value)
     except (TypeError, ValueError):

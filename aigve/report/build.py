@@ -1,0 +1,118 @@
+"""``build_report``: score files (+ human file) -> report.md, report.html, metrics.json, metrics.csv, plots/."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aigve.annotations import Annotation, load_annotations
+from aigve.errors import ConfigError, InputError
+from aigve.report.compute import Computed, compute
+from aigve.report.inputs import ScoreFile, default_names, load_scores, parse_system_arg
+
+log = logging.getLogger(__name__)
+
+ScoreSpec = str | os.PathLike | tuple[str, str | os.PathLike]
+
+
+@dataclass
+class Report:
+    """What :func:`build_report` produced: the metrics dict (as in metrics.json) and the files written."""
+
+    metrics: dict[str, Any]
+    out_dir: Path | None
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def load_systems(scores: Sequence[ScoreSpec]) -> list[ScoreFile]:
+    """Read score files given as paths, ``"name=path"`` strings or ``(name, path)`` tuples.
+    Unnamed files are named by file stem; names must be unique."""
+    if not scores:
+        raise ConfigError("scores", scores, "give at least one score file (--scores results.jsonl)")
+    named: list[tuple[str | None, Path]] = []
+    for spec in scores:
+        if isinstance(spec, tuple):
+            named.append((spec[0], Path(spec[1])))
+        else:
+            named.append(parse_system_arg(os.fspath(spec)))
+    defaults = default_names([p for _, p in named])
+    names = [n or d for (n, _), d in zip(named, defaults, strict=True)]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise ConfigError("scores", sorted(dupes), "system names must be unique: use --scores NAME=PATH")
+    return [load_scores(path, name) for name, (_, path) in zip(names, named, strict=True)]
+
+
+def _plots(computed: Computed, out: Path, seed: int) -> dict[str, str]:
+    from aigve.report import plots
+
+    metrics, made = computed.metrics, {}
+    folder = out / "plots"
+    for i, (name, vectors) in enumerate(computed.vectors.items()):
+        srcc = {a: st["srcc"]["value"] for a, st in metrics["agreement"][name].items()}
+        path = plots.scatter(vectors, srcc, folder / f"scatter_{i}.png", title=f"{name}: model vs human (jittered)",
+                             seed=seed)
+        made[f"{name}: scatter"] = path
+        series = {"human": {a: v[1] for a, v in vectors.items()}, "model": {a: v[2] for a, v in vectors.items()}}
+        made[f"{name}: histograms"] = plots.histograms(series, folder / f"hist_{i}.png",
+                                                      title=f"{name}: human vs model scores (matched items)")
+    if metrics.get("agreement"):
+        made["SRCC per aspect and system"] = plots.srcc_bars(metrics["agreement"], metrics["aspects"],
+                                                             folder / "srcc.png")
+    for i, (name, by_aspect) in enumerate(computed.model_only.items()):
+        if by_aspect:
+            made[f"{name}: score histograms"] = plots.histograms({"model": by_aspect}, folder / f"dist_{i}.png",
+                                                                 title=f"{name}: model score distribution")
+    return {k: str(p.relative_to(out)) for k, p in made.items()}
+
+
+def build_report(scores: Sequence[ScoreSpec], human: str | os.PathLike | Sequence[Annotation] | None = None,
+                 out: str | os.PathLike | None = None, *, group_by: str | None = None, n_boot: int = 1000,
+                 seed: int = 0, zero_as_na: bool = False, embeddings: bool = True, plots: bool = True,
+                 level: float = 0.95, video_dir: str | os.PathLike | None = None,
+                 title: str = "aigve benchmark report") -> Report:
+    """Compare one or more systems' scores with human scores and write the report.
+
+    ``scores``: paths (named by file stem), ``"name=path"`` or ``(name, path)``. ``human``: an annotation
+    file (see :func:`aigve.annotations.load_annotations`), already loaded annotations, or None for a
+    model-only report (score distributions). ``out``: folder for report.md, report.html, metrics.json,
+    metrics.csv and plots/*.png; None computes the metrics only. Raises InputError for bad files and
+    ConfigError for bad options.
+    """
+    from aigve import __version__
+
+    if n_boot < 0:
+        raise ConfigError("bootstrap", n_boot, "use 0 (no CIs) or a positive number of resamples, e.g. 1000")
+    if not 0 < level < 1:
+        raise ConfigError("level", level, "use a confidence level between 0 and 1, e.g. 0.95")
+    systems = load_systems(scores)
+    human_path = None
+    if isinstance(human, (str, os.PathLike)):
+        human_path = Path(human)
+        annotations = load_annotations(human_path, video_dir=video_dir)
+    else:
+        annotations = list(human) if human is not None else None
+    if annotations is not None and not annotations:
+        raise InputError(human_path or "human", "no human annotations")
+    computed = compute(systems, annotations, group_by=group_by, n_boot=n_boot, seed=seed,
+                       zero_as_na=zero_as_na, level=level, embeddings=embeddings)
+    metrics = {"schema": "aigve-report/1", "aigve_version": __version__,
+               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **computed.metrics}
+    if metrics.get("human") is not None:
+        metrics["human"]["path"] = str(human_path) if human_path else None
+    report = Report(metrics, Path(out) if out is not None else None)
+    if out is None:
+        return report
+    report.out_dir.mkdir(parents=True, exist_ok=True)
+    computed.metrics = metrics
+    metrics["plots"] = _plots(computed, report.out_dir, seed) if plots else {}
+    from aigve.report.render import write_all
+
+    report.files = write_all(metrics, report.out_dir, title=title)
+    report.files.update({k: report.out_dir / v for k, v in metrics["plots"].items()})
+    return report

@@ -1,0 +1,199 @@
+"""Joined score tables -> the report's numbers (a JSON-ready dict) and the vectors the plots need."""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from aigve.annotations import Annotation, rated_aspects
+from aigve.aspects import ASPECT_KEYS, SCORE_MAX, SCORE_MIN
+from aigve.report import metrics as M
+from aigve.report.inputs import Joined, ScoreFile, item_value, join, na_value
+
+MEAN = "mean"
+DEFINITIONS = {
+    "srcc": "Spearman rank correlation (scipy.stats.spearmanr)",
+    "plcc": "Pearson linear correlation (scipy.stats.pearsonr)",
+    "krcc": "Kendall tau-b (scipy.stats.kendalltau, ties-aware)",
+    "exact_acc": "fraction of items with round(model) == round(human); half-up rounding",
+    "within1_acc": "fraction of items with |round(model) - round(human)| <= 1",
+    "pairwise_acc": ("over item pairs whose human scores differ, the fraction the model orders the same way; "
+                     "a model tie counts 0.5; pairs tied by humans are left out"),
+    "ci": ("percentile bootstrap over resampled (human, model) pairs; resamples where the statistic is "
+           "undefined are dropped (n_boot_valid)"),
+    "undefined": "n < 2 or a constant vector (no pair with differing human scores for pairwise_acc)",
+    "mean": ("per item, the mean over the aspects that both human and model scored for that item, "
+             "compared with the human mean over the same aspects"),
+    "paired_test": ("SRCC(a) - SRCC(b) on the items both systems scored, same bootstrap resamples for both; "
+                    "two-sided p = min(1, 2*min((#d*<=0 + 1)/(B+1), (#d*>=0 + 1)/(B+1)))"),
+    "zero_as_na": "a 0 on action_presence/action_quality means 'no action': with zero_as_na it is left out",
+}
+
+
+def _seed(seed: int, *parts: str) -> np.random.SeedSequence:
+    """A reproducible seed per (aspect, group...) so adding a system never changes another's CIs."""
+    return np.random.SeedSequence([int(seed), *(zlib.crc32(p.encode()) for p in parts)])
+
+
+@dataclass
+class Computed:
+    """``metrics``: everything written to metrics.json. ``vectors[system][aspect] = (ids, h, m)``."""
+
+    metrics: dict[str, Any]
+    vectors: dict[str, dict[str, tuple[list[str], np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    model_only: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+
+def paired_values(joined: Joined, aspect: str, aspects: Sequence[str], zero_as_na: bool
+                  ) -> dict[str, tuple[float, float]]:
+    """``{annotation id: (human, model)}`` for items where both have a usable ``aspect`` score
+    (``aspect == "mean"``: the per-item mean over ``aspects`` both scored)."""
+    out: dict[str, tuple[float, float]] = {}
+    for ann, rec in joined.pairs:
+        keys = aspects if aspect == MEAN else [aspect]
+        hs, ms = [], []
+        for key in keys:
+            h = na_value(key, ann.scores.get(key), zero_as_na)
+            m = na_value(key, rec.scores.get(key), zero_as_na)
+            if h is not None and m is not None:
+                hs.append(float(h))
+                ms.append(float(m))
+        if hs:
+            out[ann.id] = (sum(hs) / len(hs), sum(ms) / len(ms))
+    return out
+
+
+def _vectors(values: dict[str, tuple[float, float]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    ids = list(values)
+    h = np.array([values[i][0] for i in ids], dtype=float)
+    m = np.array([values[i][1] for i in ids], dtype=float)
+    return ids, h, m
+
+
+def _agreement_dict(h: np.ndarray, m: np.ndarray, n_boot: int, seed: np.random.SeedSequence, level: float
+                    ) -> dict[str, Any]:
+    return {k: e.to_dict() for k, e in M.agreement(h, m, n_boot=n_boot, seed=seed, level=level).items()}
+
+
+def distribution(values: Sequence[float]) -> dict[str, Any]:
+    """Counts of rounded scores 0-5 (plus out-of-range), mean and n of one score vector."""
+    v = np.asarray(values, dtype=float)
+    r = M.round_half_up(v)
+    counts = {str(s): int(np.sum(r == s)) for s in range(SCORE_MIN, SCORE_MAX + 1)}
+    other = int(np.sum((r < SCORE_MIN) | (r > SCORE_MAX)))
+    if other:
+        counts["other"] = other
+    return {"n": int(v.size), "mean": float(v.mean()) if v.size else None, "counts": counts}
+
+
+def system_summary(system: ScoreFile, joined: Joined | None) -> dict[str, Any]:
+    out = {"name": system.name, "path": str(system.path), "n_records": len(system.records),
+           "n_errors": system.n_errors, "n_parse_failures": system.n_parse_failures,
+           "backends": system.backends, "disclaimer": system.disclaimer, "aspects": system.aspects}
+    if joined is not None:
+        out.update(n_matched=len(joined.pairs), unmatched_scores=joined.unmatched_scores,
+                   unmatched_human=joined.unmatched_human)
+    return out
+
+
+def _groups(joined: Joined, column: str) -> dict[str, Joined]:
+    buckets: dict[str, list] = {}
+    for ann, rec in joined.pairs:
+        value = item_value(ann, rec, column)
+        buckets.setdefault("(none)" if value in (None, "") else str(value), []).append((ann, rec))
+    return {g: Joined(joined.system, pairs, [], []) for g, pairs in sorted(buckets.items())}
+
+
+def compute(systems: Sequence[ScoreFile], annotations: Sequence[Annotation] | None, *,
+            group_by: str | None = None, n_boot: int = 1000, seed: int = 0, zero_as_na: bool = False,
+            level: float = 0.95, embeddings: bool = True) -> Computed:
+    """All report numbers for ``systems`` against ``annotations`` (None: model-only distributions)."""
+    settings = {"bootstrap": n_boot, "seed": seed, "ci_level": level, "zero_as_na": zero_as_na,
+                "group_by": group_by, "embeddings": embeddings}
+    metrics: dict[str, Any] = {"settings": settings, "definitions": DEFINITIONS, "notes": []}
+    if not annotations:
+        return _model_only(systems, metrics, zero_as_na)
+    aspects = rated_aspects(list(annotations))
+    report_aspects = [*aspects, MEAN]
+    joins = {s.name: join(s, annotations) for s in systems}
+    metrics.update(aspects=report_aspects, human={"n_items": len(annotations), "aspects": aspects},
+                   systems=[system_summary(s, joins[s.name]) for s in systems])
+    computed = Computed(metrics)
+    agreement, dists = {}, {}
+    for s in systems:
+        agreement[s.name], dists[s.name], computed.vectors[s.name] = {}, {}, {}
+        for aspect in report_aspects:
+            ids, h, m = _vectors(paired_values(joins[s.name], aspect, aspects, zero_as_na))
+            computed.vectors[s.name][aspect] = (ids, h, m)
+            agreement[s.name][aspect] = _agreement_dict(h, m, n_boot, _seed(seed, aspect), level)
+            dists[s.name][aspect] = {"human": distribution(h), "model": distribution(m)}
+        if not joins[s.name].pairs:
+            metrics["notes"].append(f"{s.name}: no item matched the human file (ids or video names differ)")
+    metrics.update(agreement=agreement, distributions=dists)
+    metrics["comparisons"] = _comparisons(systems, joins, report_aspects, aspects, n_boot, seed, zero_as_na, level)
+    if group_by:
+        metrics["groups"] = {"column": group_by, "by_system": {
+            s.name: {g: {a: _agreement_dict(*_vectors(paired_values(j, a, aspects, zero_as_na))[1:], n_boot,
+                                            _seed(seed, a, g), level) for a in report_aspects}
+                     for g, j in _groups(joins[s.name], group_by).items()} for s in systems}}
+        if all(set(v) <= {"(none)"} for v in metrics["groups"]["by_system"].values()):
+            metrics["notes"].append(f"no matched item has a value for the group column {group_by!r}")
+    metrics["comments"] = _comments(systems, joins, embeddings)
+    return computed
+
+
+def _comparisons(systems, joins, report_aspects, aspects, n_boot, seed, zero_as_na, level) -> list[dict[str, Any]]:
+    out = []
+    for a, b in itertools.combinations(systems, 2):
+        for aspect in report_aspects:
+            va = paired_values(joins[a.name], aspect, aspects, zero_as_na)
+            vb = paired_values(joins[b.name], aspect, aspects, zero_as_na)
+            common = [i for i in va if i in vb]
+            h = np.array([va[i][0] for i in common])
+            test = M.paired_srcc_test(h, [va[i][1] for i in common], [vb[i][1] for i in common],
+                                      n_boot=n_boot, seed=_seed(seed, "paired", aspect), level=level)
+            out.append({"a": a.name, "b": b.name, "aspect": aspect, **test})
+    return out
+
+
+def _comments(systems, joins, embeddings) -> dict[str, Any]:
+    from aigve.report.comments import LABELS, comment_quality
+
+    by_system, notes = {}, []
+    has_refs = any(ann.comments for j in joins.values() for ann, _ in j.pairs)
+    if not has_refs:
+        return {"labels": LABELS, "by_system": {}, "notes": ["no human reference comments in the human file"]}
+    for s in systems:
+        pairs: dict[str, list[tuple[str, str]]] = {}
+        for ann, rec in joins[s.name].pairs:
+            for key in ASPECT_KEYS:
+                if ann.comments.get(key) and rec.comments.get(key):
+                    pairs.setdefault(key, []).append((rec.comments[key], ann.comments[key]))
+        if not pairs:
+            notes.append(f"{s.name}: no model comments paired with human comments")
+            continue
+        by_system[s.name], more = comment_quality(pairs, embeddings=embeddings)
+        notes.extend(n for n in more if n not in notes)
+    return {"labels": LABELS, "by_system": by_system, "notes": notes}
+
+
+def _model_only(systems: Sequence[ScoreFile], metrics: dict[str, Any], zero_as_na: bool) -> Computed:
+    aspects = [k for k in ASPECT_KEYS if any(k in s.aspects for s in systems)]
+    metrics.update(aspects=aspects, human=None, systems=[system_summary(s, None) for s in systems])
+    metrics["notes"].append("no human file: score distributions only")
+    computed = Computed(metrics)
+    dists = {}
+    for s in systems:
+        dists[s.name], computed.model_only[s.name] = {}, {}
+        for aspect in aspects:
+            values = [na_value(aspect, r.scores.get(aspect), zero_as_na) for r in s.records]
+            v = np.array([x for x in values if x is not None], dtype=float)
+            computed.model_only[s.name][aspect] = v
+            dists[s.name][aspect] = {"model": distribution(v)}
+    metrics["distributions"] = dists
+    return computed

