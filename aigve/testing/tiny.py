@@ -1,0 +1,259 @@
+"""Tiny random-weight Qwen2.5-VL checkpoints, built offline in about a second, for tests and CI.
+
+The folder looks exactly like a real checkpoint (``config.json``, ``model.safetensors``, tokenizer files,
+processor configs, chat template, ``generation_config.json``), so every code path that loads
+``xiaoliux/AIGVE-MACS`` through ``AutoProcessor`` / ``AutoModelForImageTextToText`` can be exercised
+without the 7B weights. The weights are random: outputs are noise, never an evaluation.
+
+The tokenizer is a byte-level BPE trained with the ``tokenizers`` library on a small corpus built from
+aigve's own prompt and answer format (JSON, digits, all aspect keys in both spellings, English), with
+Qwen's pre-tokenizer (digits split one per token) and Qwen's special tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+#: Bump when the build changes so cached folders are rebuilt.
+BUILD_VERSION = 2
+MARKER = "aigve_tiny.json"
+#: Weight init std. Qwen's 0.02 makes a 64-wide model ignore its input (every video gets the same greedy
+#: text); 0.2 makes outputs depend on the frames and the prompt, so tests can tell inputs apart.
+INIT_STD = 0.2
+
+#: Qwen2/2.5-VL special tokens, in Qwen's id order (they follow the BPE vocabulary here too).
+SPECIAL_TOKENS: tuple[str, ...] = (
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>",
+    "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>", "<|box_end|>",
+    "<|quad_start|>", "<|quad_end|>",
+    "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
+)
+
+#: The chat template shipped with Qwen2-VL / Qwen2.5-VL Instruct checkpoints (video items become
+#: ``<|vision_start|><|video_pad|><|vision_end|>``; the processor expands the pad per video).
+QWEN_VL_CHAT_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}"
+    "{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}"
+    "<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}"
+    "{% set video_count.value = video_count.value + 1 %}"
+    "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}"
+    "<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# Qwen2's pre-tokenizer regex: contractions, letters, single digits, punctuation runs, whitespace.
+_QWEN_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+_ENGLISH = (
+    "The video shows a calm beach with waves lapping on the sand under a clear blue sky.",
+    "A person walks along the shore while the camera slowly pans to the right.",
+    "The colours are natural, the frames are sharp, and there is no visible flicker or noise.",
+    "Some objects morph between frames and the motion of the water looks unnatural.",
+    "The prompt asks for a red car driving through a city at night, but the car is missing.",
+    "Overall, the video is a faithful and pleasant realisation of the prompt, with minor artefacts.",
+    "A cat jumps onto a wooden table, knocks over a cup of coffee and runs away.",
+    "Gravity, lighting and shadows behave as expected; reflections on the wet road are plausible.",
+)
+
+_REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                   "generation_config.json", MARKER)
+
+
+def _corpus(seed: int) -> list[str]:
+    """Training text for the tokenizer: instructions, JSON answers (both key spellings), digits, English."""
+    from aigve.aspects import ASPECTS
+    from aigve.prompt import SYSTEM_PROMPT, build_instruction, format_answer
+
+    rng = random.Random(seed)
+    texts = [SYSTEM_PROMPT, *_ENGLISH, " ".join(str(i) for i in range(100)), "0 1 2 3 4 5 6 7 8 9"]
+    for released in (True, False):
+        texts.append(build_instruction(_ENGLISH[0], released_keys=released))
+        for _ in range(6):
+            scores = {a.key: rng.randint(0, 5) for a in ASPECTS}
+            comments = {a.key: rng.choice(_ENGLISH) for a in ASPECTS}
+            texts.append(format_answer(scores, comments, released_keys=released))
+            texts.append(json.dumps({a.key: scores[a.key] for a in ASPECTS}))
+    for a in ASPECTS:
+        texts.extend([a.key, a.released_key, a.label, a.definition, a.rubric, *a.aliases])
+    return texts
+
+
+def build_tiny_tokenizer(vocab_size: int = 1024, *, seed: int = 0):
+    """A Qwen-style byte-level BPE ``PreTrainedTokenizerFast`` (specials after the BPE vocab)."""
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(_QWEN_SPLIT), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False, min_frequency=2)
+    tok.train_from_iterator(_corpus(seed), trainer=trainer)
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens=list(SPECIAL_TOKENS[3:]),
+        chat_template=QWEN_VL_CHAT_TEMPLATE,
+        model_max_length=32768,
+        padding_side="right",  # aigve must set left padding itself, as for real checkpoints
+        clean_up_tokenization_spaces=False,
+    )
+
+
+def tiny_config(tokenizer, *, hidden: int = 64, layers: int = 2, vision_hidden: int = 32, vision_depth: int = 2):
+    """``Qwen2_5_VLConfig`` sized for tests: hidden 64, 2 layers, 4 heads (2 KV), vision depth 2 / hidden 32."""
+    from transformers import Qwen2_5_VLConfig
+
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    heads = 4
+    head_dim = hidden // heads
+    # M-RoPE splits head_dim/2 rotary frequencies over (time, height, width); real 7B uses [16, 24, 24] of 64.
+    half = head_dim // 2
+    mrope = [half - 2 * (half * 3 // 8), half * 3 // 8, half * 3 // 8]
+    text = {
+        "vocab_size": len(tokenizer), "hidden_size": hidden, "intermediate_size": hidden * 2,
+        "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": 2,
+        "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": mrope},
+        "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
+        "pad_token_id": ids["<|endoftext|>"], "initializer_range": INIT_STD,
+    }
+    vision = {
+        "depth": vision_depth, "hidden_size": vision_hidden, "intermediate_size": vision_hidden * 2,
+        "num_heads": 2, "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
+        "window_size": 112, "out_hidden_size": hidden, "fullatt_block_indexes": [vision_depth - 1],
+        "tokens_per_second": 2, "initializer_range": INIT_STD,
+    }
+    config = Qwen2_5_VLConfig(
+        text_config=text, vision_config=vision,
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=False,
+    )
+    config.initializer_range = INIT_STD  # read by the top-level model's weight init
+    return config
+
+
+def _processor(tokenizer):
+    from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    # Small pixel caps keep anything that is resized by the processor cheap; aigve passes frames already
+    # sized and turns resizing off, so these only matter for plain transformers use of the folder.
+    image = Qwen2VLImageProcessor(min_pixels=28 * 28, max_pixels=224 * 224)
+    video = Qwen2VLVideoProcessor(min_pixels=28 * 28, max_pixels=224 * 224, cap_pixels_per_frame=False)
+    return Qwen2_5_VLProcessor(image_processor=image, tokenizer=tokenizer, video_processor=video,
+                               chat_template=QWEN_VL_CHAT_TEMPLATE)
+
+
+def _is_complete(folder: Path, params: dict) -> bool:
+    marker = folder / MARKER
+    if not all((folder / name).is_file() for name in _REQUIRED_FILES):
+        return False
+    try:
+        return json.loads(marker.read_text()).get("params") == params
+    except (OSError, ValueError):
+        return False
+
+
+def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: int = 1024,
+                          hidden_size: int = 64, num_layers: int = 2) -> Path:
+    """Write a tiny random-weight Qwen2.5-VL checkpoint folder to ``out_dir`` and return its path.
+
+    Offline and deterministic in ``seed`` (weights; the tokenizer depends only on aigve's prompt format).
+    Cached: if ``out_dir`` already holds a complete build with the same parameters it is returned as is.
+    The build goes to a temporary sibling folder that is renamed into place, so an interrupted or
+    concurrent build never leaves a half-written checkpoint behind. ~1 MB on disk, about a second.
+    Load it with ``AutoModelForImageTextToText.from_pretrained(path)`` and ``AutoProcessor.from_pretrained(path)``.
+    """
+    import torch
+    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
+
+    out = Path(out_dir).expanduser().resolve()
+    params = {"version": BUILD_VERSION, "seed": seed, "vocab_size": vocab_size,
+              "hidden_size": hidden_size, "num_layers": num_layers}
+    if _is_complete(out, params):
+        logger.debug("tiny checkpoint already built at %s", out)
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        tokenizer = build_tiny_tokenizer(vocab_size, seed=seed)
+        config = tiny_config(tokenizer, hidden=hidden_size, layers=num_layers)
+        generator_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        try:
+            model = Qwen2_5_VLForConditionalGeneration(config).eval()
+        finally:
+            torch.random.set_rng_state(generator_state)  # don't disturb the caller's random stream
+        eos = [tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.convert_tokens_to_ids("<|endoftext|>")]
+        model.generation_config = GenerationConfig(bos_token_id=eos[1], eos_token_id=eos, pad_token_id=eos[1],
+                                                   do_sample=False)
+        model.save_pretrained(tmp, safe_serialization=True)
+        _processor(tokenizer).save_pretrained(tmp)
+        n_params = sum(p.numel() for p in model.parameters())
+        (tmp / MARKER).write_text(json.dumps({
+            "params": params, "num_parameters": n_params,
+            "warning": "random weights for tests: outputs are noise, not an evaluation",
+        }, indent=2))
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("built tiny random-weight Qwen2.5-VL (%d parameters) at %s", n_params, out)
+    return out
+
+
+def build_tiny_adapter(model_dir: str | os.PathLike, out_dir: str | os.PathLike, *, seed: int = 0,
+                       rank: int = 4) -> Path:
+    """Write a peft LoRA adapter for the tiny checkpoint at ``model_dir`` into ``out_dir``; return its path.
+
+    Targets the language model's ``q/k/v/o_proj``. LoRA's B matrices are random (peft's default sets them
+    to zero, which would make the adapter a no-op), so outputs differ from the base model.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    out = Path(out_dir).expanduser().resolve()
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(Path(model_dir), local_files_only=True)
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, init_lora_weights=False,
+                        target_modules=r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj)")
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed + 1)
+    try:
+        with warnings.catch_warnings():  # peft calls a transformers API deprecated in 5.x; not ours to fix
+            warnings.simplefilter("ignore", FutureWarning)
+            peft_model = get_peft_model(model, config)
+    finally:
+        torch.random.set_rng_state(state)
+    peft_model.save_pretrained(out)
+    return out
