@@ -1,0 +1,177 @@
+"""Loading a transformers checkpoint (hub id or local folder) that fails fast and says how to fix it.
+
+Offline, a hub id that is not in the local cache raises :class:`~aigve.errors.ModelLoadError` before any
+network call, with the command that downloads it and the flag that points aigve at the folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aigve.errors import ConfigError, ModelLoadError
+
+logger = logging.getLogger(__name__)
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_TRUE = {"1", "true", "yes", "on"}
+_DTYPES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16",
+           "half": "float16", "fp32": "float32", "float32": "float32", "float": "float32"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where weights come from: ``name`` as given, ``location`` to pass to ``from_pretrained``,
+    ``local_only``: load without touching the network (a folder, or a cached hub id while offline)."""
+
+    name: str
+    location: str
+    local_only: bool
+    is_folder: bool
+
+
+def hub_offline() -> bool:
+    """True when ``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE`` is set (read now, not at import time)."""
+    if any(os.environ.get(v, "").strip().lower() in _TRUE for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
+        return True
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # pragma: no cover - huggingface_hub ships with transformers
+        return False
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def _cached(repo_id: str, filename: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, filename)
+    return isinstance(found, str)
+
+
+def _download_hint(name: str, flag: str) -> str:
+    folder = name.split("/")[-1]
+    return (f"download it once with `hf download {name} --local-dir {folder}` on a machine with network, "
+            f"then pass {flag} {folder} (a local folder)")
+
+
+def resolve_source(name: str | os.PathLike, *, local_files_only: bool | None = None, what: str = "model",
+                   flag: str = "--model", required_file: str = "config.json") -> Source:
+    """Decide how to load ``name`` (local folder or hub id) without any network access.
+
+    Raises ModelLoadError for a missing folder, a file given instead of a folder, a folder without
+    ``required_file``, a string that is neither, or a hub id that is not cached while offline
+    (``local_files_only=None`` means: offline iff ``HF_HUB_OFFLINE`` is set).
+    """
+    text = os.fspath(name)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if not (path / required_file).is_file():
+            raise ModelLoadError(f"{what} folder {str(path)!r} has no {required_file}; pass the folder that holds "
+                                 f"the checkpoint's {required_file} (it may be one level deeper)")
+        return Source(text, str(path.resolve()), True, True)
+    if path.exists():
+        raise ModelLoadError(f"{what} {text!r} is a file; pass the checkpoint folder that holds {required_file}")
+    looks_like_path = text.startswith((".", "/", "~")) or "\\" in text or text.count("/") != 1
+    if looks_like_path or not _HUB_ID.match(text):
+        raise ModelLoadError(f"{what} folder {text!r} does not exist; pass an existing checkpoint folder "
+                             f"or a hub id like 'owner/name'")
+    offline = hub_offline() if local_files_only is None else bool(local_files_only)
+    if _cached(text, required_file):
+        return Source(text, text, offline, False)
+    if offline:
+        raise ModelLoadError(f"cannot load {what} {text!r} offline (it is not in the Hugging Face cache): "
+                             f"{_download_hint(text, flag)}; no local folder named {text!r} exists either")
+    return Source(text, text, False, False)
+
+
+def resolve_device(device: str | None) -> str:
+    """``auto``/None -> ``cuda`` when a GPU is visible, else ``cpu``; anything else is passed through."""
+    import torch
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("device", device, "no CUDA device is visible; use --device cpu (or auto)")
+    return str(device)
+
+
+def resolve_dtype(dtype: Any, device: str):
+    """``auto`` -> bfloat16 on a CUDA device that supports it (else float16), float32 on CPU.
+
+    Also accepts ``bf16``/``bfloat16``/``fp16``/``float16``/``half``/``fp32``/``float32`` or a ``torch.dtype``.
+    """
+    import torch
+
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype in (None, "auto"):
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    key = str(dtype).lower().removeprefix("torch.")
+    if key not in _DTYPES:
+        raise ConfigError("dtype", dtype, f"choose auto or one of {', '.join(sorted(_DTYPES))}")
+    return getattr(torch, _DTYPES[key])
+
+
+def _load_error(source: Source, what: str, flag: str, exc: Exception) -> ModelLoadError:
+    hint = ("check that the folder is a complete checkpoint" if source.is_folder
+            else _download_hint(source.name, flag))
+    return ModelLoadError(f"cannot load {what} {source.name!r}: {type(exc).__name__}: {exc}; {hint}")
+
+
+def load_processor(source: Source, *, trust_remote_code: bool = False) -> Any:
+    """``AutoProcessor`` for ``source``; it must carry a video processor (Qwen2-VL family)."""
+    from transformers import AutoProcessor
+
+    try:
+        processor = AutoProcessor.from_pretrained(source.location, local_files_only=source.local_only,
+                                                  trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as exc:
+        raise _load_error(source, "processor", "--model", exc) from exc
+    if getattr(processor, "video_processor", None) is None:
+        raise ModelLoadError(f"{source.name!r}: processor {type(processor).__name__} has no video processor; "
+                             f"aigve needs a Qwen2.5-VL-family checkpoint")
+    return processor
+
+
+def load_model(source: Source, *, dtype: Any, device: str, attn_implementation: str | None = None,
+               trust_remote_code: bool = False) -> Any:
+    """``AutoModelForImageTextToText`` in eval mode on ``device`` with ``dtype``."""
+    from transformers import AutoModelForImageTextToText
+
+    kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": source.local_only,
+                              "trust_remote_code": trust_remote_code}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    if device != "cpu":
+        kwargs["device_map"] = {"": device}  # load straight onto the device, no CPU copy of a 7B model
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(source.location, **kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        raise _load_error(source, "model", "--model", exc) from exc
+    if device == "cpu":
+        model = model.to(device)
+    return model.eval()
+
+
+def load_adapter(model: Any, source: Source, *, merge: bool = False) -> Any:
+    """Wrap ``model`` with the peft LoRA adapter at ``source``; ``merge`` folds it into the base weights."""
+    try:
+        from peft import PeftModel
+    except ImportError as exc:  # pragma: no cover - peft is a dependency
+        raise ModelLoadError("loading an adapter needs peft: pip install peft") from exc
+    try:
+        with warnings.catch_warnings():  # peft calls a transformers API deprecated in 5.x; not ours to fix
+            warnings.simplefilter("ignore", FutureWarning)
+            model = PeftModel.from_pretrained(model, source.location, local_files_only=source.local_only)
+    except (OSError, ValueError, KeyError) as exc:
+        raise _load_error(source, "adapter", "--adapter", exc) from exc
+    if merge:
+        model = model.merge_and_unload()
+    return model.eval()

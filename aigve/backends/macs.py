@@ -1,0 +1,246 @@
+"""The ``macs`` backend: a Qwen2.5-VL-family judge (default ``xiaoliux/AIGVE-MACS``) run with transformers.
+
+One call of :meth:`MacsBackend.score` is one left-padded batch: inputs from
+:func:`aigve.backends.qwen_inputs.build_inputs`, greedy ``generate``, and per video the text, the number of
+generated tokens, timings, and expected scores read from the logits at the generated score digits
+(:mod:`aigve.backends.digit_scores`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import cache
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from aigve.aspects import ASPECT_KEYS
+from aigve.backends.base import BackendOutput
+from aigve.backends.digit_scores import digit_token_ids, read_expected_scores
+from aigve.backends.hf_checkpoint import (
+    load_adapter,
+    load_model,
+    load_processor,
+    resolve_device,
+    resolve_dtype,
+    resolve_source,
+)
+from aigve.backends.qwen_inputs import build_inputs
+from aigve.config import GenerationConfig, SamplingConfig
+
+if TYPE_CHECKING:
+    from aigve.media import SampledVideo
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "xiaoliux/AIGVE-MACS"
+
+
+def hf_generation_config(gen: GenerationConfig, *, eos_token_id: Any, pad_token_id: int | None,
+                         bos_token_id: int | None = None):
+    """A transformers ``GenerationConfig`` built only from aigve's options (nothing inherited).
+
+    The checkpoint's own generation config (Qwen ships ``top_k=1``, ``repetition_penalty=1.05``) is not
+    merged in: aigve's :class:`~aigve.config.GenerationConfig` is the one source of decoding options, so a
+    result records everything that shaped it. ``force_new_tokens`` sets ``min_new_tokens = max_new_tokens``.
+    """
+    from transformers import GenerationConfig as HFGenerationConfig
+
+    eos = list(eos_token_id) if isinstance(eos_token_id, (list, tuple)) else [eos_token_id]
+    max_new = gen.force_new_tokens or gen.max_new_tokens
+    min_new = gen.force_new_tokens or gen.min_new_tokens
+    sampling = {"do_sample": True, "temperature": gen.temperature, "top_p": gen.top_p, "top_k": 0} \
+        if gen.do_sample else {"do_sample": False}
+    return HFGenerationConfig(
+        max_new_tokens=max_new, min_new_tokens=min_new, num_beams=1, repetition_penalty=1.0,
+        return_dict_in_generate=True,
+        eos_token_id=eos, pad_token_id=pad_token_id if pad_token_id is not None else eos[0],
+        bos_token_id=bos_token_id, **sampling,
+    )
+
+
+def _digit_recorder(digit_ids: Sequence[int], device: Any):
+    """A logits processor that keeps, per step, the digit logits (B, 6) and the log-partition (B,).
+
+    Cheaper than ``output_logits`` (which holds a full vocabulary row per step and video: ~0.6 GB for
+    1536 steps of a 152k vocabulary). It runs after the built-in processors, which for greedy decoding only
+    touch EOS (``min_new_tokens``), and before sampling warpers, so it sees the model's own logits.
+    """
+    import torch
+    from transformers import LogitsProcessor
+
+    class DigitLogitsRecorder(LogitsProcessor):
+        def __init__(self) -> None:
+            self.index = torch.tensor(list(digit_ids), device=device)
+            self.digits: list[torch.Tensor] = []
+            self.lse: list[torch.Tensor] = []
+
+        def __call__(self, input_ids, scores):
+            scores32 = scores.float()
+            self.digits.append(scores32.index_select(-1, self.index))
+            self.lse.append(torch.logsumexp(scores32, dim=-1))
+            return scores
+
+        def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+            """``(steps, B, 6)`` digit logits and ``(steps, B)`` log-partition, on the CPU."""
+            if not self.digits:
+                return np.zeros((0, 0, len(digit_ids))), np.zeros((0, 0))
+            return torch.stack(self.digits).cpu().numpy(), torch.stack(self.lse).cpu().numpy()
+
+    return DigitLogitsRecorder()
+
+
+class MacsBackend:
+    """Transformers backend for Qwen2.5-VL-family judges (AIGVE-MACS or any fine-tune of Qwen2.5-VL).
+
+    ``model``: hub id or local checkpoint folder. ``adapter``: optional peft LoRA folder or hub id;
+    ``merge_adapter`` folds it into the weights (faster generation, same outputs up to rounding).
+    ``dtype``/``device``: ``auto`` = bfloat16 on CUDA (float16 without bf16 support), float32 on CPU.
+    ``generation``: decoding options (greedy by default). ``released_keys``: prompt with the key spellings the
+    released model was trained on. ``local_files_only``: None = offline iff ``HF_HUB_OFFLINE`` is set.
+    Weights load in the constructor; unavailable weights raise ModelLoadError before any network wait.
+    """
+
+    name = "macs"
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        adapter: str | None = None,
+        dtype: Any = "auto",
+        device: str | None = "auto",
+        attn_implementation: str | None = None,
+        generation: GenerationConfig | dict | None = None,
+        released_keys: bool = True,
+        merge_adapter: bool = False,
+        local_files_only: bool | None = None,
+        trust_remote_code: bool = False,
+    ):
+        self.generation = generation if isinstance(generation, GenerationConfig) \
+            else GenerationConfig.from_dict(generation)
+        self.released_keys = bool(released_keys)
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.model_source = resolve_source(model, local_files_only=local_files_only)
+        self.adapter_source = None if adapter is None else resolve_source(
+            adapter, local_files_only=local_files_only, what="adapter", flag="--adapter",
+            required_file="adapter_config.json")
+        self.merge_adapter = bool(merge_adapter and adapter is not None)
+        start = perf_counter()
+        self.processor = load_processor(self.model_source, trust_remote_code=trust_remote_code)
+        self.processor.tokenizer.padding_side = "left"  # generation continues every row at the same column
+        self.model = load_model(self.model_source, dtype=self.dtype, device=self.device,
+                                attn_implementation=attn_implementation, trust_remote_code=trust_remote_code)
+        if self.adapter_source is not None:
+            self.model = load_adapter(self.model, self.adapter_source, merge=self.merge_adapter)
+        self.load_seconds = perf_counter() - start
+        tokenizer = self.processor.tokenizer
+        self.digit_ids = digit_token_ids(tokenizer)
+        if self.digit_ids is None:
+            logger.warning("%s: score digits are not single tokens; expected scores are unavailable", model)
+        base = self.model.generation_config
+        eos = base.eos_token_id if base.eos_token_id is not None else tokenizer.eos_token_id
+        self.hf_generation = hf_generation_config(self.generation, eos_token_id=eos,
+                                                  pad_token_id=base.pad_token_id or tokenizer.pad_token_id,
+                                                  bos_token_id=base.bos_token_id)
+        self._eos = set(self.hf_generation.eos_token_id)
+        logger.info("loaded %s (%s, %s) in %.2f s", self.model_source.name, self.dtype, self.device,
+                    self.load_seconds)
+
+    def describe(self) -> dict[str, Any]:
+        """Identity recorded with every result."""
+        import transformers
+
+        config = getattr(self.model, "config", None)
+        return {
+            "name": self.name,
+            "model": self.model_source.name,
+            "adapter": None if self.adapter_source is None else self.adapter_source.name,
+            "adapter_merged": self.merge_adapter,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": self.device,
+            "released_keys": self.released_keys,
+            "attn_implementation": getattr(config, "_attn_implementation", None),
+            "generation": self.generation.to_dict(),
+            "transformers": transformers.__version__,
+        }
+
+    def sampling_overrides(self) -> dict[str, Any]:
+        """Cap per-frame pixels at the checkpoint's video processor limit when it is below aigve's default.
+
+        A checkpoint whose processor never produced larger frames was never trained on them; within the
+        cap aigve's own budget (``SamplingConfig``) decides. ``min_pixels`` follows so the pair stays valid.
+        """
+        size = getattr(self.processor.video_processor, "size", None) or {}
+        limit = size.get("longest_edge")
+        floor = size.get("shortest_edge") or limit
+        default = SamplingConfig()
+        if not limit or limit >= default.max_pixels:
+            return {}
+        return {"max_pixels": int(limit), "min_pixels": int(min(default.min_pixels, floor, limit))}
+
+    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
+        """Generate one answer per video as one left-padded batch; outputs in input order.
+
+        ``timings`` are the batch's seconds divided evenly over its videos (``extra["batch_size"]`` says
+        how many shared them).
+        """
+        import torch
+        from transformers import LogitsProcessorList
+
+        start = perf_counter()
+        inputs = build_inputs(self.processor, videos, prompts, self.released_keys)
+        preprocess_s = perf_counter() - start
+        inputs = inputs.to(self.device)
+        recorder = _digit_recorder(self.digit_ids, self.device) if self.digit_ids else None
+        start = perf_counter()
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, generation_config=self.hf_generation,
+                                      logits_processor=LogitsProcessorList([recorder] if recorder else []))
+        model_s = perf_counter() - start
+        prompt_len = inputs["input_ids"].shape[1]
+        generated = out.sequences[:, prompt_len:].cpu().tolist()
+        digits, lse = recorder.arrays() if recorder else (None, None)
+        n = len(videos)
+        outputs = []
+        for row, ids in enumerate(generated):
+            output = self._row_output(ids, row, digits, lse, inputs)
+            output.timings = {"preprocess_s": preprocess_s / n, "model_s": model_s / n}
+            output.extra["batch_size"] = n
+            outputs.append(output)
+        return outputs
+
+    def _row_output(self, ids: list[int], row: int, digits: np.ndarray | None, lse: np.ndarray | None,
+                    inputs: Any) -> BackendOutput:
+        length = next((i + 1 for i, t in enumerate(ids) if t in self._eos), len(ids))
+        ids = ids[:length]
+        tokenizer = self.processor.tokenizer
+
+        @cache
+        def decode(k: int) -> str:
+            return tokenizer.decode(ids[:k], skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+        text = decode(length)
+        expected: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS)
+        confidence: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS)
+        mass: dict[str, float] = {}
+        if digits is not None:
+            found = read_expected_scores(decode, ids, self.digit_ids, digits[:length, row], lse[:length, row])
+            expected.update(found[0])
+            confidence.update(found[1])
+            mass = found[2]
+        grid = inputs["video_grid_thw"][row].tolist()
+        merge = self.processor.video_processor.merge_size
+        extra: dict[str, Any] = {
+            "prompt_tokens": int(inputs["attention_mask"][row].sum()),
+            "visual_tokens": int(np.prod(grid)) // merge**2,
+            "video_grid_thw": grid,
+            "stopped": "eos" if ids and ids[-1] in self._eos else "max_new_tokens",
+            "score_digit_mass": mass,
+        }
+        if "second_per_grid_ts" in inputs:
+            extra["second_per_grid_ts"] = float(inputs["second_per_grid_ts"][row])
+        return BackendOutput(text=text, expected_scores=expected, confidence=confidence,
+                             num_generated_tokens=length, extra=extra)

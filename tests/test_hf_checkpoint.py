@@ -1,0 +1,76 @@
+"""Checkpoint resolution fails fast offline with a message that says how to fix it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aigve.backends import hf_checkpoint
+from aigve.backends.hf_checkpoint import hub_offline, resolve_device, resolve_dtype, resolve_source
+from aigve.errors import ConfigError, ModelLoadError
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hf_checkpoint, "_cached", lambda repo, filename: False)  # whatever this machine cached
+
+
+def test_offline_hub_id_fails_fast_with_download_hint(offline):
+    with pytest.raises(ModelLoadError) as info:
+        resolve_source("xiaoliux/AIGVE-MACS")
+    message = str(info.value)
+    assert "offline" in message
+    assert "hf download xiaoliux/AIGVE-MACS --local-dir AIGVE-MACS" in message
+    assert "--model AIGVE-MACS (a local folder)" in message
+
+
+def test_adapter_hint_names_the_adapter_flag(offline):
+    with pytest.raises(ModelLoadError, match="--adapter"):
+        resolve_source("someone/lora", what="adapter", flag="--adapter", required_file="adapter_config.json")
+
+
+def test_local_files_only_overrides_the_environment(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(hf_checkpoint, "_cached", lambda repo, filename: False)
+    with pytest.raises(ModelLoadError, match="offline"):
+        resolve_source("owner/model", local_files_only=True)
+    if not hub_offline():  # huggingface_hub may have read HF_HUB_OFFLINE at import time
+        assert resolve_source("owner/model") == hf_checkpoint.Source("owner/model", "owner/model", False, False)
+
+
+def test_cached_hub_id_loads_without_network(offline, monkeypatch):
+    monkeypatch.setattr(hf_checkpoint, "_cached", lambda repo, filename: True)
+    assert resolve_source("owner/model").local_only
+
+
+def test_missing_and_malformed_folders(tmp_path, offline):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        resolve_source(str(tmp_path / "nope"))
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        resolve_source("./models/macs")
+    with pytest.raises(ModelLoadError, match="has no config.json"):
+        resolve_source(tmp_path)
+    (tmp_path / "weights.bin").write_bytes(b"x")
+    with pytest.raises(ModelLoadError, match="is a file"):
+        resolve_source(tmp_path / "weights.bin")
+
+
+def test_folder_resolves_to_local_only(tiny_model):
+    source = resolve_source(str(tiny_model))
+    assert source.local_only and source.is_folder and source.location == str(tiny_model)
+
+
+def test_dtype_and_device():
+    assert resolve_dtype("auto", "cpu") is torch.float32
+    assert resolve_dtype("bf16", "cpu") is torch.bfloat16
+    assert resolve_dtype("torch.float16", "cpu") is torch.float16
+    assert resolve_dtype(torch.float64, "cpu") is torch.float64
+    with pytest.raises(ConfigError, match="dtype"):
+        resolve_dtype("int8", "cpu")
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="--device cpu"):
+            resolve_device("cuda")
