@@ -153,3 +153,33 @@ def test_fit_calibration_overall_and_output_only(tmp_path):
 def test_fit_calibration_checks_lengths():
     with pytest.raises(ConfigError, match="human"):
         fit_calibration([_measurements()], [])
+
+
+def test_calibrate_from_files_matches_results_and_annotations(tmp_path):
+    from aigve.signals.fitting import calibrate_from_files, paired_measurements
+
+    rng = np.random.default_rng(2)
+    results, human = [], []
+    for i, flow in enumerate(rng.uniform(0, 10, 12)):
+        m = _measurements(flow_pct_diag_s=float(flow), object_p98_pct_diag_s=float(flow))
+        results.append({"id": f"clip_{i}", "video": f"/data/clip_{i}.mp4", "error": None, "extra": {"measurements": m}})
+        human.append({"video": f"clip_{i}.mp4", "dynamic": int(flow // 2)})
+    results.append({"id": "broken", "video": "/data/broken.mp4", "error": {"type": "X"}, "extra": {}})
+    human.append({"video": "broken.mp4", "dynamic": 3})  # failed result: not used
+    human.append({"video": "unknown.mp4", "dynamic": 3})  # never scored: not used
+    res_path = tmp_path / "run.jsonl"
+    res_path.write_text("".join(json.dumps(r) + "\n" for r in results))
+    ann_path = tmp_path / "human.json"
+    ann_path.write_text(json.dumps(human))
+    meas, scores, ids = paired_measurements(res_path, ann_path)
+    assert ids == [f"clip_{i}" for i in range(12)] and scores[3]["dynamic"] == human[3]["dynamic"]
+    cal = calibrate_from_files(res_path, ann_path, tmp_path / "cal.json")
+    assert Calibration.load(tmp_path / "cal.json") == cal
+    assert cal.fit_stats["dynamic"]["n"] == 12 and "human.json" in cal.source
+    with pytest.raises(InputError, match="no video matches"):
+        paired_measurements(res_path, _write(tmp_path / "other.json", [{"video": "zzz.mp4", "dynamic": 1}]))
+
+
+def _write(path, data):
+    path.write_text(json.dumps(data))
+    return path

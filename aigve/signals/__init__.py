@@ -5,6 +5,7 @@
 - ``measures``: frames -> the flat dict of raw measurements, with units.
 - ``calibration``: the one table mapping measurements to 0-5, its isotonic fit to human scores, JSON I/O.
 - ``comments``: comments quoting the numbers.
+- ``fitting``: calibrate from a signals results JSONL + a human-score file.
 """
 
 from aigve.signals.calibration import Calibration, Curve, default_calibration, fit_calibration
