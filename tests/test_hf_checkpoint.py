@@ -74,3 +74,15 @@ def test_dtype_and_device():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="--device cpu"):
             resolve_device("cuda")
+
+
+def test_incomplete_folder_raises_model_load_error(tiny_model, tmp_path):
+    import shutil
+
+    from aigve.backends.hf_checkpoint import load_model
+
+    broken = tmp_path / "no-weights"
+    shutil.copytree(tiny_model, broken)
+    (broken / "model.safetensors").unlink()
+    with pytest.raises(ModelLoadError, match="cannot load model .*complete checkpoint"):
+        load_model(resolve_source(broken), dtype=torch.float32, device="cpu")

@@ -153,7 +153,7 @@ def load_model(source: Source, *, dtype: Any, device: str, attn_implementation: 
         kwargs["device_map"] = {"": device}  # load straight onto the device, no CPU copy of a 7B model
     try:
         model = AutoModelForImageTextToText.from_pretrained(source.location, **kwargs)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:  # RuntimeError: size mismatch, OOM
         raise _load_error(source, "model", "--model", exc) from exc
     if device == "cpu":
         model = model.to(device)

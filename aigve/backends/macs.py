@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "xiaoliux/AIGVE-MACS"
+#: ``config.model_type`` values whose inputs (M-RoPE time via ``second_per_grid_ts``) this backend builds.
+SUPPORTED_MODEL_TYPES = ("qwen2_5_vl",)
 
 
 def hf_generation_config(gen: GenerationConfig, *, eos_token_id: Any, pad_token_id: int | None,
@@ -136,14 +138,18 @@ class MacsBackend:
         if self.adapter_source is not None:
             self.model = load_adapter(self.model, self.adapter_source, merge=self.merge_adapter)
         self.load_seconds = perf_counter() - start
+        model_type = getattr(getattr(self.model, "config", None), "model_type", None)
+        if model_type not in SUPPORTED_MODEL_TYPES:
+            logger.warning("%s is a %r checkpoint; the macs backend is built and tested for Qwen2.5-VL (%s)",
+                           model, model_type, ", ".join(SUPPORTED_MODEL_TYPES))
         tokenizer = self.processor.tokenizer
         self.digit_ids = digit_token_ids(tokenizer)
         if self.digit_ids is None:
             logger.warning("%s: score digits are not single tokens; expected scores are unavailable", model)
         base = self.model.generation_config
         eos = base.eos_token_id if base.eos_token_id is not None else tokenizer.eos_token_id
-        self.hf_generation = hf_generation_config(self.generation, eos_token_id=eos,
-                                                  pad_token_id=base.pad_token_id or tokenizer.pad_token_id,
+        pad = base.pad_token_id if base.pad_token_id is not None else tokenizer.pad_token_id
+        self.hf_generation = hf_generation_config(self.generation, eos_token_id=eos, pad_token_id=pad,
                                                   bos_token_id=base.bos_token_id)
         self._eos = set(self.hf_generation.eos_token_id)
         logger.info("loaded %s (%s, %s) in %.2f s", self.model_source.name, self.dtype, self.device,
