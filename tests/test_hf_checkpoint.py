@@ -86,3 +86,24 @@ def test_incomplete_folder_raises_model_load_error(tiny_model, tmp_path):
     (broken / "model.safetensors").unlink()
     with pytest.raises(ModelLoadError, match="cannot load model .*complete checkpoint"):
         load_model(resolve_source(broken), dtype=torch.float32, device="cpu")
+
+
+def test_chat_template_falls_back_to_the_tokenizer(tiny_model, tmp_path):
+    import json
+    import shutil
+
+    from aigve.backends.hf_checkpoint import load_processor
+
+    folder = tmp_path / "old-style"
+    shutil.copytree(tiny_model, folder)
+    template = (folder / "chat_template.jinja").read_text()
+    (folder / "chat_template.jinja").unlink()
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "chat_template": template}))
+    processor = load_processor(resolve_source(folder))
+    assert "<|video_pad|>" in processor.chat_template
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    del config["chat_template"]
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="no chat template"):
+        load_processor(resolve_source(folder))

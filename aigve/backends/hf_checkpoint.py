@@ -137,6 +137,12 @@ def load_processor(source: Source, *, trust_remote_code: bool = False) -> Any:
     if getattr(processor, "video_processor", None) is None:
         raise ModelLoadError(f"{source.name!r}: processor {type(processor).__name__} has no video processor; "
                              f"aigve needs a Qwen2.5-VL-family checkpoint")
+    if not getattr(processor, "chat_template", None):
+        # Older checkpoints keep the template only in tokenizer_config.json.
+        processor.chat_template = getattr(processor.tokenizer, "chat_template", None)
+        if not processor.chat_template:
+            raise ModelLoadError(f"{source.name!r} has no chat template (chat_template.jinja/json or "
+                                 f"tokenizer_config.json); copy the one of the Qwen2.5-VL base checkpoint into it")
     return processor
 
 
