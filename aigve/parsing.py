@@ -2,17 +2,16 @@
 
 How :func:`parse_response` reads an answer, cheapest first:
 
-1. ``json.loads`` of the whole text (the released model's answers normally pass here, with no flags).
-2. Every ``{``/``[`` block, inside code fences first and then in the whole text: ``json`` ``raw_decode``, else a
-   small tolerant parser (:class:`_Reader`) that repairs Python quoting (``'...'``, ``True/False/None``), smart
-   quotes, trailing or missing commas, unquoted keys and values, ``//``/``/* */``/``#`` comments, raw newlines
-   and stray (unescaped) inner quotes, and returns what it has when the text ends early (truncation).
+1. Strict ``json`` decoding of the answer's block (the released model's answers normally pass here, no flags).
+2. Every ``{``/``[`` block, inside code fences first and then in the whole text, read by
+   :func:`aigve.lenient_json.read_json`: when strict ``json`` fails, a tolerant reader that repairs Python
+   quoting (``'...'``, ``True/False/None``), smart quotes, trailing or missing commas, unquoted keys and values,
+   ``//``/``/* */``/``#`` comments, raw newlines and stray (unescaped) inner quotes, and returns what it has
+   when the text ends early (truncation); see that module for why it is hand-written.
    The block (or nested object) holding the most aspect scores wins; ties go to the last one, since an
    answer follows any example the model (or an echoed prompt) wrote before it.
-3. As a last resort, line-oriented text such as ``Physics: 4 - the ball falls naturally`` (flag ``line_format``).
-
-A hand-written reader rather than a JSON-repair library: none is in the dependency set, and we need to know
-*which* values were cut by truncation, which generic repairers hide.
+3. As a last resort, line-oriented text such as ``Physics: 4 - the ball falls naturally`` (flag ``line_format``,
+   :func:`aigve.parsing_text.read_lines`).
 
 Flags (``ParsedResponse.flags``): repairs (``code_fence``, ``extra_text``, ``double_escaped``,
 ``python_quotes``, ``smart_quotes``, ``trailing_comma``, ``missing_comma``, ``missing_colon``, ``unquoted_keys``,
@@ -31,16 +30,27 @@ the end of the text is dropped (None) rather than kept half-written.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from aigve.aspects import ASPECT_KEYS, BY_KEY, SCORE_MAX, SCORE_MIN, canonical_key
+from aigve.aspects import ASPECT_KEYS, BY_KEY
 from aigve.errors import ResponseParseError
+from aigve.lenient_json import JSONObject, NestingTooDeep, PartialString, read_json
+from aigve.parsing_text import (
+    Entries,
+    Entry,
+    aspect_key,
+    comment_text,
+    field_kind,
+    parse_score_value,
+    read_lines,
+    split_score_text,
+)
+
+__all__ = ["ParsedResponse", "extract_json_block", "parse_response", "parse_score_value"]
 
 log = logging.getLogger(__name__)
 
@@ -72,449 +82,72 @@ class ParsedResponse:
         return {"scores": dict(self.scores), "comments": dict(self.comments), "flags": list(self.flags)}
 
 
-# ----------------------------------------------------------------------------------------------- scores
-
-_WORDS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
-_NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
-# "4", "4.5", "4/5", "4 / 5", "4 out of 5", "score: 4", "4 (good)"; bounded, no nested quantifiers.
-_SCORE_TEXT = re.compile(
-    rf"\s{{0,20}}(?:(?:score|rating)\s{{0,5}}[:=]?\s{{0,5}})?({_NUM})(?![A-Za-z\d])"
-    rf"(?:\s{{0,5}}(?:/|out\s{{1,5}}of)\s{{0,5}}({_NUM}))?",
-    re.IGNORECASE,
-)
-
-
-def parse_score_value(value: object) -> tuple[int | None, list[str]]:
-    """Turn one raw score value into an int in [0, 5], with bare flags naming any repair.
-
-    Accepts ints, floats (rounded half up), and strings like ``"4"``, ``"4.0"``, ``"4/5"``, ``"4 out of 5"``,
-    ``"8/10"`` (rescaled to 0-5), ``"four"``. Returns ``(score, flags)`` where flags are drawn from
-    ``"rounded"``, ``"rescaled"``, ``"clamped"``, ``"bad_score"`` (score None). Pure; never raises.
-    """
-    flags: list[str] = []
-    if isinstance(value, bool) or value is None:
-        return None, ["bad_score"]
-    if isinstance(value, int):
-        number: float = value
-    elif isinstance(value, float):
-        number = value
-    elif isinstance(value, str):
-        m = _SCORE_TEXT.match(value[:200])
-        word = value.strip().lower()
-        if word in _WORDS:
-            return _WORDS[word], []
-        if m is None:
-            return None, ["bad_score"]
-        number = float(m.group(1))
-        if m.group(2) is not None:
-            denom = float(m.group(2))
-            if denom <= 0:
-                return None, ["bad_score"]
-            if denom != SCORE_MAX:
-                number, flags = number * SCORE_MAX / denom, ["rescaled"]
-    else:
-        return None, ["bad_score"]
-    if not math.isfinite(number):
-        return None, ["bad_score"]
-    score = math.floor(number + 0.5)  # round half up: 2.5 -> 3 (Python's round() would give 2)
-    if score != number and "rescaled" not in flags:
-        flags.append("rounded")
-    if not SCORE_MIN <= score <= SCORE_MAX:
-        score = min(max(score, SCORE_MIN), SCORE_MAX)
-        flags.append("clamped")
-    return int(score), flags
-
-
-# ----------------------------------------------------------------------------------------------- reader
-
-
-class _Obj(list):
-    """A parsed JSON object as its (key, value) pairs, so duplicate keys survive."""
-
-
-class _Partial(str):
-    """A string cut by the end of the text."""
-
-
-class _TooDeep(Exception):
-    pass
-
-
-_NOVALUE = object()
-_MAX_DEPTH = 40
-_CLOSERS = {'"': '"\u201d', "'": "'\u2019", "\u201c": "\u201d\u201c\"", "\u201d": "\u201d\u201c\"",
-            "\u2018": "\u2019\u2018'", "\u2019": "\u2019\u2018'"}
-_STOP = {q: re.compile("[\\\\" + re.escape(c) + "]") for q, c in _CLOSERS.items()}
-_WS = re.compile(r"[ \t\r\n\ufeff\u00a0]*")
-_HEX = re.compile(r"[0-9a-fA-F]{4}")
-_NUMBER = re.compile(rf"{_NUM}(?:[eE][+-]?\d+)?")
-_BARE_VALUE = re.compile(r"[^,}\]\n]*")
-_BARE_KEY = re.compile(r"[^:,{}\[\]\n\"'\u201c\u201d\u2018\u2019]+")
-_KEYLIKE = re.compile(r"[\"'\u201c\u201d\u2018\u2019}\]{\[\d+\-/#]|[A-Za-z_][\w \-]{0,40}:")
-_QUOTED_KEY = re.compile(r"[\"'\u201c\u201d\u2018\u2019][\w \-]{1,40}[\"'\u201c\u201d\u2018\u2019]\s*:")
-_LITERALS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None,
-             "NaN": math.nan, "Infinity": math.inf}
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\", '"': '"', "'": "'",
-            "\n": "\n"}
-
-
-class _Reader:
-    """Tolerant recursive-descent JSON reader. Every step consumes input or returns, so it cannot hang."""
-
-    def __init__(self, text: str):
-        self.s, self.n, self.i = text, len(text), 0
-        self.flags: list[str] = []
-        self.truncated = False
-
-    def flag(self, name: str) -> None:
-        if name not in self.flags:
-            self.flags.append(name)
-
-    def skip(self) -> None:
-        s = self.s
-        while True:
-            self.i = _WS.match(s, self.i).end()
-            if s.startswith("//", self.i) or s.startswith("#", self.i):
-                end = s.find("\n", self.i)
-                self.i = self.n if end < 0 else end
-            elif s.startswith("/*", self.i):
-                end = s.find("*/", self.i + 2)
-                self.i = self.n if end < 0 else end + 2
-            else:
-                return
-            self.flag("comments")
-
-    def value(self, depth: int) -> Any:
-        if depth > _MAX_DEPTH:
-            raise _TooDeep
-        self.skip()
-        if self.i >= self.n:
-            self.truncated = True
-            return _NOVALUE
-        c = self.s[self.i]
-        if c == "{":
-            return self.obj(depth)
-        if c == "[":
-            return self.arr(depth)
-        if c in _CLOSERS:
-            return self.string()
-        if c in ",:}]":
-            return _NOVALUE
-        return self.bare()
-
-    def obj(self, depth: int) -> _Obj:
-        self.i += 1
-        pairs, s, need_sep = _Obj(), self.s, False
-        while True:
-            self.skip()
-            if self.i >= self.n:
-                self.truncated = True
-                return pairs
-            c = s[self.i]
-            if c in "}]":
-                self.i += 1
-                if c == "]":
-                    self.flag("mismatched_bracket")
-                return pairs
-            if c == ",":
-                self.i, need_sep = self.i + 1, False
-                self.skip()
-                if self.i < self.n and s[self.i] == "}":
-                    self.flag("trailing_comma")
-                continue
-            if need_sep:
-                self.flag("missing_comma")
-            key = self.key()
-            if key is None:
-                self.flag("garbage")
-                self.i += 1
-                continue
-            self.skip()
-            if self.i >= self.n or isinstance(key, _Partial):
-                self.truncated = True
-                return pairs
-            if s[self.i] in ":=":
-                self.i += 1
-            else:
-                self.flag("missing_colon")
-            val = self.value(depth + 1)
-            if val is not _NOVALUE:
-                pairs.append((key, val))
-            need_sep = True
-
-    def key(self) -> str | None:
-        c = self.s[self.i]
-        if c in _CLOSERS:
-            return self.string()
-        m = _BARE_KEY.match(self.s, self.i)
-        if m is None or not m.group().strip():
-            return None
-        self.i = m.end()
-        self.flag("unquoted_keys")
-        return m.group().strip()
-
-    def arr(self, depth: int) -> list:
-        self.i += 1
-        items: list = []
-        s = self.s
-        while True:
-            self.skip()
-            if self.i >= self.n:
-                self.truncated = True
-                return items
-            c = s[self.i]
-            if c in "]}":
-                self.i += 1
-                if c == "}":
-                    self.flag("mismatched_bracket")
-                return items
-            if c in ",:":
-                self.i += 1
-                self.skip()
-                if c == "," and self.i < self.n and s[self.i] == "]":
-                    self.flag("trailing_comma")
-                continue
-            val = self.value(depth + 1)
-            if val is not _NOVALUE:
-                items.append(val)
-
-    def string(self) -> str:
-        s, q = self.s, self.s[self.i]
-        if q == "'":
-            self.flag("python_quotes")
-        elif q != '"':
-            self.flag("smart_quotes")
-        stop, closers = _STOP[q], _CLOSERS[q]
-        self.i += 1
-        buf: list[str] = []
-        while True:
-            m = stop.search(s, self.i)
-            if m is None:
-                buf.append(s[self.i:])
-                self.i, self.truncated = self.n, True
-                return _Partial("".join(buf))
-            j = m.start()
-            buf.append(s[self.i:j])
-            if s[j] == "\\":
-                if j + 1 >= self.n:
-                    self.i, self.truncated = self.n, True
-                    return _Partial("".join(buf))
-                self.i = self._escape(j, buf)
-                if self.i < 0:
-                    self.i, self.truncated = self.n, True
-                    return _Partial("".join(buf))
-                continue
-            self.i = j + 1
-            if s[j] in closers and self._closes(j + 1):
-                return "".join(buf)
-            buf.append(s[j])
-            self.flag("inner_quotes")
-
-    def _escape(self, j: int, buf: list[str]) -> int:
-        """Decode the escape at ``j``; return the index after it, or -1 when the text ends inside it."""
-        e = self.s[j + 1]
-        if e in _ESCAPES:
-            buf.append(_ESCAPES[e])
-            return j + 2
-        if e != "u":
-            buf.append("\\" + e)  # unknown escape: keep it verbatim
-            return j + 2
-        hexa = self.s[j + 2:j + 6]
-        if len(hexa) < 4 and j + 2 + len(hexa) >= self.n and _HEX.fullmatch(hexa + "0" * (4 - len(hexa))):
-            return -1
-        if not _HEX.fullmatch(hexa):  # int(x, 16) would also take signs, spaces and underscores
-            buf.append("\\u")
-            return j + 2
-        code = int(hexa, 16)
-        if 0xD800 <= code < 0xDC00 and self.s.startswith("\\u", j + 6) and _HEX.fullmatch(self.s[j + 8:j + 12]):
-            low = int(self.s[j + 8:j + 12], 16)
-            if 0xDC00 <= low < 0xE000:
-                buf.append(chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)))
-                return j + 12
-        buf.append("\ufffd" if 0xD800 <= code < 0xE000 else chr(code))
-        return j + 6
-
-    def _closes(self, k: int) -> bool:
-        """Whether a quote ending at ``k`` closes its string: what follows must look like JSON structure."""
-        s, k0 = self.s, k
-        k = _WS.match(s, k).end()
-        if k >= self.n or s[k] in ":}]":
-            return True
-        if s[k] == ",":
-            k = _WS.match(s, k + 1).end()
-            return k >= self.n or _KEYLIKE.match(s, k) is not None
-        if _QUOTED_KEY.match(s, k):  # a missing comma before the next key
-            return True
-        return "\n" in s[k0:k] and (s[k] in _CLOSERS or s.startswith(("//", "#"), k))
-
-    def bare(self) -> Any:
-        s = self.s
-        m = _NUMBER.match(s, self.i)
-        if m:
-            after = _WS.match(s, m.end()).end()
-            if after >= self.n or s[after] in ",}]\n" or s.startswith(("//", "/*", "#"), after):
-                self.i = m.end()
-                if m.end() >= self.n:
-                    self.truncated = True
-                text = m.group()
-                return float(text) if any(c in text for c in ".eE") else int(text)
-        m = _BARE_VALUE.match(s, self.i)
-        word = m.group().strip()
-        self.i = max(m.end(), self.i + 1)
-        if word in _LITERALS:
-            if word[0].isupper() and word in ("True", "False", "None"):
-                self.flag("python_quotes")
-            return _LITERALS[word]
-        self.flag("unquoted_values")
-        if self.i >= self.n:
-            self.truncated = True
-            return _Partial(word)
-        return word
-
-
 # ----------------------------------------------------------------------------------------------- layouts
 
-_FIELDS = {
-    "score": ("score", "rating", "value", "grade", "points", "mark"),
-    "comment": ("comment", "comments", "reason", "reasoning", "explanation", "justification", "rationale",
-                "feedback", "analysis", "description", "text"),
-    "name": ("aspect", "name", "key", "category", "dimension", "criterion", "criteria", "metric", "title"),
-}
-_FIELD_LOOKUP = {name: kind for kind, names in _FIELDS.items() for name in names}
-_SEPARATOR = re.compile(r"[\s\-\u2013\u2014:,.;)]*")
 
-
-@functools.lru_cache(maxsize=2048)
-def _aspect_key(raw: str) -> str | None:
-    """Canonical aspect key for a raw key (exact spellings, aliases, then close misspellings)."""
-    if len(raw) > 60:  # difflib is quadratic in length; no aspect name is this long
-        return None
-    return canonical_key(raw) or canonical_key(raw, fuzzy=True)
-
-
-@functools.lru_cache(maxsize=2048)
-def _field_kind(raw: str) -> str | None:
-    """'score', 'comment' or 'name' for a field key such as ``"Score"``, ``"scores"``, ``"socre"``."""
-    norm = re.sub(r"[^a-z]+", "_", raw.lower()).strip("_")[:40]
-    if norm in _FIELD_LOOKUP:
-        return _FIELD_LOOKUP[norm]
-    import difflib
-
-    match = difflib.get_close_matches(norm, list(_FIELD_LOOKUP), n=1, cutoff=0.8)
-    return _FIELD_LOOKUP[match[0]] if match else None
-
-
-@dataclass
-class _Entry:
-    score: int | None = None
-    comment: str | None = None
-    score_flags: list[str] = field(default_factory=list)
-
-
-def _comment(value: object) -> str | None:
-    if isinstance(value, str) and not isinstance(value, _Partial):
-        return value.strip() or None
-    return None
-
-
-def _split_score_text(text: str) -> _Entry:
-    """``"4 - the ball falls naturally"`` -> score 4 and comment; text without a leading score keeps the text."""
-    m = _SCORE_TEXT.match(text)
-    if m is None:
-        score, flags = parse_score_value(text)
-        return _Entry(score, None if score is not None else _comment(text), flags)
-    score, flags = parse_score_value(m.group())
-    rest = text[m.end():]
-    return _Entry(score, _comment(rest[_SEPARATOR.match(rest).end():]), flags)
-
-
-def _entry(value: object) -> _Entry | None:
+def _entry(value: object) -> Entry | None:
     """One aspect's value in any supported shape; None when no score was given (or it was cut off)."""
-    if isinstance(value, _Partial):
+    if isinstance(value, PartialString):
         return None
-    if isinstance(value, _Obj):
+    if isinstance(value, JSONObject):
         found, score, comment = False, None, None
         for raw, v in value:
-            kind = _field_kind(raw)
-            if kind == "score" and not found and not isinstance(v, _Partial):
+            kind = field_kind(raw)
+            if kind == "score" and not found and not isinstance(v, PartialString):
                 found, score = True, v
             elif kind == "comment" and comment is None:
-                comment = _comment(v)
+                comment = comment_text(v)
         if not found:
-            return _Entry(None, comment) if comment else None
+            return Entry(None, comment) if comment else None
         got, flags = parse_score_value(score)
-        return _Entry(got, comment, flags)
+        return Entry(got, comment, flags)
     if isinstance(value, list):
         nums = [v for v in value if isinstance(v, (int, float)) and not isinstance(v, bool)]
         texts = [v for v in value if isinstance(v, str)]
         if nums:
             got, flags = parse_score_value(nums[0])
-            return _Entry(got, _comment(texts[0]) if texts else None, flags)
-        return _split_score_text(texts[0]) if texts else None
+            return Entry(got, comment_text(texts[0]) if texts else None, flags)
+        return split_score_text(texts[0]) if texts else None
     if isinstance(value, str):
-        return _split_score_text(value)
+        return split_score_text(value)
     got, flags = parse_score_value(value)
-    return _Entry(got, None, flags)
+    return Entry(got, None, flags)
 
 
-class _Result:
-    """Entries per canonical key; the first entry with a score wins, later ones are flagged duplicates."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, tuple[str, _Entry]] = {}
-        self.flags: list[str] = []
-
-    def add(self, key: str, raw: str, entry: _Entry | None) -> None:
-        if entry is None:
-            return
-        old = self.entries.get(key)
-        if old is None or (old[1].score is None and entry.score is not None):
-            self.entries[key] = (raw, entry)
-        if old is not None:
-            self.flags.append(f"duplicate:{key}")
-
-    def merge(self, other: _Result) -> None:
-        for key, (raw, entry) in other.entries.items():
-            self.add(key, raw, entry)
-        self.flags.extend(other.flags)
-
-    @property
-    def rank(self) -> tuple[int, int]:
-        return sum(e.score is not None for _, e in self.entries.values()), len(self.entries)
-
-
-def _from_map(obj: _Obj, depth: int = 0) -> _Result:
+def _from_map(obj: JSONObject, depth: int = 0) -> Entries:
     """``{aspect: {...} | score | "4 - text"}`` and the ``{"scores": {...}, "comments": {...}}`` layout."""
-    res, layout = _Result(), _Result()
+    res, layout = Entries(), Entries()
     comment_maps = []
     for raw, value in obj:
-        key = _aspect_key(raw)
+        key = aspect_key(raw)
         if key is not None:
             res.add(key, raw, _entry(value))
-        elif isinstance(value, (_Obj, list)) and depth < 3:
-            kind = _field_kind(raw)
-            if kind == "score":
-                layout.merge(_from_map(value, depth + 1) if isinstance(value, _Obj) else _from_list(value, depth + 1))
-            elif kind == "comment" and isinstance(value, _Obj):
+        elif isinstance(value, (JSONObject, list)) and depth < 3:
+            kind = field_kind(raw)
+            if kind == "score" and isinstance(value, JSONObject):
+                layout.merge(_from_map(value, depth + 1))
+            elif kind == "score":
+                layout.merge(_from_list(value, depth + 1))
+            elif kind == "comment" and isinstance(value, JSONObject):
                 comment_maps.append(value)
     if layout.entries and layout.rank >= res.rank:
         for cmap in comment_maps:
             for raw, value in cmap:
-                key = _aspect_key(raw)
+                key = aspect_key(raw)
                 if key in layout.entries and layout.entries[key][1].comment is None:
-                    layout.entries[key][1].comment = _comment(value)
+                    layout.entries[key][1].comment = comment_text(value)
         return layout
     return res
 
 
-def _from_list(items: list, depth: int = 0) -> _Result:
+def _from_list(items: list, depth: int = 0) -> Entries:
     """``[{"aspect": k, "score": s, "comment": c}, ...]`` or a list of one-aspect maps."""
-    res = _Result()
+    res = Entries()
     for item in items:
-        if not isinstance(item, _Obj):
+        if not isinstance(item, JSONObject):
             continue
-        names = [v for raw, v in item if isinstance(v, str) and _field_kind(raw) == "name"]
-        key = _aspect_key(names[0]) if names else None
+        names = [v for raw, v in item if isinstance(v, str) and field_kind(raw) == "name"]
+        key = aspect_key(names[0]) if names else None
         if key is not None:
             res.add(key, names[0], _entry(item))
         else:
@@ -522,14 +155,14 @@ def _from_list(items: list, depth: int = 0) -> _Result:
     return res
 
 
-def _best(value: object, depth: int = 0) -> _Result:
+def _best(value: object, depth: int = 0) -> Entries:
     """The object or list, at any nesting depth, that yields the most aspect scores (first one on ties)."""
-    if isinstance(value, _Obj):
+    if isinstance(value, JSONObject):
         best, children = _from_map(value), [v for _, v in value]
     elif isinstance(value, list):
         best, children = _from_list(value), value
     else:
-        return _Result()
+        return Entries()
     if depth < 4 and best.rank[0] < len(ASPECT_KEYS):
         for child in children:
             if isinstance(child, list):
@@ -543,12 +176,11 @@ def _best(value: object, depth: int = 0) -> _Result:
 
 _OPEN = re.compile(r"[{\[]")
 _FENCE_MARK = re.compile(r"```[\w+-]*")
-_DECODER = json.JSONDecoder(object_pairs_hook=_Obj, strict=False)  # strict=False: raw newlines in strings
 
 
 @dataclass
 class _Candidate:
-    result: _Result
+    result: Entries
     flags: list[str]
     span: tuple[int, int]
 
@@ -573,22 +205,14 @@ def _scan(text: str, start: int, end: int) -> list[_Candidate]:
     while (m := _OPEN.search(sub, i)) is not None:
         p = m.start()
         try:
-            value, j = _DECODER.raw_decode(sub, p)
-            flags: list[str] = []
-        except (ValueError, RecursionError):
-            reader = _Reader(sub)
-            reader.i = p
-            try:
-                value = reader.value(0)
-            except (_TooDeep, RecursionError):
-                i = max(reader.i, p + 1)  # skip the whole over-deep run: restarting inside it is quadratic
-                continue
-            j, flags = max(reader.i, p + 1), reader.flags + ["truncated"] * reader.truncated
-            flags = flags or ["repaired_json"]  # e.g. a leading "+" or a NaN: not JSON, nothing specific
-        result = _best(value)
+            reading = read_json(sub, p)
+        except NestingTooDeep as exc:
+            i = exc.end  # skip the whole over-deep run: restarting inside it is quadratic
+            continue
+        result = _best(reading.value)
         if result.rank[0]:
-            found.append(_Candidate(result, flags, (start + p, start + j)))
-        i = j
+            found.append(_Candidate(result, reading.flags, (start + p, start + reading.end)))
+        i = reading.end
     return found
 
 
@@ -603,44 +227,6 @@ def _best_block(text: str) -> _Candidate | None:
         cands.setdefault(cand.span, cand)  # the same block already read inside its fence keeps that reading
     ordered = sorted(cands.values(), key=lambda c: c.span)
     return max(reversed(ordered), key=lambda c: c.result.rank, default=None)
-
-
-_LINE_PREFIX = re.compile(r"[\s>*#\u2022\-\u2013\u2014]*(?:\d{1,2}[.)]\s+)?")
-_LINE_SEP = re.compile(r":|=| [-\u2013\u2014] ")
-_PAREN_SCORE = re.compile(r"([^()\[\]]{1,60}?)\s*[(\[]([^()\[\]]{1,30})[)\]]\s*$")
-
-
-def _from_lines(text: str) -> _Result:
-    """Last resort: ``Physics: 4 - comment``, ``**Physics** (4/5): comment``, ``1. Physics - 4``, or a heading
-    line naming the aspect followed by ``Comment: ...`` / ``Score: 4`` lines."""
-    res, pending = _Result(), {}
-    current: str | None = None
-    current_raw = ""
-    for line in text.splitlines():
-        line = line[:2000].replace("**", "").replace("__", "")
-        line = line[_LINE_PREFIX.match(line).end():].strip()
-        sep = _LINE_SEP.search(line, 0, 80)
-        name, rest = (line, "") if sep is None else (line[:sep.start()].strip(), line[sep.end():].strip())
-        paren = _PAREN_SCORE.match(name)
-        if paren:
-            name, rest = paren.group(1), f"{paren.group(2)} - {rest}"
-        key = _aspect_key(name) if name else None
-        if key is None and current is not None and rest:
-            kind = _field_kind(name) if len(name) < 20 else None
-            if kind == "comment" and current in res.entries and res.entries[current][1].comment is None:
-                res.entries[current][1].comment = _comment(rest)  # comment written after the score
-            elif kind == "comment":
-                pending[current] = _comment(rest)
-            elif kind == "score" and _SCORE_TEXT.match(rest):
-                entry = _split_score_text(rest)
-                entry.comment = entry.comment or pending.get(current)
-                res.add(current, current_raw, entry)
-            continue
-        if key is not None and not rest:
-            current, current_raw = key, name  # a heading such as "### Physics"
-        elif key is not None and _SCORE_TEXT.match(rest):
-            res.add(key, name, _split_score_text(rest))
-    return res
 
 
 def _unescape_whole(text: str) -> str | None:
@@ -664,7 +250,7 @@ def extract_json_block(text: str) -> str | None:
     return None if best is None else text[best.span[0]:best.span[1]]
 
 
-def _locate(text: str) -> tuple[_Result, list[str]] | None:
+def _locate(text: str) -> tuple[Entries, list[str]] | None:
     """The best reading of ``text`` with its repair flags, or None when no aspect score was found."""
     best = _best_block(text)
     if best is not None:
@@ -672,7 +258,7 @@ def _locate(text: str) -> tuple[_Result, list[str]] | None:
         if outside.strip():
             best.flags.insert(0, "extra_text")
         return best.result, best.flags
-    lines = _from_lines(text)
+    lines = read_lines(text)
     return (lines, ["line_format"]) if lines.rank[0] else None
 
 
