@@ -59,7 +59,8 @@ def scatter(vectors: dict[str, tuple[Any, np.ndarray, np.ndarray]], srcc: dict[s
     for ax, (aspect, (_, h, m)) in zip(axes, vectors.items(), strict=False):  # spare axes stay hidden
         ax.scatter(h + rng.uniform(-JITTER, JITTER, h.size), m + rng.uniform(-JITTER, JITTER, m.size),
                    s=10, alpha=0.5, edgecolors="none")
-        lo, hi = SCORE_MIN - 0.5, SCORE_MAX + 0.5
+        both = np.concatenate([h, m, [SCORE_MIN, SCORE_MAX]])  # widen for scores outside 0-5 (other scales)
+        lo, hi = float(both.min()) - 0.5, float(both.max()) + 0.5
         ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, ls="--")
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)

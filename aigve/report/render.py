@@ -1,6 +1,8 @@
 """Report document: metrics dict -> blocks -> Markdown, self-contained HTML, JSON and long-format CSV.
 
 Undefined statistics are ``None`` in JSON and the word ``undefined`` in every table (CSV included).
+metrics.csv columns: section (agreement, group, comparison, comments, distribution), system, other (the second
+system of a comparison, or human/model for a distribution), group, aspect, metric, value, ci_low, ci_high, n, p_value.
 """
 
 from __future__ import annotations
