@@ -1,0 +1,397 @@
+"""What the web UI does, without the UI: one shared evaluator, request checks, single and batch scoring.
+
+No gradio here; :mod:`aigve.webui.app` turns these methods into tabs and API endpoints. Every refusal
+is a :class:`~aigve.webui.safety.RequestRefused` whose message is fit to show a user.
+
+One heavy model at a time: evaluators are cached by (backend, model); loading a second weight-bearing
+backend evicts the first (pixel-measuring backends hold no weights and stay). Calls into an evaluator are
+bounded by the gradio queue's concurrency limit, so parallel users wait instead of running out of memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import inspect
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aigve.errors import AigveError
+from aigve.evaluator import Evaluator, VideoItem
+from aigve.webui.safety import (
+    Limits,
+    RequestRefused,
+    check_prompt,
+    check_video_file,
+    display_name,
+    existing_dirs,
+    extract_zip,
+    resolve_inside,
+    scrub,
+)
+
+log = logging.getLogger(__name__)
+
+#: Model choice meaning "the backend's own default" (or the model given at launch).
+DEFAULT_MODEL = "(default)"
+#: Backends that hold no weights: cheap to keep loaded beside the judge.
+LIGHT_BACKENDS = frozenset({"fake", "signals"})
+#: Longest side of a frame thumbnail in the gallery (pixels).
+THUMB_SIDE = 224
+#: Where the bundled sample clips live in a source checkout (absent from an installed wheel).
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "data" / "samples"
+
+
+@dataclass
+class ServiceConfig:
+    """Operator's launch choices. ``backends``/``models``: extra choices offered in the UI besides the
+    launch backend/model (only these can be picked, so users cannot make the server load arbitrary
+    paths or hub ids). ``allowed_dirs``: server folders the Batch and Report tabs may read.
+    ``backend_options``/``sampling``: passed to :func:`aigve.evaluator.load_evaluator`."""
+
+    backend: str = "macs"
+    model: str | None = None
+    adapter: str | None = None
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    sampling: dict[str, Any] = field(default_factory=dict)
+    backends: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    allowed_dirs: tuple[str, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+    work_dir: str | None = None
+
+
+@dataclass
+class BatchInput:
+    """A checked batch: ``items`` to score, ``refused`` (id, reason) pairs left out, ``scratch`` to delete."""
+
+    items: list[VideoItem]
+    refused: list[tuple[VideoItem, str]] = field(default_factory=list)
+    scratch: Path | None = None
+
+
+@dataclass
+class BatchOutput:
+    """Result of a batch: the summary line and the paths of results.jsonl / results.csv."""
+
+    summary: str
+    jsonl: Path
+    csv: Path
+    records: list[dict[str, Any]]
+
+
+@dataclass
+class ReportOutput:
+    """A built report: its Markdown (image links removed), (PNG path, caption) plots, downloadable files."""
+
+    markdown: str
+    plots: list[tuple[Path, str]]
+    files: list[Path]
+    metrics: dict[str, Any]
+
+
+_IMAGE_LINK = re.compile(r"!\[[^\]]*\]\([^)]*\)\n?")
+
+
+class WebService:
+    """Shared state of one server: config, evaluator cache, scratch folder."""
+
+    def __init__(self, config: ServiceConfig):
+        self.config = config
+        self.limits = config.limits
+        self.allowed_dirs = existing_dirs(config.allowed_dirs)
+        self.work_dir = Path(config.work_dir or tempfile.mkdtemp(prefix="aigve-webui-")).resolve()
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self._evaluators: dict[tuple[str, str | None], Evaluator] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ choices
+    def backend_choices(self) -> list[str]:
+        return list(dict.fromkeys([self.config.backend, *self.config.backends]))
+
+    def model_choices(self) -> list[str]:
+        return list(dict.fromkeys([self.config.model or DEFAULT_MODEL, *self.config.models]))
+
+    def samples(self) -> dict[str, str]:
+        """Bundled sample clips ``{file name: prompt}`` from data/samples/manifest.csv ({} when absent)."""
+        manifest = SAMPLES_DIR / "manifest.csv"
+        if not manifest.is_file():
+            return {}
+        from aigve.runner import read_manifest
+
+        return {Path(it.video).name: it.prompt for it in read_manifest(manifest) if Path(it.video).is_file()}
+
+    # ------------------------------------------------------------------ evaluator cache
+    def evaluator(self, backend: str | None = None, model: str | None = None) -> Evaluator:
+        """The shared evaluator for a (backend, model) choice, loading it on first use."""
+        backend = backend or self.config.backend
+        if backend not in self.backend_choices():
+            raise RequestRefused(f"backend {backend!r} is not offered here; choose one of {', '.join(self.backend_choices())}")
+        if model in (None, "", DEFAULT_MODEL, self.config.model):
+            model = None
+        elif model not in self.model_choices():
+            raise RequestRefused(f"model {model!r} is not offered here; choose one of {', '.join(self.model_choices())}")
+        key = (backend, model)
+        with self._lock:  # two first requests must not load the weights twice
+            if key not in self._evaluators:
+                if backend not in LIGHT_BACKENDS:
+                    self._evict_heavy()
+                self._evaluators[key] = self._load(backend, model)
+            return self._evaluators[key]
+
+    def _load(self, backend: str, model: str | None) -> Evaluator:
+        from aigve.evaluator import load_evaluator
+        from aigve.registry import BACKENDS
+
+        if backend == self.config.backend:  # launch options belong to the launch backend only
+            options = {**self.config.backend_options, "model": model or self.config.model, "adapter": self.config.adapter}
+        else:
+            options = {"model": model}
+        options = {k: v for k, v in options.items() if v is not None}
+        params = inspect.signature(BACKENDS.get(backend)).parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        if "model" in options and not takes_any and "model" not in params:
+            raise RequestRefused(f"backend {backend!r} takes no model; choose {DEFAULT_MODEL}")
+        log.info("loading backend %s (model %s)", backend, options.get("model", "default"))
+        start = time.perf_counter()
+        evaluator = load_evaluator(backend, sampling=dict(self.config.sampling), **options)
+        log.info("backend %s ready in %.1f s", backend, time.perf_counter() - start)
+        return evaluator
+
+    def _evict_heavy(self) -> None:
+        for key in [k for k in self._evaluators if k[0] not in LIGHT_BACKENDS]:
+            log.info("unloading backend %s (model %s) to make room", *key)
+            del self._evaluators[key]
+        gc.collect()
+        torch = sys.modules.get("torch")  # free cached GPU memory only if torch is already in use
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    # ------------------------------------------------------------------ one video
+    def evaluate(self, video: str | os.PathLike, prompt: str | None, backend: str | None = None,
+                 model: str | None = None, *, name: str | None = None,
+                 progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
+        """Check and score one uploaded video; return its result record (``video`` = the file's name).
+
+        Raises RequestRefused for a bad input and when the video could not be scored. ``progress(fraction,
+        step)`` is called before each step (check, load, score).
+        """
+        step = progress or (lambda fraction, text: None)
+        if not video:
+            raise RequestRefused("no video given; upload a clip or pick a sample")
+        shown = name or display_name(video)
+        step(0.05, "checking the video")
+        text = check_prompt(prompt)
+        check_video_file(video, self.limits, name=shown)
+        step(0.2, f"loading the {backend or self.config.backend} backend")
+        evaluator = self.evaluator(backend, model)
+        step(0.4, "sampling frames and scoring")
+        result = evaluator.evaluate(video, text, id=Path(shown).stem)
+        record = result.to_record()
+        record["video"] = shown
+        if not result.ok:
+            err = result.error or {}
+            raise RequestRefused(f"{shown}: could not be scored ({err.get('stage')} step): "
+                                 f"{scrub(str(err.get('message')), video)}")
+        return record
+
+    def thumbnails(self, video: str | os.PathLike, record: dict[str, Any], side: int = THUMB_SIDE
+                   ) -> list[tuple[np.ndarray, str]]:
+        """The frames the judge saw (``record["sampling"]`` indices), as (RGB image, caption) pairs.
+
+        Images are (H, W, 3) uint8 with the longer side ``side`` pixels; captions give time and frame index.
+        """
+        from aigve.media import SamplingPlan
+        from aigve.video import probe, read_frames
+
+        sampling = record.get("sampling") or {}
+        indices = [int(i) for i in sampling.get("frame_indices") or []]
+        times = [float(t) for t in sampling.get("timestamps") or []]
+        if not indices or len(times) != len(indices):
+            return []
+        info = probe(video)
+        scale = side / max(info.width, info.height)
+        height, width = max(2, round(info.height * scale / 2) * 2), max(2, round(info.width * scale / 2) * 2)
+        plan = SamplingPlan(indices=tuple(indices), timestamps=tuple(times), frame_height=height, frame_width=width,
+                            sampled_fps=float(sampling.get("sampled_fps") or 1.0),
+                            source_fps=float(sampling.get("source_fps") or info.fps or 24.0),
+                            fps_assumed=bool(sampling.get("fps_assumed")), strategy=str(sampling.get("strategy") or ""),
+                            visual_tokens=0)
+        frames = read_frames(video, plan, info)
+        return [(frame, f"{t:.2f} s · frame {i}") for frame, t, i in zip(frames, times, indices, strict=True)]
+
+    # ------------------------------------------------------------------ batches
+    def batch_folders(self) -> list[str]:
+        """Allowed folders and their direct sub-folders, as choices for the Batch tab."""
+        out: list[str] = []
+        for root in self.allowed_dirs:
+            out.append(str(root))
+            out.extend(str(p) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith("."))
+        return out
+
+    def prepare_batch(self, *, zip_path: str | None = None, manifest_path: str | None = None,
+                      folder: str | None = None) -> BatchInput:
+        """Check a batch: a zip (optionally with a separate manifest) or an allowed server folder.
+
+        Every video must resolve inside the zip's extraction folder or the chosen folder; a manifest row
+        pointing elsewhere refuses the batch. Unreadable, non-video or over-long videos are left out
+        with a reason (and recorded as failed in the results).
+        """
+        if bool(zip_path) == bool(folder):
+            raise RequestRefused("give either a zip of videos or a server folder (not both, not neither)")
+        scratch = None
+        if zip_path:
+            scratch = self.work_dir / f"upload-{uuid.uuid4().hex[:12]}"
+            extract_zip(zip_path, scratch, self.limits, name=display_name(zip_path))
+            root = _single_top_folder(scratch)
+        else:
+            if not self.allowed_dirs:
+                raise RequestRefused("this server allows no folders; start it with --allowed-dir to use one")
+            root = resolve_inside(folder, self.allowed_dirs, what="folder")
+            if not root.is_dir():
+                raise RequestRefused(f"folder {folder!r} is not a folder")
+        try:
+            items = _items(root, manifest_path)
+            batch = self._check_items(items, root)
+        except BaseException:
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        batch.scratch = scratch
+        return batch
+
+    def _check_items(self, items: list[VideoItem], root: Path) -> BatchInput:
+        if len(items) > self.limits.max_batch_videos:
+            raise RequestRefused(f"the batch lists {len(items)} videos; this server takes at most "
+                                 f"{self.limits.max_batch_videos} per batch; split it")
+        ok, refused = [], []
+        for it in items:
+            raw = Path(it.video)
+            rel = raw.relative_to(root) if raw.is_absolute() and raw.is_relative_to(root) else raw
+            where = f"row {it.row}" if it.row else it.id
+            if (raw.is_absolute() and not raw.is_relative_to(root)) or ".." in rel.parts:
+                raise RequestRefused(f"manifest {where}: video {rel.as_posix()!r} points outside the batch folder")
+            try:
+                path = resolve_inside(root / rel, [root], what="video", shown=repr(rel.as_posix()))
+                check_video_file(path, self.limits, name=rel.as_posix(), check_size=False)
+            except RequestRefused as exc:
+                refused.append((it, str(exc)))
+                continue
+            ok.append(dataclasses.replace(it, video=str(path)))
+        if not ok:
+            reasons = "; ".join(r for _, r in refused[:3])
+            raise RequestRefused(f"no video in the batch can be scored: {reasons}")
+        return BatchInput(items=ok, refused=refused)
+
+    def run_batch(self, batch: BatchInput, backend: str | None = None, model: str | None = None,
+                  *, progress: bool = True) -> BatchOutput:
+        """Score a checked batch into a fresh run folder; refused inputs become error records."""
+        from aigve.results import EvaluationResult, ResultWriter, iter_records, latest_by_id, write_csv
+        from aigve.runner import CSV_NAME, RESULTS_NAME, run_batch
+
+        out = self.work_dir / "runs" / f"batch-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        try:
+            evaluator = self.evaluator(backend, model)
+            summary = run_batch(evaluator, batch.items, out, progress=progress)
+        finally:
+            if batch.scratch:
+                shutil.rmtree(batch.scratch, ignore_errors=True)
+        jsonl = out / RESULTS_NAME
+        if batch.refused:
+            with ResultWriter(jsonl, fsync=False) as writer:
+                for it, reason in batch.refused:
+                    writer.write(EvaluationResult.failed(it.id, it.video, it.prompt, RequestRefused(reason), stage="input"))
+        records = list(latest_by_id(iter_records(jsonl)).values())
+        write_csv(records, out / CSV_NAME)
+        line = summary.line().split(" -> ")[0]
+        if batch.refused:
+            line += f"; {len(batch.refused)} refused before scoring"
+        return BatchOutput(summary=line, jsonl=jsonl, csv=out / CSV_NAME, records=records)
+
+    # ------------------------------------------------------------------ reports
+    def report(self, results: str, human: str | None = None, *, n_boot: int = 1000, embeddings: bool = False,
+               names: dict[str, str] | None = None) -> ReportOutput:
+        """Run :func:`aigve.report.build_report` on one results file (and a human-score file, if given).
+
+        ``names`` maps server paths to the names shown in messages (uploads keep their own names).
+        """
+        from aigve.report import build_report
+
+        names = names or {}
+        out = self.work_dir / "reports" / f"report-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        system = Path(names.get(results, results)).stem or "results"
+        try:
+            report = build_report([(system, results)], human or None, out, n_boot=n_boot, embeddings=embeddings,
+                                  title=f"aigve report: {system}")
+        except AigveError as exc:
+            message = str(exc)
+            for path in (results, human):
+                if path:
+                    message = message.replace(str(path), names.get(path, display_name(path)))
+            raise RequestRefused(f"cannot build the report: {message}") from None
+        markdown = report.files["markdown"].read_text(encoding="utf-8")
+        markdown = _IMAGE_LINK.sub("", markdown)  # plots are shown in a gallery; relative links would break
+        plots = [(p, caption) for caption, p in report.files.items() if Path(p).suffix == ".png"]
+        downloads = [report.files[k] for k in ("html", "markdown", "json", "csv") if k in report.files]
+        return ReportOutput(markdown=markdown, plots=plots, files=downloads, metrics=report.metrics)
+
+    # ------------------------------------------------------------------ server-side files
+    def server_files(self, suffixes: tuple[str, ...] = (".jsonl", ".csv", ".json"), limit: int = 500) -> list[str]:
+        """Result/human-score files offered in the Report tab: this server's batch runs, then allowed folders."""
+        found: list[str] = []
+        runs = self.work_dir / "runs"
+        for base in ([runs] if runs.is_dir() else []) + list(self.allowed_dirs):
+            for p in sorted(base.rglob("*")):
+                if p.suffix.lower() in suffixes and p.is_file() and not any(s.startswith(".") for s in p.parts):
+                    found.append(str(p))
+                    if len(found) >= limit:
+                        return found
+        return found
+
+    def readable_file(self, path: str) -> Path:
+        """A server-side file the user picked: it must lie in an allowed folder or this server's runs."""
+        return resolve_inside(path, [*self.allowed_dirs, self.work_dir / "runs"], what="file")
+
+    def close(self) -> None:
+        """Drop loaded models (the scratch folder is left for gradio's cache cleanup / the OS)."""
+        with self._lock:
+            self._evaluators.clear()
+
+
+def _single_top_folder(folder: Path) -> Path:
+    """A zip made by zipping a folder holds just that folder: use it as the batch root."""
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else folder
+
+
+def _items(root: Path, manifest_path: str | None) -> list[VideoItem]:
+    """Items of a batch folder; an uploaded manifest's relative paths are read against ``root``."""
+    from aigve.runner import collect_items, read_manifest
+
+    try:
+        if not manifest_path:
+            return collect_items(root)
+        if Path(manifest_path).suffix.lower() not in (".csv", ".jsonl"):
+            raise RequestRefused(f"{display_name(manifest_path)}: a manifest must be .csv or .jsonl")
+        base = Path(manifest_path).parent
+        items = read_manifest(manifest_path)
+        return [dataclasses.replace(it, video=str(root / Path(it.video).relative_to(base)))
+                if Path(it.video).is_relative_to(base) else it for it in items]
+    except RequestRefused:
+        raise
+    except AigveError as exc:
+        message = scrub(scrub(str(exc), manifest_path or ""), root)
+        raise RequestRefused(f"cannot read the batch: {message}") from None
