@@ -1,0 +1,88 @@
+"""``aigve train``: LoRA fine-tuning on AIGVE-Bench-style data (also ``python train/train.py``).
+
+Every recipe field is an option (``--learning-rate``/``--lr``, ``--max-steps``, ``--skip-bad``, ...);
+``--config FILE`` reads a recipe YAML first, ``--set key=value`` (repeatable) sets any field,
+including ``sampling.<field>``. Precedence: defaults < YAML < options < ``--set``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from aigve.training.recipe import ALIASES, TrainRecipe, field_names
+
+_HELP = {
+    "model": "base checkpoint folder or hub id (e.g. a local copy of xiaoliux/AIGVE-MACS)",
+    "data": "annotation file: AIGVE-Bench JSON, JSONL or CSV",
+    "video_dir": "folder the annotation's video paths are relative to (default: the file's folder)",
+    "output_dir": "where the adapter, checkpoints and records go",
+    "skip_bad": "skip entries with missing videos or fields (counted) instead of stopping",
+    "resume_from_checkpoint": "'last' or a checkpoint folder: continue step count and schedule",
+    "merge": "also save base + adapter merged into output_dir/merged",
+    "lora_targets": "comma-separated module names of the language model to adapt",
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="LoRA fine-tune the judge with the token-weighted loss",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       argument_default=argparse.SUPPRESS)
+    p.add_argument("--config", default=None, help="recipe YAML (see train/configs/); default: built-in defaults")
+    p.add_argument("--set", dest="set_items", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any recipe field (repeatable), e.g. --set lr=1e-4 --set sampling.jitter=0.5")
+    g = p.add_argument_group("recipe fields (override the YAML)")
+    defaults = TrainRecipe().to_dict()
+    short = {v: k for k, v in ALIASES.items()}
+    for name in field_names():
+        if name == "sampling":
+            continue
+        flags = [f"--{name.replace('_', '-')}"]
+        if name in short:
+            flags.append(f"--{short[name].replace('_', '-')}")
+        help_text = f"{_HELP.get(name, '')} (default: {defaults[name]})".strip()
+        if isinstance(defaults[name], bool):
+            g.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            g.add_argument(*flags, dest=name, metavar=_metavar(defaults[name]), help=help_text)
+    p.set_defaults(func=run, config=None, set_items=[])
+
+
+def _metavar(default: object) -> str:
+    if isinstance(default, int):
+        return "N"
+    if isinstance(default, float):
+        return "X"
+    return "A,B" if isinstance(default, list) else "VALUE"
+
+
+def recipe_from_args(args: argparse.Namespace) -> TrainRecipe:
+    """Defaults < ``--config`` YAML < recipe options < ``--set`` items."""
+    from aigve.training.recipe import load_recipe, parse_set
+
+    overrides = {name: getattr(args, name) for name in field_names() if hasattr(args, name)}
+    overrides.update(parse_set(args.set_items))
+    return load_recipe(args.config, overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    recipe = recipe_from_args(args)
+    recipe.require_paths()
+    from aigve.training.run import run_training
+
+    result = run_training(recipe, printer=print)
+    if not result.is_main:
+        return 0
+    loss = f"{result.first_loss:.4f} -> {result.last_loss:.4f}" if result.first_loss is not None else "n/a"
+    print(f"done: {result.global_step} steps in {result.runtime_s:.1f} s; logged loss {loss}; "
+          f"mean train loss {result.train_loss:.4f}")
+    if result.val_metrics.get("eval_srcc_mean") is not None:
+        print(f"validation: mean Spearman {result.val_metrics['eval_srcc_mean']:+.3f} "
+              f"(teacher-forced readout on {result.counts['val']} val videos)")
+    print(f"adapter: {result.output_dir}  (use: aigve score --model {recipe.model} --adapter {result.output_dir})")
+    if result.merged_dir:
+        print(f"merged model: {result.merged_dir}")
+    print(f"records: {result.output_dir / 'train_recipe.yaml'}, {result.output_dir / 'data_splits.json'}, "
+          f"{result.output_dir / 'train_summary.json'}")
+    sys.stdout.flush()
+    return 0
