@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+DEMO_PROMPTS = Path(__file__).resolve().parents[1] / "data" / "prompts" / "refine_demo.txt"
+
 
 def read_prompts(path: str | Path) -> list[str]:
     """Non-empty lines of ``path`` without ``#`` comments."""
@@ -31,7 +33,7 @@ def slug(text: str, limit: int = 40) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--prompts", default="data/prompts/refine_demo.txt", help="text file, one prompt a line")
+    p.add_argument("--prompts", default=str(DEMO_PROMPTS), help="text file, one prompt a line")
     p.add_argument("--out", default="runs/refine_prompts", help="output folder (one sub-folder per prompt)")
     p.add_argument("--limit", type=int, default=None, help="only the first N prompts")
     p.add_argument("--overwrite", action="store_true", help="replace earlier runs in --out")

@@ -213,6 +213,7 @@ class Controller:
             raise
         finally:
             total = round(self.clock() - start, 4)
+            context["generator"] = _describe(self.generator)  # a lazily loaded model is known only now
             summary = build_summary(prompt, rounds, best_round, stop_rule, stop_detail, self.objective_name,
                                     total_s=total, **context)
             write_json_atomic(out / SUMMARY_FILE, summary)

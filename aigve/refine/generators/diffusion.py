@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,10 @@ class DiffusersGenerator:
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
             start = time.perf_counter()
             try:
-                pipe = DiffusionPipeline.from_pretrained(self.model, torch_dtype=self._torch_dtype(torch, device))
+                with warnings.catch_warnings():
+                    # diffusers >= 0.4x renames torch_dtype to dtype; older releases know only torch_dtype
+                    warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
+                    pipe = DiffusionPipeline.from_pretrained(self.model, torch_dtype=self._torch_dtype(torch, device))
             except (OSError, ValueError) as exc:
                 raise ModelLoadError(f"diffusers pipeline {self.model!r}: {exc}") from exc
             if self.cpu_offload and device.startswith("cuda"):
