@@ -75,6 +75,15 @@ def test_v2_comments_come_before_scores(tmp_path):
     assert "element_presence" in canonical and "element_presentence" not in canonical
 
 
+def test_video_named_without_extension_is_found_in_the_video_dir(tmp_path):
+    path = write_bench(tmp_path, n=2)
+    data = json.loads(path.read_text())
+    data["data_list"][0]["video_path_pd"] = "gen0_0"  # AIGVE-Bench style "<generator>_<index>"
+    path.write_text(json.dumps(data))
+    ex = load_examples(path, video_dir=tmp_path / "videos").examples[0]
+    assert ex.video == str(tmp_path / "videos" / "gen0_0.mp4")
+
+
 def test_averaged_scores_round_half_up(tmp_path):
     from aigve.testing.videos import make_clip, write_video
 
@@ -163,3 +172,15 @@ def test_dataset_jitter_is_seeded_per_example_and_epoch(tmp_path):
     plain = VideoExampleDataset(examples, SamplingConfig.from_dict({**TINY_SAMPLING, "fps": 1.0, "min_frames": 4,
                                                                     "max_frames": 4}))
     assert plain[0]["video"].plan.indices == plain[0]["video"].plan.indices
+
+
+def test_csv_and_jsonl_manifests(tmp_path):
+    from aigve.testing.videos import make_clip, write_video
+
+    write_video(tmp_path / "a.mp4", make_clip("static", num_frames=4, size=(56, 56)), fps=4.0)
+    header = "video,prompt," + ",".join(a.key for a in ASPECTS) + ",overall_comment"
+    (tmp_path / "m.csv").write_text(header + "\na.mp4,a cat," + ",".join("3" for _ in ASPECTS) + ",Fine.\n")
+    ex = load_examples(tmp_path / "m.csv").examples[0]
+    assert ex.scores == {a.key: 3 for a in ASPECTS} and ex.comments == {"overall": "Fine."}
+    target = json.loads(ex.target())
+    assert target["overall"] == {"comment": "Fine.", "score": 3} and target["physics"] == {"score": 3}

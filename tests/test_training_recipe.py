@@ -28,7 +28,22 @@ def test_7b_recipe_is_realistic():
     r = load_recipe(CONFIGS / "aigve_bench_7b_lora.yaml")
     assert r.precision == "bf16" and r.gradient_checkpointing and r.vision == "frozen"
     assert r.sampling_config().jitter > 0 and r.lora_r >= 16
-    assert Path(r.deepspeed).name == "ds_zero2.json"
+    cfg = r.sampling_config().to_dict()
+    from aigve.config import SamplingConfig
+
+    assert {k: v for k, v in cfg.items() if k != "jitter"} == \
+        {k: v for k, v in SamplingConfig().to_dict().items() if k != "jitter"}  # what `aigve score` sends
+
+
+def test_deepspeed_json_is_found_next_to_the_recipe(tmp_path):
+    import json
+    import shutil
+
+    shutil.copy(CONFIGS / "ds_zero2.json", tmp_path / "ds_zero2.json")
+    (tmp_path / "r.yaml").write_text("deepspeed: ds_zero2.json\n")
+    r = load_recipe(tmp_path / "r.yaml")
+    assert Path(r.deepspeed) == tmp_path / "ds_zero2.json"
+    assert json.loads((CONFIGS / "ds_zero2.json").read_text())["zero_optimization"]["stage"] == 2
 
 
 def test_overrides_parse_strings_to_field_types():
@@ -120,3 +135,12 @@ def test_train_script_is_the_cli_entry(capsys, monkeypatch):
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert "usage: aigve train" in out and "--lr" in out and "--set KEY=VALUE" in out
+
+
+def test_cli_without_model_or_data_is_a_usage_error(capsys, tmp_path):
+    from aigve.cli import main
+
+    assert main(["train", "--data", str(tmp_path / "x.json")]) == 2
+    assert "--model" in capsys.readouterr().err
+    assert main(["train", "--model", str(tmp_path), "--data", str(tmp_path / "x.json"), "--lr", "fast"]) == 2
+    assert "learning_rate" in capsys.readouterr().err

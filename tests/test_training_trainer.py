@@ -153,3 +153,38 @@ def test_lora_options_choose_what_trains(tiny_model):
     assert any("merger" in n for n in names["merger"]) and not any("blocks" in n for n in names["merger"])
     assert any("visual.blocks" in n and "lora_" in n for n in names["vision_lora"])
     assert any("visual" in n and ".blocks." in n and "lora_" not in n for n in names["vision_full"])
+
+
+def test_init_adapter_continues_from_an_existing_adapter(tiny_model, tmp_path):
+    from aigve.testing.tiny import build_tiny_adapter
+    from aigve.training.trainer import build_model
+
+    adapter = build_tiny_adapter(tiny_model, tmp_path / "lora")
+    recipe = load_recipe(None, {"model": str(tiny_model), "data": "unused.json", "init_adapter": str(adapter),
+                                "gradient_checkpointing": False})
+    model, _ = build_model(recipe)
+    trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    assert any(p.abs().sum() > 0 for n, p in trainable.items() if "lora_B" in n)  # loaded, not a fresh zero B
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_train_one_model_with_ddp(tiny_model, bench, tmp_path):
+    """`torchrun` needs no code change: 2 CPU processes (gloo) share the data, only rank 0 reports."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    args = _args(tiny_model, bench, out)[1:]  # drop the "train" subcommand: train/train.py adds it
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           str(CONFIGS.parents[1] / "train" / "train.py"), *args, "--max-steps", "3"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("done: 3 steps") == 1
+    summary = json.loads((out / "train_summary.json").read_text())
+    train = summary["counts"]["train"]
+    # Each process sees half the videos, so an epoch is ceil(train / 2) steps (a single process: train steps).
+    assert _state(out / "checkpoint-3")["epoch"] == pytest.approx(3 / -(-train // 2))
+    assert train > 3

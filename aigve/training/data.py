@@ -107,6 +107,10 @@ def load_examples(
     """
     path = Path(path)
     annotations, skipped = _read_annotations(path, video_dir, skip_bad)
+    base = Path(video_dir) if video_dir else path.parent
+    for ann in annotations:
+        if ann.video and not Path(ann.video).suffix:
+            ann.video = _resolve_bare(ann.video, base)
     examples: list[TrainingExample] = []
     problems = _video_problems([a for a in annotations if a.video], probe_videos)
     for ann in annotations:
@@ -150,6 +154,17 @@ def _read_annotations(path: Path, video_dir, skip_bad: bool) -> tuple[list[Annot
         seen.add(ann.id)
         out.append(ann)
     return out, skipped
+
+
+def _resolve_bare(name: str, base: Path) -> str:
+    """A video named without extension (``cogvideox_0``): the first ``base/name.<ext>`` that exists."""
+    from aigve.video import VIDEO_EXTENSIONS
+
+    p = Path(name) if Path(name).is_absolute() else base / name
+    for ext in VIDEO_EXTENSIONS:
+        if p.with_name(p.name + ext).is_file():
+            return str(p.with_name(p.name + ext))
+    return str(p)
 
 
 def _entry_problem(ann: Annotation, require_all: bool) -> str | None:

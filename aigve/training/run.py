@@ -88,6 +88,7 @@ def training_arguments(recipe: TrainRecipe, *, has_eval: bool):
         disable_tqdm=not recipe.progress_bar,
         ddp_find_unused_parameters=False,
         dataloader_pin_memory=_cuda(),
+        use_cpu=not _cuda(),  # without it torchrun on a CPU-only machine runs N independent copies, not DDP
     )
 
 
