@@ -33,9 +33,28 @@ def run(args: argparse.Namespace) -> int:
     evaluator = evaluator_from_args(args)
     summary = run_batch(evaluator, items, args.out, resume=args.resume, batch_size=args.batch_size,
                         progress=not args.no_progress)
+    print_means(summary.out_dir / "results.jsonl")
     print(summary.line())
     if summary.failed:
         print(f"{summary.failed} video(s) failed: see the 'error' field in {summary.out_dir / 'results.jsonl'}",
               file=sys.stderr)
         return 1
     return 0
+
+
+def print_means(results_path) -> None:
+    """Print the mean score per aspect over the successful records of a results file."""
+    from aigve.aspects import ASPECTS
+    from aigve.results import iter_records, latest_by_id
+
+    if not results_path.exists():
+        return
+    records = [r for r in latest_by_id(iter_records(results_path)).values() if r.get("error") is None]
+    if not records:
+        return
+    print(f"{'aspect':<20} {'mean':>5} {'n':>4}")
+    for aspect in ASPECTS:
+        values = [r["scores"].get(aspect.key) for r in records]
+        values = [v for v in values if v is not None]
+        mean = f"{sum(values) / len(values):5.2f}" if values else "    -"
+        print(f"{aspect.key:<20} {mean} {len(values):>4}")
