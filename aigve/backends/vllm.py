@@ -1,0 +1,297 @@
+"""The ``vllm`` backend: the same judge, prompt, greedy decoding and parser as ``macs``, served by vLLM.
+
+Two ways to reach vLLM:
+
+* **in-process** (``VllmBackend(model=...)``): ``vllm.LLM`` in this process (optional extra
+  ``pip install 'aigve-macs[vllm]'``, needs a CUDA GPU). vllm is imported only here, lazily; without it the
+  constructor raises ModelLoadError saying what to install or to use ``server_url``.
+* **client** (``VllmBackend(server_url="http://host:8000")``): requests to a running OpenAI-compatible server
+  (``vllm serve MODEL``). Each video's sampled frames travel as base64 JPEG (or PNG) frames in a
+  ``video_url`` data URL (``data:video/jpeg;base64,<frame>,<frame>,...``, vLLM's format for pre-sampled
+  frames) with ``mm_processor_kwargs`` carrying the sampled fps, so the server does not re-sample. Requests
+  run ``concurrency`` at a time; connection errors, 408/429 and 5xx are retried with exponential backoff.
+
+Both ask for the top ``top_logprobs`` log-probabilities per generated token, so results carry expected
+scores and confidences like ``macs`` (a digit outside the top-k counts as probability 0, an approximation the
+``macs`` backend does not need). The client uses only the standard library (urllib): one POST per video
+needs no HTTP dependency in the core install.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import io
+import json
+import logging
+import random
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from aigve.aspects import ASPECT_KEYS
+from aigve.backends.base import BackendOutput
+from aigve.backends.digit_scores import SCORE_VALUES, read_expected_scores
+from aigve.config import GenerationConfig
+from aigve.errors import AigveError, ConfigError, ModelLoadError
+from aigve.prompt import SYSTEM_PROMPT, build_instruction
+
+if TYPE_CHECKING:
+    from aigve.media import SampledVideo
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "xiaoliux/AIGVE-MACS"
+RETRY_STATUS = {408, 429, 500, 502, 503, 504}
+DIGITS = tuple(str(v) for v in SCORE_VALUES)
+
+
+class ServerError(AigveError):
+    """The vLLM server refused or failed a request (after retries, where retrying made sense)."""
+
+
+def vllm_unavailable_reason() -> str | None:
+    """Why in-process vLLM cannot run here (None when it can)."""
+    if importlib.util.find_spec("vllm") is None:
+        return "vllm is not installed (pip install 'aigve-macs[vllm]')"
+    import torch
+
+    if not torch.cuda.is_available():
+        return "no CUDA GPU is visible (in-process vLLM needs one)"
+    return None
+
+
+def encode_frames(frames: np.ndarray, fmt: str = "jpeg", quality: int = 95) -> list[str]:
+    """Base64 strings of each (H, W, 3) uint8 RGB frame encoded as JPEG or PNG."""
+    from PIL import Image
+
+    if fmt not in ("jpeg", "png"):
+        raise ConfigError("frame_format", fmt, "choose jpeg or png")
+    out = []
+    for frame in frames:
+        buf = io.BytesIO()
+        Image.fromarray(frame).save(buf, format=fmt.upper(), **({"quality": quality} if fmt == "jpeg" else {}))
+        out.append(base64.b64encode(buf.getvalue()).decode("ascii"))
+    return out
+
+
+def chat_messages(video: SampledVideo, prompt: str, *, released_keys: bool = True, frame_format: str = "jpeg") -> list[dict]:
+    """OpenAI-style chat messages: system turn, user turn with the frames as a video data URL, then the instruction."""
+    url = f"data:video/{frame_format};base64," + ",".join(encode_frames(video.frames, frame_format))
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": [{"type": "video_url", "video_url": {"url": url}},
+                                     {"type": "text", "text": build_instruction(prompt, released_keys=released_keys)}]},
+    ]
+
+
+def expected_from_logprobs(tokens: Sequence[str], top: Sequence[dict[str, float]]) -> tuple[dict, dict]:
+    """Expected score and confidence per aspect from generated token strings and their top-k log-probabilities.
+
+    ``tokens[i]``: text of generated token i; ``top[i]``: ``{token text: logprob}`` at step i. Digits missing
+    from a step's top-k count as probability 0.
+    """
+    logits = np.array([[t.get(d, -np.inf) for d in DIGITS] for t in top], dtype=np.float64).reshape(len(top), len(DIGITS))
+
+    def decode_prefix(k: int) -> str:
+        return "".join(tokens[:k])
+
+    expected, confidence, _ = read_expected_scores(decode_prefix, list(tokens), list(DIGITS), logits)
+    return expected, confidence
+
+
+class VllmBackend:
+    """vLLM judge, in-process (``model``) or as a client of an OpenAI-compatible server (``server_url``).
+
+    ``generation``: aigve decoding options (greedy by default; ``force_new_tokens`` -> min = max tokens).
+    ``served_model_name``: the server's model name (default: asked from ``/v1/models``). ``concurrency``:
+    requests in flight; ``max_retries``/``retry_backoff_s``: retry policy (delay doubles, with jitter);
+    ``timeout_s``: per request. ``frame_format``: jpeg or png. ``mm_processor_kwargs``: extra processor
+    options sent with each video (default: the sampled fps and ``do_sample_frames=False``).
+    Other keyword options go to ``vllm.LLM`` (in-process only).
+    """
+
+    name = "vllm"
+
+    def __init__(self, model: str = DEFAULT_MODEL, server_url: str | None = None, *,
+                 served_model_name: str | None = None, generation: GenerationConfig | dict | None = None,
+                 released_keys: bool = True, top_logprobs: int = 20, concurrency: int = 8, max_retries: int = 4,
+                 retry_backoff_s: float = 0.5, timeout_s: float = 600.0, frame_format: str = "jpeg",
+                 api_key: str | None = None, mm_processor_kwargs: dict | None = None, **engine_options: Any):
+        self.generation = generation if isinstance(generation, GenerationConfig) else GenerationConfig.from_dict(generation)
+        self.model, self.released_keys, self.top_logprobs = model, bool(released_keys), int(top_logprobs)
+        self.concurrency, self.max_retries = max(1, int(concurrency)), max(0, int(max_retries))
+        self.retry_backoff_s, self.timeout_s, self.frame_format = float(retry_backoff_s), float(timeout_s), frame_format
+        self.api_key, self.mm_processor_kwargs = api_key, mm_processor_kwargs
+        self.server_url = server_url.rstrip("/") if server_url else None
+        encode_frames(np.zeros((1, 2, 2, 3), np.uint8), frame_format)  # validate the format early
+        if self.server_url:
+            self.served_model_name = served_model_name or self._server_model()
+            self._llm = None
+        else:
+            self.served_model_name = served_model_name or model
+            self._llm, self._processor = self._load_engine(engine_options)
+
+    # ----------------------------------------------------------------------------------------- common
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "model": self.served_model_name, "server_url": self.server_url,
+                "mode": "client" if self.server_url else "in-process", "released_keys": self.released_keys,
+                "generation": self.generation.to_dict(), "top_logprobs": self.top_logprobs,
+                "frame_format": self.frame_format}
+
+    def sampling_overrides(self) -> dict[str, Any]:
+        return {}
+
+    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
+        if len(videos) != len(prompts):
+            raise ConfigError("prompts", len(prompts), f"need one prompt per video ({len(videos)})")
+        if self.server_url:
+            with ThreadPoolExecutor(min(self.concurrency, max(1, len(videos)))) as pool:
+                return list(pool.map(self._score_remote, videos, prompts))
+        return self._score_local(videos, prompts)
+
+    def _max_tokens(self) -> tuple[int, int | None]:
+        gen = self.generation
+        return gen.force_new_tokens or gen.max_new_tokens, gen.force_new_tokens or gen.min_new_tokens
+
+    def _processor_kwargs(self, video: SampledVideo) -> dict[str, Any]:
+        if self.mm_processor_kwargs is not None:
+            return dict(self.mm_processor_kwargs)
+        return {"fps": float(video.plan.sampled_fps), "do_sample_frames": False}
+
+    # ----------------------------------------------------------------------------------------- client
+
+    def _request(self, path: str, body: dict | None = None) -> dict:
+        """GET (``body`` None) or POST JSON to the server, retrying transient failures with backoff."""
+        url = f"{self.server_url}{path}"
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        for attempt in range(self.max_retries + 1):
+            try:
+                req = urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
+                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                    return json.loads(resp.read().decode())
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode(errors="replace")[:500]
+                if exc.code not in RETRY_STATUS or attempt == self.max_retries:
+                    raise ServerError(f"{url}: HTTP {exc.code} after {attempt + 1} attempt(s): {detail}; check the "
+                                      f"server log and that it serves a Qwen2.5-VL model with video input") from None
+                reason = f"HTTP {exc.code}"
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                if attempt == self.max_retries:
+                    raise ServerError(f"{url}: cannot reach the server after {attempt + 1} attempt(s) ({exc}); "
+                                      f"start it with `vllm serve MODEL` or fix server_url") from None
+                reason = str(exc)
+            delay = self.retry_backoff_s * 2**attempt * (1 + 0.25 * random.random())
+            log.warning("%s: %s; retry %d/%d in %.1f s", url, reason, attempt + 1, self.max_retries, delay)
+            time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _server_model(self) -> str:
+        models = self._request("/v1/models").get("data") or []
+        if not models:
+            raise ServerError(f"{self.server_url}/v1/models lists no model; pass served_model_name")
+        return str(models[0]["id"])
+
+    def _score_remote(self, video: SampledVideo, prompt: str) -> BackendOutput:
+        max_tokens, min_tokens = self._max_tokens()
+        body: dict[str, Any] = {
+            "model": self.served_model_name, "seed": 0, "max_tokens": max_tokens,
+            "messages": chat_messages(video, prompt, released_keys=self.released_keys, frame_format=self.frame_format),
+            "mm_processor_kwargs": self._processor_kwargs(video),
+            "logprobs": self.top_logprobs > 0, **({"top_logprobs": self.top_logprobs} if self.top_logprobs else {}),
+            **self._sampling_body(),
+        }
+        if min_tokens:
+            body["min_tokens"] = min_tokens  # vLLM extension of the OpenAI schema
+        start = time.perf_counter()
+        reply = self._request("/v1/chat/completions", body)
+        model_s = time.perf_counter() - start
+        try:
+            choice = reply["choices"][0]
+            text = choice["message"]["content"] or ""
+        except (KeyError, IndexError, TypeError):
+            raise ServerError(f"{self.server_url}: unexpected reply shape {str(reply)[:300]}") from None
+        content = ((choice.get("logprobs") or {}).get("content")) or []
+        tokens = [c.get("token", "") for c in content]
+        top = [{t.get("token", ""): float(t.get("logprob", -np.inf)) for t in c.get("top_logprobs") or []} for c in content]
+        usage = reply.get("usage") or {}
+        return self._output(text, tokens, top, usage.get("completion_tokens", len(tokens)), model_s,
+                            {"finish_reason": choice.get("finish_reason"), "prompt_tokens": usage.get("prompt_tokens")})
+
+    def _sampling_body(self) -> dict[str, Any]:
+        gen = self.generation
+        if gen.do_sample:
+            return {"temperature": gen.temperature, "top_p": gen.top_p}
+        return {"temperature": 0.0}
+
+    def _output(self, text: str, tokens: Sequence[str], top: Sequence[dict[str, float]], n_tokens: int,
+                model_s: float, extra: dict[str, Any]) -> BackendOutput:
+        expected: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS)
+        confidence: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS)
+        if tokens and len(top) == len(tokens) and "".join(tokens) == text:
+            e, c = expected_from_logprobs(tokens, top)
+            expected.update(e)
+            confidence.update(c)
+        return BackendOutput(text=text, expected_scores=expected, confidence=confidence,
+                             num_generated_tokens=int(n_tokens), timings={"preprocess_s": 0.0, "model_s": model_s},
+                             extra={k: v for k, v in extra.items() if v is not None})
+
+    # ----------------------------------------------------------------------------------------- in-process
+
+    def _load_engine(self, options: dict[str, Any]) -> tuple[Any, Any]:
+        reason = vllm_unavailable_reason()
+        if reason is not None:
+            raise ModelLoadError(f"vllm backend: {reason}; or pass server_url=http://HOST:PORT to use a running "
+                                 f"`vllm serve` instead")
+        from transformers import AutoProcessor
+        from vllm import LLM
+
+        options = {"limit_mm_per_prompt": {"video": 1}, "seed": 0, **options}
+        return LLM(model=self.model, **options), AutoProcessor.from_pretrained(self.model)
+
+    def _score_local(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
+        from vllm import SamplingParams
+
+        from aigve.prompt import build_messages
+
+        max_tokens, min_tokens = self._max_tokens()
+        gen = self.generation
+        params = SamplingParams(max_tokens=max_tokens, min_tokens=min_tokens or 0, seed=0,
+                                temperature=gen.temperature if gen.do_sample else 0.0,
+                                top_p=gen.top_p if gen.do_sample else 1.0, logprobs=self.top_logprobs or None)
+        start = time.perf_counter()
+        requests = []
+        for video, prompt in zip(videos, prompts, strict=True):
+            text = self._processor.apply_chat_template(build_messages(prompt, released_keys=self.released_keys),
+                                                       tokenize=False, add_generation_prompt=True)
+            t = video.frames.shape[0]
+            fps = float(video.plan.sampled_fps)
+            metadata = {"fps": fps, "total_num_frames": t, "frames_indices": list(range(t)), "duration": t / fps,
+                        "video_backend": "aigve", "do_sample_frames": False}
+            requests.append({"prompt": text, "multi_modal_data": {"video": [(video.frames, metadata)]},
+                             "mm_processor_kwargs": self._processor_kwargs(video)})
+        preprocess_s = time.perf_counter() - start
+        start = time.perf_counter()
+        results = self._llm.generate(requests, params, use_tqdm=False)
+        model_s = (time.perf_counter() - start) / max(1, len(videos))
+        tokenizer = self._processor.tokenizer
+        outputs = []
+        for res in results:
+            comp = res.outputs[0]
+            tokens = [tokenizer.decode([i]) for i in comp.token_ids]
+            top = [{tokenizer.decode([tid]): lp.logprob for tid, lp in (step or {}).items()}
+                   for step in (comp.logprobs or [])]
+            out = self._output(comp.text, tokens, top, len(comp.token_ids), model_s,
+                               {"finish_reason": comp.finish_reason, "prompt_tokens": len(res.prompt_token_ids or [])})
+            out.timings["preprocess_s"] = preprocess_s / max(1, len(videos))
+            outputs.append(out)
+        return outputs

@@ -1,0 +1,168 @@
+"""The vllm backend as a client of a stub OpenAI-compatible server on 127.0.0.1 (no vllm, no GPU needed)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aigve.aspects import ASPECT_KEYS
+from aigve.backends.vllm import ServerError, VllmBackend, expected_from_logprobs, vllm_unavailable_reason
+from aigve.config import SamplingConfig
+from aigve.errors import ModelLoadError
+from aigve.evaluator import Evaluator
+from aigve.prompt import format_answer
+from aigve.video import load_video
+
+ANSWER = format_answer(dict.fromkeys(ASPECT_KEYS, 4), dict.fromkeys(ASPECT_KEYS, "fine"))
+
+
+def _logprobs(text: str) -> list[dict]:
+    """One entry per character (a toy tokenisation); at each "4" the digits 3/4/5 share the mass."""
+    content = []
+    for ch in text:
+        top = [{"token": ch, "logprob": 0.0}]
+        if ch == "4":
+            top = [{"token": "4", "logprob": math.log(0.5)}, {"token": "3", "logprob": math.log(0.3)},
+                   {"token": "5", "logprob": math.log(0.2)}]
+        content.append({"token": ch, "logprob": top[0]["logprob"], "top_logprobs": top})
+    return content
+
+
+class Stub:
+    """Records requests, fails the first ``fail_first`` chat requests with 503, tracks concurrency."""
+
+    def __init__(self, fail_first: int = 0, delay_s: float = 0.0):
+        self.requests: list[dict] = []
+        self.fail_first, self.delay_s = fail_first, delay_s
+        self.in_flight = self.max_in_flight = 0
+        self.lock = threading.Lock()
+
+
+@pytest.fixture()
+def server():
+    stubs: list = []
+
+    def start(**kw):
+        stub = Stub(**kw)
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def _send(self, code: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                self._send(200, {"data": [{"id": "stub-judge"}]})
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with stub.lock:
+                    stub.requests.append(body)
+                    fail = stub.fail_first > 0
+                    stub.fail_first -= fail
+                    stub.in_flight += 1
+                    stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
+                time.sleep(stub.delay_s)
+                with stub.lock:
+                    stub.in_flight -= 1
+                if fail:
+                    return self._send(503, {"error": "warming up"})
+                self._send(200, {"choices": [{"message": {"content": ANSWER}, "finish_reason": "stop",
+                                              "logprobs": {"content": _logprobs(ANSWER)}}],
+                                 "usage": {"prompt_tokens": 700, "completion_tokens": len(ANSWER)}})
+
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        stubs.append(httpd)
+        return stub, f"http://127.0.0.1:{httpd.server_address[1]}"
+
+    yield start
+    for httpd in stubs:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def clip(shared_videos, tiny_sampling):
+    return load_video(shared_videos / "lavie_beach_03.mp4", SamplingConfig.from_dict({**tiny_sampling, "fps": 2.0}))
+
+
+def test_client_request_and_result(server, clip):
+    stub, url = server()
+    backend = VllmBackend(server_url=url, generation={"force_new_tokens": 64})
+    out = backend.score([clip], ["beach at dusk"])[0]
+    assert backend.describe()["model"] == "stub-judge" and backend.describe()["mode"] == "client"
+    body = stub.requests[0]
+    assert body["model"] == "stub-judge" and body["temperature"] == 0.0
+    assert body["max_tokens"] == body["min_tokens"] == 64 and body["top_logprobs"] == 20
+    assert body["mm_processor_kwargs"] == {"fps": 2.0, "do_sample_frames": False}
+    system, user = body["messages"]
+    assert system["role"] == "system" and user["content"][1]["text"].endswith("beach at dusk")
+    url_text = user["content"][0]["video_url"]["url"]
+    assert url_text.startswith("data:video/jpeg;base64,")
+    frames = url_text.split(",", 1)[1].split(",")
+    assert len(frames) == clip.frames.shape[0]
+    first = np.asarray(Image.open(io.BytesIO(base64.b64decode(frames[0]))))
+    assert first.shape == clip.frames.shape[1:]
+    assert np.abs(first.astype(int) - clip.frames[0].astype(int)).mean() < 8  # JPEG, not bit-exact
+    assert out.text == ANSWER and out.num_generated_tokens == len(ANSWER)
+    for key in ASPECT_KEYS:  # 0.5*4 + 0.3*3 + 0.2*5
+        assert out.expected_scores[key] == pytest.approx(3.9) and out.confidence[key] == pytest.approx(0.5)
+
+
+def test_retries_with_backoff_then_succeeds(server, clip):
+    stub, url = server(fail_first=2)
+    backend = VllmBackend(server_url=url, served_model_name="judge", retry_backoff_s=0.01)
+    assert backend.score([clip], ["p"])[0].text == ANSWER
+    assert len(stub.requests) == 3
+
+
+def test_gives_up_with_a_clear_error(server, clip):
+    stub, url = server(fail_first=10)
+    backend = VllmBackend(server_url=url, served_model_name="judge", retry_backoff_s=0.0, max_retries=1)
+    with pytest.raises(ServerError, match="HTTP 503 after 2 attempt"):
+        backend.score([clip], ["p"])
+    with pytest.raises(ServerError, match="cannot reach"):
+        VllmBackend(server_url="http://127.0.0.1:9", max_retries=0)  # nothing listens on the discard port
+
+
+def test_concurrency_limit_and_evaluator(server, shared_videos, tiny_sampling):
+    stub, url = server(delay_s=0.1)
+    backend = VllmBackend(server_url=url, served_model_name="judge", concurrency=2, frame_format="png")
+    items = [(shared_videos / f"lavie_beach_0{i}.mp4", "a beach", f"v{i}") for i in range(4)]
+    results = list(Evaluator(backend, tiny_sampling).evaluate_many(items, batch_size=4))
+    assert [r.id for r in results] == ["v0", "v1", "v2", "v3"] and all(r.ok for r in results)
+    assert results[0].scores == dict.fromkeys(ASPECT_KEYS, 4)
+    assert stub.max_in_flight == 2
+    assert stub.requests[0]["messages"][1]["content"][0]["video_url"]["url"].startswith("data:video/png;base64,")
+
+
+def test_expected_from_logprobs_skips_digits_outside_top_k():
+    tokens = list('{"dynamic": {"score": 2}}')
+    top = [{t: 0.0} for t in tokens]
+    top[tokens.index("2")] = {"2": math.log(0.9), "x": math.log(0.1)}
+    expected, confidence = expected_from_logprobs(tokens, top)
+    assert expected == {"dynamic": pytest.approx(2.0)} and confidence["dynamic"] == pytest.approx(1.0)
+
+
+def test_in_process_fails_clearly_without_vllm():
+    reason = vllm_unavailable_reason()
+    if reason is None:
+        pytest.skip("vllm and a GPU are present here")
+    with pytest.raises(ModelLoadError, match="server_url"):
+        VllmBackend(model="some/model")
