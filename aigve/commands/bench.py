@@ -1,0 +1,90 @@
+"""``aigve bench INPUT --model DIR``: the released usage and aigve's scoring paths side by side."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from aigve.commands.options import add_sampling_args, sampling_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from aigve.bench.harness import DEFAULT_PATHS, PATH_LABELS
+
+    p = sub.add_parser(
+        "bench", help="time the released usage against aigve's default, batched, score-only and vLLM paths",
+        description="Run every path on the same videos with the same weights, in one process, and print seconds "
+                    "per video per stage, videos/s, generated tokens/s, peak memory and ratios to the released "
+                    "usage. With random weights (--random-init-arch, tiny test models) the scores are noise: "
+                    "only the timings mean something.")
+    p.add_argument("input", help="video file, folder, or manifest (.csv/.jsonl)")
+    p.add_argument("--model", default=None, help="checkpoint folder (Qwen2.5-VL family)")
+    p.add_argument("--random-init-arch", default=None, metavar="ARCH",
+                   help="instead of --model: build random weights with a real architecture's dimensions "
+                        "(qwen2.5-vl-7b, qwen2.5-vl-3b); nothing is downloaded")
+    p.add_argument("--arch-dir", default=None, help="where --random-init-arch writes its checkpoint "
+                                                    "(default ~/.cache/aigve/random-ARCH)")
+    p.add_argument("--arch-layers", type=int, default=None, help="scale --random-init-arch down: text layers")
+    p.add_argument("--arch-vision-depth", type=int, default=None, help="scale down: vision blocks")
+    p.add_argument("--arch-width-divisor", type=int, default=1, help="scale down: divide head counts and MLP widths")
+    p.add_argument("--paths", default=",".join(DEFAULT_PATHS),
+                   help=f"comma-separated paths to run, of: {', '.join(PATH_LABELS)} (default: {','.join(DEFAULT_PATHS)})")
+    p.add_argument("--batch-size", type=int, default=4, help="videos per model call on the batched and score-only paths")
+    p.add_argument("--force-new-tokens", type=int, default=None,
+                   help="generate exactly N tokens on every path (random-weight models stop at random places)")
+    p.add_argument("--max-new-tokens", type=int, default=1500, help="generation cap on every path (released usage: 1500)")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N videos")
+    p.add_argument("--warmup", type=int, default=1, help="videos run once before timing (first-call costs)")
+    p.add_argument("--prefetch", type=int, default=2, help="decode workers on the aigve paths")
+    p.add_argument("--score-fill", choices=("placeholder", "greedy"), default="placeholder",
+                   help="score-only slot filling (see aigve.backends.scoreonly)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--dtype", default="auto", help="auto (bfloat16 on GPU, float32 on CPU), bfloat16, float16, float32")
+    p.add_argument("--attn", dest="attn_implementation", default=None, help="sdpa, eager or flash_attention_2")
+    p.add_argument("--json", dest="json_out", default=None, help="write every figure and per-video record here")
+    p.add_argument("--markdown", action="store_true", help="print a Markdown table (for a README)")
+    add_sampling_args(p)
+    p.set_defaults(func=run)
+
+
+def _model_dir(args: argparse.Namespace) -> str:
+    from aigve.errors import ConfigError
+
+    if bool(args.model) == bool(args.random_init_arch):
+        raise ConfigError("--model", args.model, "give exactly one of --model DIR or --random-init-arch ARCH")
+    if args.model:
+        return args.model
+    from aigve.backends.hf_checkpoint import resolve_device
+    from aigve.bench.arch import build_random_checkpoint
+
+    device = resolve_device(args.device)
+    dtype = args.dtype if args.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
+    folder = args.arch_dir or Path.home() / ".cache" / "aigve" / f"random-{args.random_init_arch}"
+    print(f"building random-weight {args.random_init_arch} at {folder} (not an evaluation model)", file=sys.stderr)
+    return str(build_random_checkpoint(args.random_init_arch, folder, dtype=dtype, device=device,
+                                       layers=args.arch_layers, vision_depth=args.arch_vision_depth,
+                                       width_divisor=args.arch_width_divisor))
+
+
+def run(args: argparse.Namespace) -> int:
+    from aigve.bench.harness import BenchConfig, run_bench
+    from aigve.bench.table import render_markdown, render_table
+    from aigve.runner import collect_items
+
+    items = collect_items(args.input)
+    if args.limit is not None:
+        items = items[: args.limit]
+    config = BenchConfig(
+        model=_model_dir(args), paths=tuple(p.strip() for p in args.paths.split(",") if p.strip()),
+        batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, force_new_tokens=args.force_new_tokens,
+        device=args.device, dtype=args.dtype, attn_implementation=args.attn_implementation,
+        sampling=sampling_from_args(args), prefetch=args.prefetch, warmup=args.warmup, score_fill=args.score_fill)
+    report = run_bench(items, config, progress=lambda msg: print(msg, file=sys.stderr)).to_dict()
+    print(render_markdown(report) if args.markdown else render_table(report))
+    if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_out).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+        print(f"wrote {args.json_out}", file=sys.stderr)
+    return 0 if all(p["status"] != "failed" for p in report["paths"]) else 1

@@ -1,0 +1,123 @@
+"""``aigve bench`` end to end on the tiny random checkpoint, plus its pure parts (agreement, table, memory)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import time
+
+import numpy as np
+import pytest
+
+from aigve.bench.harness import BenchConfig, PathResult, compare_paths, score_agreement
+from aigve.bench.memory import PeakMemory
+from aigve.bench.table import render_markdown, render_table
+from aigve.cli import main
+from aigve.errors import ConfigError
+
+NEW_TOKENS = 8
+
+
+@pytest.fixture(scope="module")
+def bench_report(tiny_model, shared_videos, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["bench", str(shared_videos / "manifest.csv"), "--model", str(tiny_model), "--limit", "2",
+                     "--batch-size", "2", "--warmup", "0", "--force-new-tokens", str(NEW_TOKENS), "--json", str(out),
+                     "--max-frames", "4", "--max-pixels", str(56 * 56), "--min-pixels", str(28 * 28)])
+    assert code == 0
+    return {**json.loads(out.read_text()), "printed": printed.getvalue()}
+
+
+def test_bench_runs_every_path_side_by_side(bench_report):
+    paths = {p["name"]: p for p in bench_report["paths"]}
+    assert list(paths) == ["reference", "default", "batched", "scores-only", "vllm"]
+    for name in ("reference", "default", "batched", "scores-only"):
+        p = paths[name]
+        assert p["status"] == "ok" and p["videos"] == 2 and p["failed"] == 0
+        assert p["videos_per_s"] > 0 and p["peak_rss_mib"] > 0 and p["visual_tokens"] > 0
+        assert set(p["stage_s_per_video"]) == {"decode_s", "preprocess_s", "model_s", "parse_s"}
+        assert 0 <= p["overhead_fraction"] < 1
+    for name in ("reference", "default", "batched"):
+        assert paths[name]["generated_tokens"] == 2 * NEW_TOKENS and paths[name]["tokens_per_s"] > 0
+    assert paths["scores-only"]["generated_tokens"] == 0 and paths["batched"]["batch_size"] == 2
+    assert paths["reference"]["speedup_vs_reference"] == pytest.approx(1.0)
+    assert paths["vllm"]["status"] == "skipped" and paths["vllm"]["reason"]
+    assert bench_report["environment"]["device"] == "cpu"
+    printed = bench_report["printed"]
+    assert printed.startswith("path ") and "x ref videos/s" in printed
+    for label in ("(a) reference: released usage", "(b) aigve default", "(c) aigve batched", "(d) score-only",
+                  "(e) vLLM: skipped - vllm is not installed"):
+        assert label in printed
+    assert render_table(bench_report) == printed.rstrip("\n")
+
+
+def test_batched_and_unbatched_generate_identical_text(bench_report):
+    paths = {p["name"]: p for p in bench_report["paths"]}
+    default = {v["id"]: v["text"] for v in paths["default"]["per_video"]}
+    batched = {v["id"]: v["text"] for v in paths["batched"]["per_video"]}
+    assert default == batched and len(set(default.values())) > 1  # different videos, different text
+
+
+def test_scores_only_records_expected_scores(bench_report):
+    so = next(p for p in bench_report["paths"] if p["name"] == "scores-only")
+    for v in so["per_video"]:
+        assert all(0 <= e <= 5 for e in v["expected_scores"].values())
+    assert bench_report["agreement"]["n"] == 0 and "random-weight" in bench_report["agreement"]["note"]
+
+
+def test_score_agreement_hand_values():
+    a = score_agreement([1.2, 3.6, 4.9, 0.4], [1, 4, 5, 1])
+    assert a["n"] == 4 and a["mean_abs_diff"] == pytest.approx((0.2 + 0.4 + 0.1 + 0.6) / 4)
+    assert a["spearman"] == pytest.approx(np.corrcoef([2, 3, 4, 1], [1.5, 3, 4, 1.5])[0, 1])  # ranks, ties averaged
+    assert a["exact_match"] == pytest.approx(3 / 4)
+    assert score_agreement([2.0, 2.0], [1, 3])["spearman"] is None  # constant input: undefined
+    assert score_agreement([], [])["n"] == 0
+    with pytest.raises(ValueError):
+        score_agreement([1.0], [])
+
+
+def test_compare_paths_pairs_by_video_and_aspect():
+    so = PathResult("scores-only", "d", per_video=[{"id": "a", "expected_scores": {"physics": 2.5, "overall": None}},
+                                                   {"id": "b", "expected_scores": {"physics": 4.0}}])
+    gen = PathResult("default", "b", per_video=[{"id": "b", "scores": {"physics": 5}},
+                                                {"id": "a", "scores": {"physics": 2, "overall": 3}}])
+    a = compare_paths(so, gen)
+    assert a["n"] == 2 and a["mean_abs_diff"] == pytest.approx(0.75) and a["spearman"] == pytest.approx(1.0)
+    assert compare_paths(None, gen)["n"] == 0
+
+
+def test_render_markdown_lists_skips():
+    report = {"paths": [PathResult("vllm", "(e) vLLM", status="skipped", reason="vllm is not installed").to_dict()],
+              "agreement": {"n": 0, "note": "none"}, "environment": {"device": "cpu"}}
+    md = render_markdown(report)
+    assert md.startswith("| path |") and "(e) vLLM: skipped - vllm is not installed" in md
+
+
+def test_peak_memory_sees_an_allocation():
+    with PeakMemory(interval_s=0.005, cuda=False) as mem:
+        block = np.ones(64 * 2**20, dtype=np.uint8)  # 64 MiB, every page touched
+        time.sleep(0.1)  # give the sampler several chances to see it before it is freed
+        del block
+    assert mem.peak_rss_mib >= mem.start_rss_mib + 48 and mem.peak_gpu_mib is None
+
+
+def test_bad_config(shared_videos, capsys):
+    with pytest.raises(ConfigError, match="unknown bench path"):
+        BenchConfig(model="x", paths=("reference", "warp"))
+    assert main(["bench", str(shared_videos / "manifest.csv")]) == 2
+    assert "give exactly one of --model DIR or --random-init-arch" in capsys.readouterr().err
+
+
+def test_process_prefetch_gives_the_thread_results(shared_videos):
+    from aigve.backends.fake import FakeBackend
+    from aigve.bench.prefetch import ProcessPrefetchEvaluator
+    from aigve.evaluator import Evaluator
+
+    items = [(shared_videos / f"lavie_beach_0{i}.mp4", "a beach", f"v{i}") for i in range(3)]
+    threads = list(Evaluator(FakeBackend(), prefetch=1).evaluate_many(items, batch_size=2))
+    with ProcessPrefetchEvaluator(FakeBackend(), prefetch=1) as ev:
+        procs = list(ev.evaluate_many(items, batch_size=2))
+    assert [r.raw_text for r in procs] == [r.raw_text for r in threads] and all(r.ok for r in procs)
