@@ -22,6 +22,16 @@ CONFIGS = Path(__file__).resolve().parents[1] / "train" / "configs"
 STEPS = 4
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """The tiny model's matrices are too small to split: on a loaded 2-core machine two OpenMP threads
+    spin against each other and make each step several times slower than one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bench")

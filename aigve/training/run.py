@@ -12,6 +12,7 @@ Outputs in ``recipe.output_dir``:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -149,12 +150,8 @@ def run_training(recipe: TrainRecipe, *, callbacks: Sequence[Any] = (),
     model, processor = build_model(recipe)
     sampling = training_sampling(recipe, processor)
     if is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        resolved = recipe.replace(sampling=sampling.to_dict())  # the frames training actually saw
-        (out / "train_recipe.yaml").write_text(resolved.to_yaml(), encoding="utf-8")
-        manifest = split_manifest(groups, salt=recipe.split_salt)
-        manifest["skipped"] = [{"id": s.id, "row": s.row, "reason": s.reason} for s in loaded.skipped]
-        (out / "data_splits.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        _write_records(out, recipe.replace(sampling=sampling.to_dict()), split_manifest(groups, salt=recipe.split_salt),
+                       loaded.skipped)
         say(f"data: {counts['train']} train / {counts['val']} val / {counts['test']} test videos "
             f"(split by prompt){f'; skipped {len(loaded.skipped)} bad entries' if loaded.skipped else ''}")
 
@@ -162,7 +159,7 @@ def run_training(recipe: TrainRecipe, *, callbacks: Sequence[Any] = (),
     if digit_ids is None and val:
         logger.warning("digits 0-5 are not single tokens for this tokenizer; validation reports loss only")
     train_ds = VideoExampleDataset(groups["train"], sampling, released_keys=recipe.released_keys)
-    val_ds = VideoExampleDataset(val, sampling.__class__.from_dict({**sampling.to_dict(), "jitter": 0.0}),
+    val_ds = VideoExampleDataset(val, dataclasses.replace(sampling, jitter=0.0),  # validate on fixed frames
                                  released_keys=recipe.released_keys) if val else None
     trainer = WeightedLossTrainer(
         model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
@@ -186,6 +183,14 @@ def run_training(recipe: TrainRecipe, *, callbacks: Sequence[Any] = (),
     if is_main:
         (out / "train_summary.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
     return result
+
+
+def _write_records(out: Path, resolved: TrainRecipe, manifest: dict[str, Any], skipped: Sequence[Any]) -> None:
+    """``train_recipe.yaml`` (sampling spelled out: the frames training saw) and ``data_splits.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_recipe.yaml").write_text(resolved.to_yaml(), encoding="utf-8")
+    manifest["skipped"] = [{"id": s.id, "row": s.row, "reason": s.reason} for s in skipped]
+    (out / "data_splits.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
 def _final_validation(trainer: Any) -> dict[str, Any]:
