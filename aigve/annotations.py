@@ -10,7 +10,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,13 +44,19 @@ class Annotation:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def load_annotations(path: str | os.PathLike, *, video_dir: str | os.PathLike | None = None) -> list[Annotation]:
+def load_annotations(
+    path: str | os.PathLike,
+    *,
+    video_dir: str | os.PathLike | None = None,
+    on_error: Callable[[InputError, dict[str, Any]], None] | None = None,
+) -> list[Annotation]:
     """Read human annotations from AIGVE-Bench JSON (``{"metainfo", "data_list"}``), a JSON list,
     JSONL or CSV. Aspect keys in any accepted spelling; nested ``{aspect: {"score", "comment"}}``
     or flat ``<aspect>`` + ``<aspect>_comment`` fields.
 
     Raises InputError naming the file and row for unreadable files, non-numeric or out-of-range
-    scores, entries with no id or video, and duplicate ids.
+    scores, entries with no id or video, and duplicate ids. With ``on_error``, a bad entry is
+    instead passed to ``on_error(error, entry)`` and skipped (the file itself must still be readable).
     """
     path = Path(path)
     if not path.is_file():
@@ -59,12 +65,18 @@ def load_annotations(path: str | os.PathLike, *, video_dir: str | os.PathLike | 
     out: list[Annotation] = []
     seen: dict[str, int] = {}
     for row, entry in _iter_entries(path):
-        ann = _to_annotation(entry, path, row, base)
-        if ann.id in seen:
-            raise InputError(path, f"duplicate id {ann.id!r} (first seen at row {seen[ann.id]})", row=row)
+        try:
+            ann = _to_annotation(entry, path, row, base)
+            if ann.id in seen:
+                raise InputError(path, f"duplicate id {ann.id!r} (first seen at row {seen[ann.id]})", row=row)
+        except InputError as exc:
+            if on_error is None:
+                raise
+            on_error(exc, entry)
+            continue
         seen[ann.id] = row
         out.append(ann)
-    if not out:
+    if not out and on_error is None:
         raise InputError(path, "no entries found")
     return out
 

@@ -134,26 +134,13 @@ def _read_annotations(path: Path, video_dir, skip_bad: bool) -> tuple[list[Annot
 
     if not skip_bad:
         return ann_mod.load_annotations(path, video_dir=video_dir), []
-    # load_annotations stops at the first bad row; with skip_bad we walk the rows ourselves with the
-    # same per-entry parser so one malformed row costs only that row.
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    base = Path(video_dir) if video_dir else path.parent
-    out: list[Annotation] = []
     skipped: list[SkippedEntry] = []
-    seen: set[str] = set()
-    for row, entry in ann_mod._iter_entries(path):
-        try:
-            ann = ann_mod._to_annotation(entry, path, row, base)
-        except InputError as exc:
-            skipped.append(SkippedEntry(str(entry.get("id")) if entry.get("id") is not None else None, row, exc.problem))
-            continue
-        if ann.id in seen:
-            skipped.append(SkippedEntry(ann.id, row, "duplicate id"))
-            continue
-        seen.add(ann.id)
-        out.append(ann)
-    return out, skipped
+
+    def skip(exc: InputError, entry: dict) -> None:
+        ident = entry.get("id")
+        skipped.append(SkippedEntry(str(ident) if ident is not None else None, exc.row, exc.problem))
+
+    return ann_mod.load_annotations(path, video_dir=video_dir, on_error=skip), skipped
 
 
 def _resolve_bare(name: str, base: Path) -> str:
