@@ -121,3 +121,22 @@ def test_process_prefetch_gives_the_thread_results(shared_videos):
     with ProcessPrefetchEvaluator(FakeBackend(), prefetch=1) as ev:
         procs = list(ev.evaluate_many(items, batch_size=2))
     assert [r.raw_text for r in procs] == [r.raw_text for r in threads] and all(r.ok for r in procs)
+
+
+@pytest.mark.gpu
+def test_bench_on_cuda_in_bfloat16(tiny_model, shared_videos):
+    """The GPU code paths: bf16 weights, CUDA peak memory per path (runs only where a GPU is visible)."""
+    import torch
+
+    from aigve.bench.harness import run_bench
+    from aigve.runner import collect_items
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    items = collect_items(shared_videos / "manifest.csv")[:2]
+    config = BenchConfig(model=str(tiny_model), device="cuda", dtype="bfloat16", batch_size=2, force_new_tokens=8,
+                         paths=("reference", "default", "batched", "scores-only"))
+    report = run_bench(items, config).to_dict()
+    assert report["environment"]["gpu"]
+    for p in report["paths"]:
+        assert p["status"] == "ok" and p["peak_gpu_mib"] > 0 and p["generated_tokens"] in (0, 2 * NEW_TOKENS)

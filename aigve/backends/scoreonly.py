@@ -122,7 +122,14 @@ class ScoreOnlyBackend(MacsBackend):
 
     def __init__(self, *args: Any, aspects: Sequence[str] | None = None, fill: str = "placeholder",
                  placeholder: int = 3, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except TypeError as exc:  # an option MacsBackend does not take: say which ones it does
+            import inspect
+
+            known = [n for n in inspect.signature(MacsBackend.__init__).parameters if n != "self"]
+            raise ConfigError("backend option", ", ".join(kwargs), f"{exc}; macs-scores takes: "
+                              f"{', '.join(known + ['aspects', 'fill', 'placeholder'])}") from None
         self._configure(aspects, fill, placeholder)
 
     @classmethod

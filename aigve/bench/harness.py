@@ -51,7 +51,8 @@ class BenchConfig:
     """What to run. ``max_new_tokens`` caps every generating path (the released usage uses 1500);
     ``force_new_tokens`` makes every path generate exactly that many tokens (random-weight models).
     ``sampling``: SamplingConfig fields for the aigve paths (backend defaults fill the rest).
-    ``warmup``: videos run once through ``default`` and ``reference`` before timing (first-call costs)."""
+    ``warmup``: videos run once through ``default`` and ``reference`` before timing (first-call costs).
+    ``threads``: torch intra-op threads for every path (None keeps torch's default, one per core)."""
 
     model: str
     paths: Sequence[str] = DEFAULT_PATHS
@@ -65,6 +66,7 @@ class BenchConfig:
     prefetch: int = 2
     warmup: int = 1
     score_fill: str = "placeholder"
+    threads: int | None = None
     vllm_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -167,6 +169,10 @@ def run_bench(items: Sequence[VideoItem], config: BenchConfig, *, progress: Call
     from aigve.backends.macs import MacsBackend
 
     say = progress or log.info
+    if config.threads:
+        import torch
+
+        torch.set_num_threads(config.threads)
     generation = {"max_new_tokens": config.max_new_tokens, "force_new_tokens": config.force_new_tokens}
     backend = MacsBackend(config.model, device=config.device, dtype=config.dtype,
                           attn_implementation=config.attn_implementation, generation=generation)

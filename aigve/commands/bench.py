@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prefetch", type=int, default=2, help="decode workers on the aigve paths")
     p.add_argument("--score-fill", choices=("placeholder", "greedy"), default="placeholder",
                    help="score-only slot filling (see aigve.backends.scoreonly)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads for every path (default: torch's, one per core; on a small CPU leave "
+                        "room for the decode workers)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", default="auto", help="auto (bfloat16 on GPU, float32 on CPU), bfloat16, float16, float32")
     p.add_argument("--attn", dest="attn_implementation", default=None, help="sdpa, eager or flash_attention_2")
@@ -80,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         model=_model_dir(args), paths=tuple(p.strip() for p in args.paths.split(",") if p.strip()),
         batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, force_new_tokens=args.force_new_tokens,
         device=args.device, dtype=args.dtype, attn_implementation=args.attn_implementation,
-        sampling=sampling_from_args(args), prefetch=args.prefetch, warmup=args.warmup, score_fill=args.score_fill)
+        sampling=sampling_from_args(args), prefetch=args.prefetch, warmup=args.warmup, score_fill=args.score_fill,
+        threads=args.threads)
     report = run_bench(items, config, progress=lambda msg: print(msg, file=sys.stderr)).to_dict()
     print(render_markdown(report) if args.markdown else render_table(report))
     if args.json_out:
