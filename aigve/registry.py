@@ -48,6 +48,7 @@ class Registry:
 
 BACKENDS = Registry("backend")
 BACKENDS.register("macs", "aigve.backends.macs:MacsBackend")
+BACKENDS.register("macs-scores", "aigve.backends.scoreonly:ScoreOnlyBackend")
 BACKENDS.register("fake", "aigve.backends.fake:FakeBackend")
 BACKENDS.register("signals", "aigve.backends.signals:SignalsBackend")
 BACKENDS.register("vllm", "aigve.backends.vllm:VllmBackend")

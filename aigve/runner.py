@@ -152,13 +152,35 @@ def run_batch(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / RESULTS_NAME
+    start = time.perf_counter()
+    _write_run_info(out / RUN_NAME, evaluator, len(items), batch_size)
+    try:
+        scored, failed, skipped = score_into(evaluator, items, results_path, resume=resume, batch_size=batch_size,
+                                             progress=progress, probe_first=probe_first)
+    finally:
+        if results_path.exists():
+            write_csv(latest_by_id(iter_records(results_path)).values(), out / CSV_NAME)
+    return RunSummary(len(items), scored, failed, skipped, time.perf_counter() - start, out)
+
+
+def score_into(
+    evaluator: Evaluator,
+    items: list[VideoItem],
+    results_path: Path,
+    *,
+    resume: bool = False,
+    batch_size: int = 1,
+    progress: bool = True,
+    probe_first: bool = True,
+) -> tuple[int, int, int]:
+    """The scoring loop behind :func:`run_batch` (and sharded runs): probe, score, append each record
+    to ``results_path``. Returns ``(scored, failed, skipped)``; refuses to append to an existing file
+    unless ``resume``."""
     if results_path.exists() and results_path.stat().st_size and not resume:
         raise InputError(results_path, "already exists; pass --resume to continue it or choose another --out")
     done = done_ids(results_path) if resume else set()
     todo = [it for it in items if it.id not in done]
     skipped = len(items) - len(todo)
-    start = time.perf_counter()
-    _write_run_info(out / RUN_NAME, evaluator, len(items), batch_size)
     failed = scored = 0
     bar = _progress(len(todo), progress)
     try:
@@ -178,9 +200,7 @@ def run_batch(
                 bar.set_postfix(failed=failed)
     finally:
         bar.close()
-        if results_path.exists():
-            write_csv(latest_by_id(iter_records(results_path)).values(), out / CSV_NAME)
-    return RunSummary(len(items), scored, failed, skipped, time.perf_counter() - start, out)
+    return scored, failed, skipped
 
 
 def _progress(total: int, enabled: bool):

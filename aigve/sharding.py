@@ -138,8 +138,7 @@ def run_shard(evaluator: Evaluator, items: Sequence[VideoItem], out_dir: str | o
               method: str = "hash", resume: bool = False, batch_size: int = 1, progress: bool = True,
               merge: bool = True) -> ShardSummary:
     """Score shard ``rank`` of ``items`` into ``results.rank{rank}.jsonl``; merge when every shard is done."""
-    from aigve.results import EvaluationResult, ResultWriter, done_ids
-    from aigve.runner import _progress, probe_items
+    from aigve.runner import score_into
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -151,26 +150,11 @@ def run_shard(evaluator: Evaluator, items: Sequence[VideoItem], out_dir: str | o
     if resume:
         _check_previous(out, rank, world, method)
     _write_state(out, rank, world, method, mine, done=False)
-    done = done_ids(path) if resume else set()
-    todo = [it for _, it in mine if it.id not in done]
-    start, scored, failed = time.perf_counter(), 0, 0
-    bar = _progress(len(todo), progress)
-    try:
-        with ResultWriter(path) as writer:
-            report = probe_items(todo)
-            for it, exc in report.failed:
-                writer.write(EvaluationResult.failed(it.id, it.video, it.prompt, exc, stage="probe"))
-                failed += 1
-                bar.update(1)
-            for result in evaluator.evaluate_many([it for it, _ in report.ok], batch_size=batch_size):
-                writer.write(result)
-                scored += result.ok
-                failed += not result.ok
-                bar.update(1)
-    finally:
-        bar.close()
+    start = time.perf_counter()
+    scored, failed, skipped = score_into(evaluator, [it for _, it in mine], path, resume=resume,
+                                         batch_size=batch_size, progress=progress)
     _write_state(out, rank, world, method, mine, done=True)
-    summary = ShardSummary(rank, world, len(mine), scored, failed, len(mine) - len(todo), time.perf_counter() - start, out)
+    summary = ShardSummary(rank, world, len(mine), scored, failed, skipped, time.perf_counter() - start, out)
     if merge and all_done(out, world):
         summary.merged = merge_shards(out)
     return summary

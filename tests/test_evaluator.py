@@ -39,4 +39,4 @@ def test_as_item_forms():
     assert as_item(("a/b.mp4", "p")) == VideoItem("b", "a/b.mp4", "p")
     assert as_item({"video": "x.mp4", "prompt": "q", "id": 7}).id == "7"
     assert as_item("clip.webm").prompt == ""
-    assert aigve.list_backends() == ["fake", "macs", "signals", "vllm"]
+    assert aigve.list_backends() == ["fake", "macs", "macs-scores", "signals", "vllm"]

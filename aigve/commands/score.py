@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from aigve.commands.options import add_backend_args, add_sampling_args, evaluator_from_args
+from aigve.sharding import add_shard_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,20 +20,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=1, help="videos per model call")
     p.add_argument("--limit", type=int, default=None, help="score only the first N inputs")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--scores-only", action="store_true",
+                   help="macs: read each aspect's score from the judge's digit probabilities in one forward pass "
+                        "(no comments; see aigve.backends.scoreonly)")
     add_backend_args(p)
     add_sampling_args(p)
+    add_shard_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from aigve.errors import ConfigError
     from aigve.runner import collect_items, run_batch
+    from aigve.sharding import rank_device, run_sharded_from_args
 
     items = collect_items(args.input, prompt=args.prompt)
     if args.limit is not None:
         items = items[: args.limit]
+    if args.scores_only:
+        if args.backend != "macs":
+            raise ConfigError("--scores-only", args.backend, "works with --backend macs only")
+        args.backend = "macs-scores"
+    rank_device(args)
     evaluator = evaluator_from_args(args)
-    summary = run_batch(evaluator, items, args.out, resume=args.resume, batch_size=args.batch_size,
-                        progress=not args.no_progress)
+    summary = run_sharded_from_args(args, evaluator, items) or run_batch(
+        evaluator, items, args.out, resume=args.resume, batch_size=args.batch_size, progress=not args.no_progress)
     print_means(summary.out_dir / "results.jsonl")
     print(summary.line())
     if summary.failed:
