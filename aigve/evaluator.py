@@ -6,7 +6,7 @@ import inspect
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 from aigve.backends.base import Backend, BackendOutput, default_sampling
 from aigve.config import SamplingConfig
 from aigve.errors import AigveError, ConfigError, ResponseParseError
-from aigve.media import SampledVideo
+from aigve.media import SampledVideo, VideoInfo
 from aigve.results import EvaluationResult
 
 log = logging.getLogger(__name__)
@@ -46,12 +46,12 @@ def as_item(item: VideoItem | dict | tuple | str, index: int = 0) -> VideoItem:
                      video=video, prompt=prompt)
 
 
-def _load(item: VideoItem, cfg: SamplingConfig) -> SampledVideo | EvaluationResult:
+def _load(item: VideoItem, cfg: SamplingConfig, info: VideoInfo | None = None) -> SampledVideo | EvaluationResult:
     """Decode one item; a failure becomes an error record instead of an exception."""
     from aigve.video import load_video
 
     try:
-        return load_video(item.video, cfg)
+        return load_video(item.video, cfg, info=info)
     except (AigveError, OSError, ValueError, RuntimeError) as exc:
         log.warning("%s: %s", item.video, exc)
         return EvaluationResult.failed(item.id, item.video, item.prompt, exc, stage="decode")
@@ -84,19 +84,29 @@ class Evaluator:
         *,
         batch_size: int = 1,
         on_result: Callable[[EvaluationResult], None] | None = None,
+        infos: Mapping[str, VideoInfo] | None = None,
     ) -> Iterator[EvaluationResult]:
         """Score many videos, ``batch_size`` per backend call, yielding results in input order.
 
-        Decoding of the next batch overlaps the model call on the current one.
+        Decoding of the next batch overlaps the model call on the current one. ``infos``: probe
+        results already in hand, keyed by item id (saves probing twice).
         """
+        infos = dict(infos or {})
         if batch_size < 1:
             raise ConfigError("batch_size", batch_size, "must be >= 1")
         batches = _chunks([as_item(it, i) for i, it in enumerate(items)], batch_size)
         pool = ThreadPoolExecutor(self.prefetch) if self.prefetch else None
+
+        def start(batch: list[VideoItem]) -> list[Future | VideoInfo | None]:
+            """Start decoding in the pool; without one, hand the probe info on for an inline decode."""
+            if pool:
+                return [pool.submit(_load, it, self.sampling, infos.get(it.id)) for it in batch]
+            return [infos.get(it.id) for it in batch]
+
         try:
-            pending: list[tuple[list[VideoItem], list[Future | SampledVideo | EvaluationResult]]] = []
+            pending: list[tuple[list[VideoItem], list[Future | VideoInfo | None]]] = []
             for batch in batches:
-                pending.append((batch, [pool.submit(_load, it, self.sampling) if pool else None for it in batch]))
+                pending.append((batch, start(batch)))
                 if pool and len(pending) <= 1:
                     continue  # keep one batch decoding ahead
                 yield from self._finish(pending.pop(0), on_result)
@@ -108,7 +118,8 @@ class Evaluator:
 
     def _finish(self, pending: tuple, on_result: Callable | None) -> Iterator[EvaluationResult]:
         batch, futures = pending
-        loaded = [f.result() if isinstance(f, Future) else _load(it, self.sampling) for it, f in zip(batch, futures, strict=True)]
+        loaded = [f.result() if isinstance(f, Future) else _load(it, self.sampling, f)
+                  for it, f in zip(batch, futures, strict=True)]
         for result in self._score_batch(batch, loaded):
             if on_result:
                 on_result(result)

@@ -182,6 +182,7 @@ def score_into(
     todo = [it for it in items if it.id not in done]
     skipped = len(items) - len(todo)
     failed = scored = 0
+    infos = {}
     bar = _progress(len(todo), progress)
     try:
         with ResultWriter(results_path) as writer:
@@ -192,7 +193,8 @@ def score_into(
                     failed += 1
                     bar.update(1)
                 todo = [it for it, _ in report.ok]
-            for result in evaluator.evaluate_many(todo, batch_size=batch_size):
+                infos = {it.id: info for it, info in report.ok}
+            for result in evaluator.evaluate_many(todo, batch_size=batch_size, infos=infos):
                 writer.write(result)
                 scored += result.ok
                 failed += not result.ok

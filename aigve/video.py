@@ -112,9 +112,12 @@ def read_frames(
 
 def load_video(
     path: str | os.PathLike, cfg: SamplingConfig | None = None, *,
-    rng: np.random.Generator | int | None = None, decoder: str = "auto",
+    rng: np.random.Generator | int | None = None, decoder: str = "auto", info: VideoInfo | None = None,
 ) -> SampledVideo:
     """Probe, plan and decode one video. ``decode_s`` is the wall time of all three (seconds).
+
+    ``info``: a :func:`probe` result for this file already in hand (batch runs probe every input
+    first), which skips the second probe.
 
     Strategy ``motion`` decodes ``4 x`` candidate frames once (at the planned size), scores each by
     the mean absolute difference of its brightness-normalised grey neighbours, and keeps the frames
@@ -125,7 +128,7 @@ def load_video(
     """
     cfg = cfg or SamplingConfig()
     start = time.perf_counter()
-    info = probe(path)
+    info = info if info is not None else probe(path)
     notes: list[str] = []
     for _attempt in range(2):
         plan, result = _plan_and_read(path, info, cfg, rng, decoder)

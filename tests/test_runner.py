@@ -152,3 +152,14 @@ def test_probe_command(shared_videos, tmp_path, capsys):
     (tmp_path / "x.mp4").write_bytes(b"")
     assert main(["probe", str(tmp_path)]) == 1
     assert "x.mp4" in capsys.readouterr().out
+
+
+def test_each_video_is_probed_once_per_run(shared_videos, tmp_path, monkeypatch):
+    import aigve.video as video
+
+    calls = []
+    real = video.probe
+    monkeypatch.setattr(video, "probe", lambda p: calls.append(p) or real(p))
+    items = collect_items(shared_videos / "manifest.csv")[:3]
+    summary = run_batch(Evaluator(FakeBackend()), items, tmp_path / "o", progress=False)
+    assert summary.scored == 3 and len(calls) == 3
