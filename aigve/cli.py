@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-COMMANDS = ("score", "probe", "report", "train", "refine", "bench", "app", "testing", "merge_shards")
+COMMANDS = ("score", "probe", "report", "train", "refine", "bench", "app", "testing", "merge_shards", "calibrate")
 
 
 def build_parser() -> argparse.ArgumentParser:
