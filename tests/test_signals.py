@@ -109,6 +109,18 @@ def test_consistency_smooth_above_flicker(synthetic):
     assert synthetic["flicker"].extra["measurements"]["flicker"] > 20 * synthetic["moving"].extra["measurements"]["flicker"]
 
 
+def test_flicker_on_a_still_clip_is_not_dynamic(backend):
+    """A still clip whose global brightness alternates +-35 % every frame (make_clip's flicker gain) is
+    not motion: dynamic at most 1 and below the moving clip; flicker still costs consistency."""
+    clips = {kind: make_clip(kind) for kind in ("static", "moving", "flicker")}
+    gain = 1.0 + 0.35 * np.where(np.arange(len(clips["static"])) % 2 == 0, 1.0, -1.0)
+    clips["static_flicker"] = np.clip(clips["static"] * gain[:, None, None, None], 0, 255).astype(np.uint8)
+    s = {k: backend.score([sampled(v)], [""])[0].parsed.scores for k, v in clips.items()}
+    assert s["static_flicker"]["dynamic"] <= 1 and s["static_flicker"]["dynamic"] < s["moving"]["dynamic"]
+    assert s["flicker"]["consistency"] < s["moving"]["consistency"]
+    assert s["static_flicker"]["consistency"] < s["static"]["consistency"]
+
+
 def test_comments_quote_checkable_numbers(synthetic):
     out = synthetic["moving"]
     m, c = out.extra["measurements"], out.parsed.comments

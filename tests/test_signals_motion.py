@@ -36,6 +36,36 @@ def test_flicker_hand_values():
     assert m.flicker(np.array([[5.0]])) == (0.0, 0.0)
 
 
+def test_match_histogram_undoes_global_brightness_changes():
+    ref = np.random.default_rng(2).integers(0, 256, (48, 64)).astype(np.uint8)
+    assert np.array_equal(m.match_histogram(ref, ref), ref)  # matched to itself: unchanged
+    dimmed = np.clip(ref * 0.6 + 10.0, 0, 255).astype(np.uint8)  # gain + offset (levels merge on rounding)
+    assert np.abs(m.match_histogram(dimmed, ref).astype(int) - ref).max() <= 1
+    gamma = (255.0 * (ref / 255.0) ** 2.2).round().astype(np.uint8)  # any monotone map, not only affine
+    assert np.abs(m.match_histogram(gamma, ref).astype(int) - ref).mean() < 1.0
+    # Hand values: levels {10, 20} on half the pixels each, matched to a reference with levels {100, 200}.
+    image = np.array([[10, 10, 20, 20]], np.uint8)
+    assert m.match_histogram(image, np.array([[100, 200, 100, 200]], np.uint8)).tolist() == [[100, 100, 200, 200]]
+    assert m.match_histogram(image, np.full((2, 2), 77, np.uint8)).tolist() == [[77, 77, 77, 77]]
+
+
+def test_brightness_flicker_on_a_still_scene_is_not_read_as_motion():
+    """Alternating +-35 % gain (with clipping) on a still textured clip: raw flow sees motion, matched flow
+    hardly any, and the warping error (consistency) still sees the flicker."""
+    from aigve.testing.videos import make_clip
+
+    still = make_clip("static", size=(64, 64))
+    gain = 1.0 + 0.35 * np.where(np.arange(len(still)) % 2 == 0, 1.0, -1.0)
+    flickering = np.clip(still * gain[:, None, None, None], 0, 255).astype(np.uint8)
+    pairs = m.frame_pairs(range(len(still)), [t / 8 for t in range(len(still))], 8.0)
+    raw = m.motion_measures(flickering, pairs, match_brightness=False)
+    matched = m.motion_measures(flickering, pairs)
+    assert raw["flow_pct_diag_s"] > 4.0 and raw["object_p98_pct_diag_s"] > 10.0  # the bug this guards against
+    assert matched["flow_pct_diag_s"] < 0.35 * raw["flow_pct_diag_s"] and matched["flow_pct_diag_s"] < 2.0
+    assert matched["object_p98_pct_diag_s"] < 4.0
+    assert matched["warp_error"] > 50 and matched["flicker"] == raw["flicker"] > 50
+
+
 def test_frame_pairs_skip_repeats_and_use_timestamps():
     pairs = m.frame_pairs([0, 0, 4, 8], [0.0, 0.0, 0.5, 1.0], 2.0)
     assert pairs == [(1, 2, 0.5), (2, 3, 0.5)]

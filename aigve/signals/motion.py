@@ -7,6 +7,12 @@ removes the dependence on resolution and dividing by the time between the two fr
 dependence on the sampling rate, so thresholds hold across sampling choices (for motion that is
 roughly constant over one sampling interval). A pan across the whole frame width in 5 s is about
 14 %diag/s on a square frame. Warping error and flicker are in grey levels (0-255).
+
+Brightness. Optical flow assumes brightness constancy, so a frame that only gets brighter reads as
+motion (on smooth gradients a 1-grey-level change equals a shift of pixels). Before flow, the next
+frame's luma is histogram-matched to the previous one (:func:`match_histogram`), which undoes any
+global monotone change (gain, offset, gamma, clipping) and leaves real displacement alone. Warping
+error and flicker are measured on the frames as they are, so consistency still sees the flicker.
 """
 
 from __future__ import annotations
@@ -39,6 +45,26 @@ def optical_flow(prev: np.ndarray, nxt: np.ndarray, preset: str = "medium") -> n
     """
     dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
     return dis.calc(np.ascontiguousarray(prev), np.ascontiguousarray(nxt), None)
+
+
+def match_histogram(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``image`` (H, W) uint8 remapped by the monotone grey-level map that gives it the histogram of
+    ``reference`` (any shape, uint8); returns uint8 (H, W).
+
+    Each level of ``image`` goes to the grey level of ``reference`` at the same quantile. Mid-point
+    CDFs (a level's pixels sit at the centre of their quantile range) make an image matched to itself,
+    or to a copy scaled by a gain/offset, come back as the reference's levels. Hand-written because
+    scikit-image (``exposure.match_histograms``) is not a dependency and OpenCV has no equivalent;
+    two 256-bin histograms and a lookup table: ~0.2 ms for 256x256.
+    """
+    img, ref = np.asarray(image, np.uint8), np.asarray(reference, np.uint8)
+    h_img = np.bincount(img.ravel(), minlength=256).astype(np.float64)
+    h_ref = np.bincount(ref.ravel(), minlength=256).astype(np.float64)
+    cdf_img = (np.cumsum(h_img) - 0.5 * h_img) / img.size
+    cdf_ref = (np.cumsum(h_ref) - 0.5 * h_ref) / ref.size
+    present = h_ref > 0
+    lut = np.interp(cdf_img, cdf_ref[present], np.flatnonzero(present).astype(np.float64))
+    return cv2.LUT(img, np.clip(lut + 0.5, 0, 255).astype(np.uint8))
 
 
 def pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -121,7 +147,7 @@ def frame_pairs(indices: Sequence[int], timestamps: Sequence[float], sampled_fps
 
 
 def motion_measures(frames: np.ndarray, pairs: Sequence[tuple[int, int, float]],
-                    preset: str = "medium") -> dict[str, float | None]:
+                    preset: str = "medium", *, match_brightness: bool = True) -> dict[str, float | None]:
     """Flow, camera/object split, warping error and flicker for RGB uint8 ``frames`` (T, H, W, 3).
 
     Returns (None when no pair of distinct frames exists): ``flow_pct_diag_s`` (mean flow magnitude),
@@ -132,6 +158,8 @@ def motion_measures(frames: np.ndarray, pairs: Sequence[tuple[int, int, float]],
     ``warp_error`` and ``warp_error_max`` (grey levels on luma smoothed by ``WARP_SMOOTH_SIGMA``, mean and
     worst pair); ``flicker`` and
     ``flicker_max`` (grey levels, over the frames in ``pairs``); ``pairs`` (count).
+    ``match_brightness``: histogram-match each pair before flow (see the module docstring); False
+    only to show what flicker does to raw flow.
     """
     frames = np.asarray(frames)
     gray = luma(frames)
@@ -144,7 +172,8 @@ def motion_measures(frames: np.ndarray, pairs: Sequence[tuple[int, int, float]],
     fl_mean, fl_max = flicker(frames[keep].reshape(len(keep), -1, 3).mean(axis=1)) if keep else (None, None)
     rows = []
     for a, b, dt in pairs:
-        flow = optical_flow(gray_u8[a], gray_u8[b], preset)
+        nxt = match_histogram(gray_u8[b], gray_u8[a]) if match_brightness else gray_u8[b]
+        flow = optical_flow(gray_u8[a], nxt, preset)
         cam, _ = camera_flow(flow)
         mag, cam_mag = _magnitude(flow), _magnitude(cam)
         resid = _magnitude(flow - cam)
