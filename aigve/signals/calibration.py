@@ -265,12 +265,12 @@ def fit_curve(x: Sequence[float], y: Sequence[float], *, increasing: bool) -> Cu
 
 
 def _agreement(pred: Sequence[float], human: Sequence[float]) -> dict[str, float | None]:
-    """Spearman rho and mean absolute error of the rounded prediction (None when undefined)."""
+    """Pair count, Spearman rho (None when undefined) and mean absolute error of the rounded prediction."""
     from scipy.stats import spearmanr
 
     p, h = np.asarray(pred, float), np.asarray(human, float)
     rho = spearmanr(p, h).statistic if np.ptp(p) > 0 and np.ptp(h) > 0 else float("nan")
-    return {"spearman": None if math.isnan(rho) else round(float(rho), 4),
+    return {"n": len(p), "spearman": None if math.isnan(rho) else round(float(rho), 4),
             "mae": round(float(np.abs(np.floor(p + 0.5) - h).mean()), 4)}
 
 
@@ -295,8 +295,9 @@ def fit_calibration(measurements: Sequence[Mapping[str, Any]], human: Sequence[M
     scores: when ``fit_curves``, each of its measurement curves is refit by isotonic regression against
     the aspect's human score (direction kept from ``base``); then the aspect's output curve is fit from
     the combined sub-score to the human score. ``overall`` is fit the same way when humans scored it.
-    Aspects with too few scores keep ``base``'s curves. ``fit_stats`` records n and in-sample Spearman /
-    MAE before and after (in-sample: expect them to flatter; hold out videos to judge a calibration).
+    Aspects with too few scores keep ``base``'s curves. ``fit_stats[aspect]``: ``n`` (human scores),
+    ``fitted``, and ``before`` / ``after`` = {``n`` (pairs with a prediction), ``spearman``, ``mae``},
+    in-sample (expect them to flatter; hold out videos to judge a calibration).
     """
     base = base or default_calibration()
     if len(measurements) != len(human):
