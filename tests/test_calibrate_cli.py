@@ -88,6 +88,12 @@ def test_output_only_keeps_the_measurement_curves(scored):
     fitted = Calibration.load(out)
     assert fitted.curves == default_calibration().curves  # only the per-aspect output maps moved
     assert fitted.fingerprint() != default_calibration().fingerprint()
+    # --base: start from that file; its in-sample figures become the new "before".
+    again = scored / "cal_again.json"
+    assert main(["calibrate", str(scored / "run"), str(scored / "human.jsonl"), "--out", str(again),
+                 "--base", str(out), "--output-only"]) == 0
+    for aspect in ASPECTS:
+        assert Calibration.load(again).fit_stats[aspect]["before"] == fitted.fit_stats[aspect]["after"]
 
 
 def test_errors_name_the_problem(scored, tmp_path, capsys):
