@@ -44,6 +44,15 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_judge(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny checkpoint taught the answer format (~15 s, once per session): every request gets the same
+    parseable nine-aspect JSON answer (comments 'not a judge') and generation stops at EOS. Not a judge."""
+    from aigve.testing.tiny import build_tiny_checkpoint
+
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-judge") / "tiny-qwen2.5-vl-taught", teach=True)
+
+
+@pytest.fixture(scope="session")
 def tiny_sampling() -> dict:
     """Sampling options that keep the tiny model fast: few small frames."""
     return {"fps": 1.0, "min_frames": 2, "max_frames": 4, "min_pixels": 28 * 28, "max_pixels": 56 * 56}

@@ -157,3 +157,84 @@ def test_cli_build_tiny(tmp_path, capsys):
     assert str(tmp_path / "cli") in out
     assert "random weights" in err and "not a judge" in err
     assert json.loads((tmp_path / "cli" / MARKER).read_text())["params"]["seed"] == 3
+
+
+def test_teach_build_is_cached_and_keyed_by_its_settings(tmp_path):
+    folder = tmp_path / "taught"
+    build_tiny_checkpoint(folder, teach=True, teach_steps=1)  # one step: checks the plumbing, not the learning
+    marker = json.loads((folder / MARKER).read_text())
+    assert marker["taught"] is True and marker["params"]["teach_steps"] == 1
+    assert "not an evaluation" in marker["warning"] and marker["teach"]["comment"] == "not a judge"
+    assert json.loads((folder / "config.json").read_text())["aigve_tiny"] is True
+    before = (folder / "model.safetensors").stat().st_mtime_ns
+    assert build_tiny_checkpoint(folder, teach=True, teach_steps=1) == folder
+    assert (folder / "model.safetensors").stat().st_mtime_ns == before
+    build_tiny_checkpoint(folder)  # a plain build has other settings: rebuilt in place
+    assert json.loads((folder / MARKER).read_text())["taught"] is False
+
+
+@pytest.mark.parametrize("steps", [0, -3, 2.5, True])
+def test_teach_steps_must_be_a_positive_integer(tmp_path, steps):
+    from aigve.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="teach_steps"):
+        build_tiny_checkpoint(tmp_path / "bad", teach=True, teach_steps=steps)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_teach_batch_learns_only_the_answer(tiny_model):
+    from transformers import AutoProcessor
+
+    from aigve.backends.qwen_inputs import build_inputs
+    from aigve.testing.teach import taught_answer, teach_batch, teach_examples
+
+    processor = AutoProcessor.from_pretrained(tiny_model)
+    tok = processor.tokenizer
+    examples = teach_examples(3, seed=5)
+    assert len({e.prompt for e in examples}) == 3 and len({e.video.frames.shape for e in examples}) > 1
+    batch = teach_batch(processor, examples)
+    request = build_inputs(processor, [e.video for e in examples], [e.prompt for e in examples], True)
+    width = batch["labels"].shape[1]
+    assert torch.equal(batch["input_ids"][:, :-width], request["input_ids"])  # the evaluator's exact request
+    assert torch.equal(batch["pixel_values_videos"], request["pixel_values_videos"])
+    assert torch.equal(batch["second_per_grid_ts"], request["second_per_grid_ts"])
+    assert not batch["mm_token_type_ids"][:, -width:].any()
+    for row in range(3):
+        labels = batch["labels"][row]
+        kept = labels[labels != -100]
+        assert tok.decode(kept) == taught_answer() + "<|im_end|>"
+        assert torch.equal(batch["input_ids"][row, -width:][labels != -100], kept)
+        assert int(batch["attention_mask"][row, -width:].sum()) == len(kept)
+
+
+def test_describe_flags_tiny_builds_from_a_relative_path(tiny_model, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from aigve.backends.hf_checkpoint import Source, resolve_source
+    from aigve.backends.macs import tiny_build
+
+    monkeypatch.chdir(tiny_model.parent)
+    source = resolve_source(tiny_model.name)
+    assert source.name == tiny_model.name  # what describe() records as "model": nothing says "test build"
+    assert tiny_build(source) == {"aigve_tiny": True, "taught": False}
+    other = tmp_path / "real-looking"
+    other.mkdir()
+    (other / "config.json").write_text("{}")
+    assert tiny_build(resolve_source(str(other)), SimpleNamespace()) == {}
+    # the config flag alone is enough (a copy of the HF files without the marker)
+    assert tiny_build(resolve_source(str(other)), SimpleNamespace(aigve_tiny=True))["aigve_tiny"] is True
+    assert tiny_build(Source("owner/model", "owner/model", True, False), SimpleNamespace()) == {}
+
+
+def test_cli_build_tiny_teach(tmp_path, capsys):
+    from aigve.cli import main
+
+    folder = tmp_path / "cli-taught"
+    assert main(["testing", "build-tiny", str(folder), "--teach", "--teach-steps", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert str(folder) in out and "taught" in out
+    assert "not a judge" in err
+    assert json.loads((folder / MARKER).read_text())["taught"] is True
+    assert main(["testing", "build-tiny", str(tmp_path / "x"), "--teach-steps", "3"]) == 2
+    assert "--teach" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -8,9 +8,11 @@ generated tokens, timings, and expected scores read from the logits at the gener
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +63,26 @@ def hf_generation_config(gen: GenerationConfig, *, eos_token_id: Any, pad_token_
         eos_token_id=eos, pad_token_id=pad_token_id if pad_token_id is not None else eos[0],
         bos_token_id=bos_token_id, **sampling,
     )
+
+
+def tiny_build(source: Any, config: Any = None) -> dict[str, Any]:
+    """``{"aigve_tiny": True, "taught": bool}`` for a checkpoint built by :mod:`aigve.testing.tiny`, else ``{}``.
+
+    Recognised by the marker file in the folder or ``aigve_tiny`` in its config, so reports and the UI print
+    their "not an evaluation" disclaimer whatever path (relative, renamed) the model was loaded from.
+    """
+    from aigve.testing.tiny import MARKER
+
+    marker = Path(source.location) / MARKER if getattr(source, "is_folder", False) else None
+    data: dict[str, Any] = {}
+    if marker is not None and marker.is_file():
+        try:
+            data = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+    elif not getattr(config, "aigve_tiny", False):
+        return {}
+    return {"aigve_tiny": True, "taught": bool(isinstance(data, dict) and data.get("taught"))}
 
 
 def _digit_recorder(digit_ids: Sequence[int], device: Any):
@@ -171,6 +193,7 @@ class MacsBackend:
             "attn_implementation": getattr(config, "_attn_implementation", None),
             "generation": self.generation.to_dict(),
             "transformers": transformers.__version__,
+            **tiny_build(self.model_source, config),
         }
 
     def sampling_overrides(self) -> dict[str, Any]:

@@ -4,6 +4,10 @@ The folder looks exactly like a real checkpoint (``config.json``, ``model.safete
 processor configs, chat template, ``generation_config.json``), so every code path that loads
 ``xiaoliux/AIGVE-MACS`` through ``AutoProcessor`` / ``AutoModelForImageTextToText`` can be exercised
 without the 7B weights. The weights are random: outputs are noise, never an evaluation.
+With ``teach=True`` the random model is then fine-tuned for a few seconds on synthetic requests
+(:mod:`aigve.testing.teach`) so that greedy decoding writes a parseable nine-aspect JSON answer and stops at
+EOS: a "taught" test model for end-to-end runs. Its answers are a memorised format, still not an evaluation.
+Both kinds carry ``aigve_tiny.json`` and ``"aigve_tiny": true`` in ``config.json``.
 
 The tokenizer is a byte-level BPE trained with the ``tokenizers`` library on a small corpus built from
 aigve's own prompt and answer format (JSON, digits, all aspect keys in both spellings, English), with
@@ -21,10 +25,17 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from aigve.errors import ConfigError
+
 logger = logging.getLogger(__name__)
 
 #: Bump when the build changes so cached folders are rebuilt.
-BUILD_VERSION = 2
+BUILD_VERSION = 3
+#: Default teaching steps (batches of 4 synthetic requests): ~12 s on 2 idle CPU cores.
+TEACH_STEPS = 100
+#: Weight init std of models that are then taught. At 0.2 the model's output swings with every input and
+#: 100 steps leave some requests answered in broken JSON; from 0.1 the format is learnt with a clear margin.
+TEACH_INIT_STD = 0.1
 MARKER = "aigve_tiny.json"
 #: Weight init std. Qwen's 0.02 makes a 64-wide model ignore its input (every video gets the same greedy
 #: text); 0.2 makes outputs depend on the frames and the prompt, so tests can tell inputs apart.
@@ -127,7 +138,8 @@ def build_tiny_tokenizer(vocab_size: int = 1024, *, seed: int = 0):
     )
 
 
-def tiny_config(tokenizer, *, hidden: int = 64, layers: int = 2, vision_hidden: int = 32, vision_depth: int = 2):
+def tiny_config(tokenizer, *, hidden: int = 64, layers: int = 2, vision_hidden: int = 32, vision_depth: int = 2,
+                init_std: float = INIT_STD):
     """``Qwen2_5_VLConfig`` sized for tests: hidden 64, 2 layers, 4 heads (2 KV), vision depth 2 / hidden 32."""
     from transformers import Qwen2_5_VLConfig
 
@@ -143,13 +155,13 @@ def tiny_config(tokenizer, *, hidden: int = 64, layers: int = 2, vision_hidden: 
         "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
         "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": mrope},
         "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
-        "pad_token_id": ids["<|endoftext|>"], "initializer_range": INIT_STD,
+        "pad_token_id": ids["<|endoftext|>"], "initializer_range": init_std,
     }
     vision = {
         "depth": vision_depth, "hidden_size": vision_hidden, "intermediate_size": vision_hidden * 2,
         "num_heads": 2, "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
         "window_size": 112, "out_hidden_size": hidden, "fullatt_block_indexes": [vision_depth - 1],
-        "tokens_per_second": 2, "initializer_range": INIT_STD,
+        "tokens_per_second": 2, "initializer_range": init_std,
     }
     config = Qwen2_5_VLConfig(
         text_config=text, vision_config=vision,
@@ -157,7 +169,7 @@ def tiny_config(tokenizer, *, hidden: int = 64, layers: int = 2, vision_hidden: 
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=False,
     )
-    config.initializer_range = INIT_STD  # read by the top-level model's weight init
+    config.initializer_range = init_std  # read by the top-level model's weight init
     return config
 
 
@@ -183,10 +195,15 @@ def _is_complete(folder: Path, params: dict) -> bool:
 
 
 def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: int = 1024,
-                          hidden_size: int = 64, num_layers: int = 2) -> Path:
+                          hidden_size: int = 64, num_layers: int = 2, teach: bool = False,
+                          teach_steps: int = TEACH_STEPS) -> Path:
     """Write a tiny random-weight Qwen2.5-VL checkpoint folder to ``out_dir`` and return its path.
 
     Offline and deterministic in ``seed`` (weights; the tokenizer depends only on aigve's prompt format).
+    ``teach``: start from weights of std :data:`TEACH_INIT_STD` and fine-tune them for ``teach_steps`` batches
+    (~12 s on 2 idle CPU cores at the default; always on the CPU) so that
+    it answers every request with a parseable nine-aspect JSON answer and stops at EOS (see
+    :mod:`aigve.testing.teach`); the marker file then says ``"taught": true``.
     Cached: if ``out_dir`` already holds a complete build with the same parameters it is returned as is.
     The build goes to a temporary sibling folder that is renamed into place, so an interrupted or
     concurrent build never leaves a half-written checkpoint behind. ~1 MB on disk, about a second.
@@ -198,6 +215,13 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
     out = Path(out_dir).expanduser().resolve()
     params = {"version": BUILD_VERSION, "seed": seed, "vocab_size": vocab_size,
               "hidden_size": hidden_size, "num_layers": num_layers}
+    if teach:
+        from aigve.testing.teach import TEACH_VERSION
+
+        if isinstance(teach_steps, bool) or not isinstance(teach_steps, int) or teach_steps < 1:
+            raise ConfigError("teach_steps", teach_steps, "must be a positive integer (teaching steps)")
+        params.update(teach=True, teach_steps=int(teach_steps), teach_version=TEACH_VERSION,
+                      teach_init_std=TEACH_INIT_STD)
     if _is_complete(out, params):
         logger.debug("tiny checkpoint already built at %s", out)
         return out
@@ -205,7 +229,8 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         tokenizer = build_tiny_tokenizer(vocab_size, seed=seed)
-        config = tiny_config(tokenizer, hidden=hidden_size, layers=num_layers)
+        config = tiny_config(tokenizer, hidden=hidden_size, layers=num_layers,
+                             init_std=TEACH_INIT_STD if teach else INIT_STD)
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         try:
@@ -215,21 +240,46 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
         eos = [tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.convert_tokens_to_ids("<|endoftext|>")]
         model.generation_config = GenerationConfig(bos_token_id=eos[1], eos_token_id=eos, pad_token_id=eos[1],
                                                    do_sample=False)
+        model.config.aigve_tiny = True  # read by aigve.report.provenance when only HF files are copied
+        processor = _processor(tokenizer)
+        marker: dict = {"params": params, "taught": bool(teach),
+                        "warning": "random weights for tests: outputs are noise, not an evaluation"}
+        if teach:
+            marker.update(_teach(model, processor, steps=int(teach_steps), seed=seed))
         model.save_pretrained(tmp, safe_serialization=True)
-        _processor(tokenizer).save_pretrained(tmp)
+        processor.save_pretrained(tmp)
         n_params = sum(p.numel() for p in model.parameters())
-        (tmp / MARKER).write_text(json.dumps({
-            "params": params, "num_parameters": n_params,
-            "warning": "random weights for tests: outputs are noise, not an evaluation",
-        }, indent=2))
+        marker["num_parameters"] = n_params
+        (tmp / MARKER).write_text(json.dumps(marker, indent=2))
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    logger.info("built tiny random-weight Qwen2.5-VL (%d parameters) at %s", n_params, out)
+    logger.info("built tiny %s Qwen2.5-VL (%d parameters) at %s", "taught" if teach else "random-weight",
+                n_params, out)
     return out
+
+
+def _teach(model, processor, *, steps: int, seed: int) -> dict:
+    """Teach the answer format (seeded, without disturbing the caller's random stream); marker fields."""
+    import torch
+
+    from aigve.testing.teach import TAUGHT_COMMENT, teach
+
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        stats = teach(model, processor, steps=steps, seed=seed)
+    finally:
+        torch.random.set_rng_state(state)
+    return {
+        "warning": "random weights taught for a few seconds on synthetic clips to write the answer format: "
+                   "its scores and comments are memorised placeholders, not an evaluation",
+        "teach": {"steps": steps, "final_loss": round(stats["final_loss"], 6),
+                  "seconds": round(stats["seconds"], 2), "comment": TAUGHT_COMMENT},
+    }
 
 
 def build_tiny_adapter(model_dir: str | os.PathLike, out_dir: str | os.PathLike, *, seed: int = 0,
