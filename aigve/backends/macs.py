@@ -197,18 +197,8 @@ class MacsBackend:
         }
 
     def sampling_overrides(self) -> dict[str, Any]:
-        """Cap per-frame pixels at the checkpoint's video processor limit when it is below aigve's default.
-
-        A checkpoint whose processor never produced larger frames was never trained on them; within the
-        cap aigve's own budget (``SamplingConfig``) decides. ``min_pixels`` follows so the pair stays valid.
-        """
-        size = getattr(self.processor.video_processor, "size", None) or {}
-        limit = size.get("longest_edge")
-        floor = size.get("shortest_edge") or limit
-        default = SamplingConfig()
-        if not limit or limit >= default.max_pixels:
-            return {}
-        return {"max_pixels": int(limit), "min_pixels": int(min(default.min_pixels, floor, limit))}
+        """Per-frame pixel caps of this checkpoint (see :func:`checkpoint_sampling_caps`)."""
+        return checkpoint_sampling_caps(self.processor)
 
     def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
         """Generate one answer per video as one left-padded batch; outputs in input order.
@@ -273,3 +263,19 @@ class MacsBackend:
             extra["second_per_grid_ts"] = float(inputs["second_per_grid_ts"][row])
         return BackendOutput(text=text, expected_scores=expected, confidence=confidence,
                              num_generated_tokens=length, extra=extra)
+
+
+def checkpoint_sampling_caps(processor: Any) -> dict[str, Any]:
+    """Cap per-frame pixels at a checkpoint's video processor limit when it is below aigve's default.
+
+    A checkpoint whose processor never produced larger frames was never trained on them; within the
+    cap aigve's own budget (``SamplingConfig``) decides. ``min_pixels`` follows so the pair stays valid.
+    Shared by scoring (``MacsBackend.sampling_overrides``) and training, so both see the same frames.
+    """
+    size = getattr(processor.video_processor, "size", None) or {}
+    limit = size.get("longest_edge")
+    floor = size.get("shortest_edge") or limit
+    default = SamplingConfig()
+    if not limit or limit >= default.max_pixels:
+        return {}
+    return {"max_pixels": int(limit), "min_pixels": int(min(default.min_pixels, floor, limit))}

@@ -109,13 +109,10 @@ def training_sampling(recipe: TrainRecipe, processor: Any):
     ``aigve score`` applies the same caps (``MacsBackend.sampling_overrides``) under the user's choices,
     so a recipe that leaves ``sampling`` empty trains on exactly the frames scoring will use.
     """
-    from types import SimpleNamespace
-
-    from aigve.backends.macs import MacsBackend
+    from aigve.backends.macs import checkpoint_sampling_caps
     from aigve.config import SamplingConfig
 
-    # sampling_overrides reads only ``self.processor``; calling it unbound avoids loading a second model.
-    caps = MacsBackend.sampling_overrides(SimpleNamespace(processor=processor))
+    caps = checkpoint_sampling_caps(processor)
     return SamplingConfig.from_dict({**caps, **recipe.sampling})
 
 
