@@ -179,8 +179,9 @@ def _resolve(video: str, base: Path) -> str:
     return str(p if p.is_absolute() else base / p)
 
 
-def _score(value: Any, path: Path, row: int, key: str) -> float | None:
-    """A human score as a number in [0, 5]; empty -> None; anything else raises InputError."""
+def read_number(value: Any, path: str | os.PathLike, row: int | None, key: str) -> float | None:
+    """A score cell as a finite float: None, '' and NaN -> None; booleans, text and infinities raise
+    InputError naming the file, row and key. Shared by human-score and model-score readers."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
@@ -189,7 +190,15 @@ def _score(value: Any, path: Path, row: int, key: str) -> float | None:
         number = float(value)
     except (TypeError, ValueError):
         raise InputError(path, f"score {key!r} is not a number: {value!r}", row=row) from None
-    if math.isnan(number):
+    if math.isinf(number):
+        raise InputError(path, f"score {key!r} is infinite", row=row)
+    return None if math.isnan(number) else number
+
+
+def _score(value: Any, path: Path, row: int, key: str) -> float | None:
+    """A human score as a number in [0, 5] (int when whole); empty -> None; anything else raises InputError."""
+    number = read_number(value, path, row, key)
+    if number is None:
         return None
     if not 0 <= number <= 5:
         raise InputError(path, f"score {key!r}={number} is outside 0-5", row=row)

@@ -12,14 +12,13 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aigve.annotations import Annotation
+from aigve.annotations import Annotation, read_number
 from aigve.aspects import ASPECT_KEYS, BY_KEY, canonical_key
 from aigve.errors import InputError
 
@@ -90,21 +89,6 @@ def default_names(paths: Sequence[Path]) -> list[str]:
     return names
 
 
-def _number(value: Any, path: Path, row: int, key: str) -> float | None:
-    """A model score as a finite float; None/''/NaN -> None; anything else raises InputError."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise InputError(path, f"score {key!r} is a boolean ({value!r}), expected a number 0-5", row=row)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(path, f"score {key!r} is not a number: {value!r}", row=row) from None
-    if math.isinf(number):
-        raise InputError(path, f"score {key!r} is infinite", row=row)
-    return None if math.isnan(number) else number
-
-
 def _scores_from(mapping: dict[str, Any], path: Path, row: int) -> tuple[dict[str, float], dict[str, str]]:
     """Canonical scores/comments from ``{aspect: n}`` or ``{aspect: {"score", "comment"}}``."""
     scores, comments = {}, {}
@@ -116,7 +100,7 @@ def _scores_from(mapping: dict[str, Any], path: Path, row: int) -> tuple[dict[st
             if value.get("comment"):
                 comments[key] = str(value["comment"])
             value = value.get("score")
-        number = _number(value, path, row, str(raw_key))
+        number = read_number(value, path, row, str(raw_key))
         if number is not None:
             scores[key] = number
     return scores, comments
@@ -226,7 +210,7 @@ def _read_csv(path: Path) -> list[ScoreRecord]:
                 raise InputError(path, f"empty {id_col or video_col!r}", row=row)
             scores = {}
             for col in aspect_cols:
-                number = _number(rec.get(col), path, row, col)
+                number = read_number(rec.get(col), path, row, col)
                 if number is not None:
                     scores[canonical_key(col)] = number
             error = (rec.get("error") or None) if rec.get("status", "ok") == "error" else None
