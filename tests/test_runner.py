@@ -163,3 +163,13 @@ def test_each_video_is_probed_once_per_run(shared_videos, tmp_path, monkeypatch)
     items = collect_items(shared_videos / "manifest.csv")[:3]
     summary = run_batch(Evaluator(FakeBackend()), items, tmp_path / "o", progress=False)
     assert summary.scored == 3 and len(calls) == 3
+
+
+def test_overwrite_starts_afresh(shared_videos, tmp_path):
+    args = ["score", str(shared_videos / "lavie_beach_00.mp4"), "--prompt", "a beach", "--backend", "fake",
+            "--out", str(tmp_path), "--no-progress"]
+    assert main(args) == 0
+    assert main(args) == 2  # refuses to append without --resume
+    assert main([*args, "--overwrite"]) == 0
+    assert len(_records(tmp_path)) == 1
+    assert main([*args, "--overwrite", "--resume"]) == 2

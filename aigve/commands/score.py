@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from aigve.commands.options import add_backend_args, add_sampling_args, evaluator_from_args
 from aigve.sharding import add_shard_args
@@ -17,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prompt", default=None, help="prompt for a single video (or default for a folder)")
     p.add_argument("--out", default="runs/score", help="output folder (results.jsonl, results.csv, run.json)")
     p.add_argument("--resume", action="store_true", help="skip videos already scored in --out; retry failed ones")
+    p.add_argument("--overwrite", action="store_true", help="discard earlier results in --out and start afresh")
     p.add_argument("--batch-size", type=int, default=1, help="videos per model call")
     p.add_argument("--limit", type=int, default=None, help="score only the first N inputs")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -35,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
     from aigve.sharding import rank_device, run_sharded_from_args
 
     items = collect_items(args.input, prompt=args.prompt)
+    if args.overwrite and args.resume:
+        raise ConfigError("--overwrite", True, "choose either --overwrite or --resume")
+    if args.overwrite:
+        _discard_results(Path(args.out))
     if args.limit is not None:
         items = items[: args.limit]
     if args.scores_only:
@@ -70,3 +76,10 @@ def print_means(results_path) -> None:
         values = [v for v in values if v is not None]
         mean = f"{sum(values) / len(values):5.2f}" if values else "    -"
         print(f"{aspect.key:<20} {mean} {len(values):>4}")
+
+
+def _discard_results(out: Path) -> None:
+    """Remove what a previous run wrote in ``out`` (results, per-shard files, csv, run info)."""
+    for pattern in ("results.jsonl", "results.csv", "run.json", "results.rank*.jsonl", "shard.rank*.json"):
+        for path in out.glob(pattern):
+            path.unlink()
