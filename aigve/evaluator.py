@@ -61,14 +61,15 @@ class Evaluator:
     """Scores videos with one backend.
 
     ``sampling``: SamplingConfig or dict of its fields (backend defaults fill the rest).
-    ``prefetch``: number of background threads decoding upcoming videos while the model runs
-    (decoders release the GIL; 0 decodes inline).
+    ``prefetch``: background threads decoding upcoming videos while the model runs, and how many
+    batches they keep decoded ahead (decoders release the GIL; 0 decodes inline).
     """
 
     def __init__(self, backend: Backend, sampling: SamplingConfig | dict[str, Any] | None = None, *, prefetch: int = 2):
         self.backend = backend
         self.sampling = default_sampling(backend, sampling)
         self.prefetch = max(0, int(prefetch))
+        self.lookahead = 2
 
     def describe(self) -> dict[str, Any]:
         return {**self.backend.describe(), "sampling": self.sampling.to_dict()}
@@ -107,8 +108,8 @@ class Evaluator:
             pending: list[tuple[list[VideoItem], list[Future | VideoInfo | None]]] = []
             for batch in batches:
                 pending.append((batch, start(batch)))
-                if pool and len(pending) <= 1:
-                    continue  # keep one batch decoding ahead
+                if pool and len(pending) <= self.prefetch:
+                    continue  # keep `prefetch` batches decoding ahead of the model
                 yield from self._finish(pending.pop(0), on_result)
             while pending:
                 yield from self._finish(pending.pop(0), on_result)
