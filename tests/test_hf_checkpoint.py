@@ -37,7 +37,27 @@ def test_local_files_only_overrides_the_environment(monkeypatch):
     with pytest.raises(ModelLoadError, match="offline"):
         resolve_source("owner/model", local_files_only=True)
     if not hub_offline():  # huggingface_hub may have read HF_HUB_OFFLINE at import time
+        monkeypatch.setattr(hf_checkpoint, "hub_unreachable", lambda: None)
         assert resolve_source("owner/model") == hf_checkpoint.Source("owner/model", "owner/model", False, False)
+
+
+def test_unreachable_hub_fails_fast_instead_of_retrying(monkeypatch):
+    import socket
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(hf_checkpoint, "hub_offline", lambda: False)
+    monkeypatch.setattr(hf_checkpoint, "_cached", lambda repo, filename: False)
+
+    def no_network(address, timeout=None):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    with pytest.raises(ModelLoadError) as info:  # raised before transformers is asked (which would retry)
+        resolve_source("xiaoliux/AIGVE-MACS")
+    message = str(info.value)
+    assert "unreachable" in message and "Name or service not known" in message
+    assert "hf download xiaoliux/AIGVE-MACS --local-dir AIGVE-MACS" in message
 
 
 def test_cached_hub_id_loads_without_network(offline, monkeypatch):

@@ -86,7 +86,30 @@ def resolve_source(name: str | os.PathLike, *, local_files_only: bool | None = N
     if offline:
         raise ModelLoadError(f"cannot load {what} {text!r} offline (it is not in the Hugging Face cache): "
                              f"{_download_hint(text, flag)}; no local folder named {text!r} exists either")
+    problem = hub_unreachable()
+    if problem:
+        raise ModelLoadError(f"cannot download {what} {text!r}: {problem}, and it is not in the Hugging Face "
+                             f"cache: {_download_hint(text, flag)}")
     return Source(text, text, False, False)
+
+
+def hub_unreachable(timeout_s: float = 3.0) -> str | None:
+    """Why the hub cannot be reached (name lookup or TCP connect to ``HF_ENDPOINT``), or None if it can.
+
+    Checked before any download because huggingface_hub retries an unreachable host for minutes;
+    without network this fails in milliseconds (name lookup) or at most ``timeout_s`` seconds.
+    """
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    url = urlparse(endpoint)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        return f"the hub at {endpoint} is unreachable ({exc.strerror or exc})"
+    return None
 
 
 def resolve_device(device: str | None) -> str:
