@@ -55,8 +55,9 @@ def _cached(repo_id: str, filename: str) -> bool:
 
 def _download_hint(name: str, flag: str) -> str:
     folder = name.split("/")[-1]
+    option = f"{flag}{folder}" if flag.endswith("=") else f"{flag} {folder}"  # "--generator-option model="
     return (f"download it once with `hf download {name} --local-dir {folder}` on a machine with network, "
-            f"then pass {flag} {folder} (a local folder)")
+            f"then pass {option} (a local folder)")
 
 
 def resolve_source(name: str | os.PathLike, *, local_files_only: bool | None = None, what: str = "model",

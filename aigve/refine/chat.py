@@ -66,11 +66,15 @@ class TransformersChat:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from aigve.backends.hf_checkpoint import resolve_source
+
+        source = resolve_source(str(self.source), what="refiner model", flag="--refiner-model")
         try:
             if self._tokenizer is None:
-                self._tokenizer = AutoTokenizer.from_pretrained(str(self.source))
+                self._tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=source.local_only)
             if self._model is None:
-                self._model = AutoModelForCausalLM.from_pretrained(str(self.source), dtype=self.dtype)
+                self._model = AutoModelForCausalLM.from_pretrained(source.location, dtype=self.dtype,
+                                                                   local_files_only=source.local_only)
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"refiner model {self.source!r}: {exc}") from exc
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -108,9 +112,13 @@ class VisionLMChat:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
+        from aigve.backends.hf_checkpoint import resolve_source
+
+        source = resolve_source(str(path), what="refiner model", flag="--refiner-model")
         try:
-            processor = AutoProcessor.from_pretrained(str(path))
-            model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=dtype)
+            processor = AutoProcessor.from_pretrained(source.location, local_files_only=source.local_only)
+            model = AutoModelForImageTextToText.from_pretrained(source.location, dtype=dtype,
+                                                                local_files_only=source.local_only)
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"refiner model {str(path)!r}: {exc}") from exc
         model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()

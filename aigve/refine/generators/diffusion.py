@@ -55,13 +55,19 @@ class DiffusersGenerator:
             import torch
             from diffusers import DiffusionPipeline
 
+            from aigve.backends.hf_checkpoint import resolve_source
+
+            # fails at once (with the download hint) for a missing folder or an unreachable, uncached hub id
+            source = resolve_source(self.model, what="generator model", flag="--generator-option model=",
+                                    required_file="model_index.json")
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
             start = time.perf_counter()
             try:
                 with warnings.catch_warnings():
                     # diffusers >= 0.4x renames torch_dtype to dtype; older releases know only torch_dtype
                     warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
-                    pipe = DiffusionPipeline.from_pretrained(self.model, torch_dtype=self._torch_dtype(torch, device))
+                    pipe = DiffusionPipeline.from_pretrained(source.location, local_files_only=source.local_only,
+                                                             torch_dtype=self._torch_dtype(torch, device))
             except (OSError, ValueError) as exc:
                 raise ModelLoadError(f"diffusers pipeline {self.model!r}: {exc}") from exc
             if self.cpu_offload and device.startswith("cuda"):
