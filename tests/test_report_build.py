@@ -228,3 +228,27 @@ def test_report_on_fake_score_run(shared_videos, tmp_path):
     assert "fake" in system["disclaimer"]
     assert metrics["agreement"]["run"]["physics"]["srcc"]["n"] == len(names)
     assert "NOT A REAL EVALUATION" in (out / "report.md").read_text()
+
+
+def test_paired_mean_uses_the_aspects_both_systems_score(tmp_path):
+    """A system scoring 2 aspects vs one scoring 4: the paired 'mean' compares both on the 2 shared
+    aspects against one human mean (it used to mix the first system's human mean with the second's)."""
+    rng = np.random.default_rng(1)
+    n, keys, shared = 40, ("technical_quality", "dynamic", "physics", "overall"), ("technical_quality", "overall")
+    human = {k: rng.integers(0, 6, n) for k in keys}
+    full = {k: np.clip(human[k] + rng.integers(-2, 3, n), 0, 5) for k in keys}
+    part = {k: np.clip(human[k] + rng.integers(-1, 2, n), 0, 5) for k in shared}
+    human_path = tmp_path / "human.csv"
+    paths = {"full": tmp_path / "full.csv", "part": tmp_path / "part.csv"}
+    for path, table in ((human_path, human), (paths["full"], full), (paths["part"], part)):
+        with open(path, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", *table])
+            w.writerows([f"v{i}", *(int(table[k][i]) for k in table)] for i in range(n))
+    m = build_report([paths["part"], paths["full"]], human_path, tmp_path / "out", n_boot=50, seed=0,
+                     embeddings=False).metrics
+    comp = next(c for c in m["comparisons"] if c["aspect"] == "mean")
+    h = np.mean([human[k] for k in shared], axis=0)
+    assert comp["n"] == n
+    assert comp["srcc_a"] == pytest.approx(stats.spearmanr(h, np.mean([part[k] for k in shared], axis=0)).statistic)
+    assert comp["srcc_b"] == pytest.approx(stats.spearmanr(h, np.mean([full[k] for k in shared], axis=0)).statistic)

@@ -29,7 +29,8 @@ DEFINITIONS = {
     "undefined": "n < 2 or a constant vector (no pair with differing human scores for pairwise_acc)",
     "mean": ("per item, the mean over the aspects that both human and model scored for that item, "
              "compared with the human mean over the same aspects"),
-    "paired_test": ("SRCC(a) - SRCC(b) on the items both systems scored, same bootstrap resamples for both; "
+    "paired_test": ("SRCC(a) - SRCC(b) on the items both systems scored (for the mean: over the aspects "
+                    "both systems score), same bootstrap resamples for both; "
                     "two-sided p = min(1, 2*min((#d*<=0 + 1)/(B+1), (#d*>=0 + 1)/(B+1)))"),
     "zero_as_na": "a 0 on action_presence/action_quality means 'no action': with zero_as_na it is left out",
 }
@@ -150,10 +151,13 @@ def compute(systems: Sequence[ScoreFile], annotations: Sequence[Annotation] | No
 def _comparisons(systems, joins, report_aspects, aspects, n_boot, seed, zero_as_na, level) -> list[dict[str, Any]]:
     out = []
     for a, b in itertools.combinations(systems, 2):
+        # The mean must average the same aspects for both systems, and the test needs one human vector:
+        # without this, a system scoring 4 aspects was compared with the human mean over another's 9.
+        shared = [k for k in aspects if k in a.aspects and k in b.aspects]
         for aspect in report_aspects:
-            va = paired_values(joins[a.name], aspect, aspects, zero_as_na)
-            vb = paired_values(joins[b.name], aspect, aspects, zero_as_na)
-            common = [i for i in va if i in vb]
+            va = paired_values(joins[a.name], aspect, shared, zero_as_na)
+            vb = paired_values(joins[b.name], aspect, shared, zero_as_na)
+            common = [i for i in va if i in vb and va[i][0] == vb[i][0]]
             h = np.array([va[i][0] for i in common])
             test = M.paired_srcc_test(h, [va[i][1] for i in common], [vb[i][1] for i in common],
                                       n_boot=n_boot, seed=_seed(seed, "paired", aspect), level=level)
