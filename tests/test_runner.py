@@ -20,10 +20,11 @@ def _records(out: Path) -> list[dict]:
     return list(iter_records(out / "results.jsonl"))
 
 
-def test_score_manifest_writes_nine_aspects_and_sampling(shared_videos, tmp_path):
+def test_score_manifest_writes_nine_aspects_and_sampling(shared_videos, tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["score", str(shared_videos / "manifest.csv"), "--backend", "fake", "--out", str(out), "--no-progress"])
     assert code == 0
+    assert "NOT A REAL EVALUATION" in capsys.readouterr().err
     recs = _records(out)
     assert len(recs) == 11 and all(r["status"] == "ok" for r in recs)
     for r in recs:

@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from aigve.errors import ConfigError
+    from aigve.report.provenance import backend_problem
     from aigve.runner import collect_items, run_batch
     from aigve.sharding import rank_device, run_sharded_from_args
 
@@ -53,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
         evaluator, items, args.out, resume=args.resume, batch_size=args.batch_size, progress=not args.no_progress)
     print_means(summary.out_dir / "results.jsonl")
     print(summary.line())
+    problem = backend_problem(evaluator.describe())
+    if problem:
+        print(f"NOTE: NOT A REAL EVALUATION: these scores come from {problem}.", file=sys.stderr)
     if summary.failed:
         print(f"{summary.failed} video(s) failed: see the 'error' field in {summary.out_dir / 'results.jsonl'}",
               file=sys.stderr)
