@@ -252,3 +252,21 @@ def test_paired_mean_uses_the_aspects_both_systems_score(tmp_path):
     assert comp["n"] == n
     assert comp["srcc_a"] == pytest.approx(stats.spearmanr(h, np.mean([part[k] for k in shared], axis=0)).statistic)
     assert comp["srcc_b"] == pytest.approx(stats.spearmanr(h, np.mean([full[k] for k in shared], axis=0)).statistic)
+
+
+def test_comments_of_unscored_aspects_are_not_compared(tmp_path):
+    """signals leaves physics unscored with a 'Not scored: ...' comment: that placeholder is not a comment
+    to compare with the human one."""
+    human = tmp_path / "human.jsonl"
+    scores = tmp_path / "results.jsonl"
+    human.write_text("".join(json.dumps({"id": f"v{i}", "technical_quality": {"score": i % 6, "comment": f"sharp {i}"},
+                                         "physics": {"score": i % 5, "comment": f"ball falls {i}"}}) + "\n"
+                             for i in range(6)))
+    scores.write_text("".join(json.dumps({"id": f"v{i}", "scores": {"technical_quality": i % 6, "physics": None},
+                                          "comments": {"technical_quality": f"sharp frames {i}",
+                                                       "physics": "Not scored: use a vision-language backend"}}) + "\n"
+                              for i in range(6)))
+    m = build_report([scores], human, tmp_path / "out", n_boot=0, embeddings=False, plots=False).metrics
+    (by_aspect,) = m["comments"]["by_system"].values()
+    assert by_aspect["technical_quality"]["n"] == 6
+    assert "physics" not in by_aspect and by_aspect["all"]["n"] == 6

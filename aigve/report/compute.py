@@ -176,7 +176,9 @@ def _comments(systems, joins, embeddings) -> dict[str, Any]:
         pairs: dict[str, list[tuple[str, str]]] = {}
         for ann, rec in joins[s.name].pairs:
             for key in ASPECT_KEYS:
-                if ann.comments.get(key) and rec.comments.get(key):
+                # An aspect the system left unscored carries a placeholder comment (signals: "Not scored:
+                # ... needs a vision-language backend"), not an assessment: it is not compared.
+                if ann.comments.get(key) and rec.comments.get(key) and rec.scores.get(key) is not None:
                     pairs.setdefault(key, []).append((rec.comments[key], ann.comments[key]))
         if not pairs:
             notes.append(f"{s.name}: no model comments paired with human comments")
