@@ -174,3 +174,15 @@ def test_overwrite_starts_afresh(shared_videos, tmp_path):
     assert main([*args, "--overwrite"]) == 0
     assert len(_records(tmp_path)) == 1
     assert main([*args, "--overwrite", "--resume"]) == 2
+
+
+@pytest.mark.parametrize("flag,value", [("--batch-size", "0"), ("--limit", "-1"), ("--limit", "0")])
+def test_bad_count_options_fail_before_anything_is_written(shared_videos, tmp_path, capsys, flag, value):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"")  # a probe failure that would otherwise be written before the option is checked
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"video,prompt\n{shared_videos / 'lavie_beach_00.mp4'},a\n{bad},b\n")
+    out = tmp_path / "out"
+    code = main(["score", str(manifest), "--backend", "fake", "--out", str(out), "--no-progress", flag, value])
+    assert code == 2 and flag in capsys.readouterr().err
+    assert not (out / "results.jsonl").exists()

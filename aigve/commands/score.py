@@ -37,6 +37,12 @@ def run(args: argparse.Namespace) -> int:
     from aigve.runner import collect_items, run_batch
     from aigve.sharding import rank_device, run_sharded_from_args
 
+    # Checked before the model loads or anything is written: a bad value found later would leave
+    # probe-failure records behind that block a corrected rerun without --resume.
+    if args.batch_size < 1:
+        raise ConfigError("--batch-size", args.batch_size, "must be >= 1")
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError("--limit", args.limit, "must be >= 1 (a negative value would silently drop the last inputs)")
     items = collect_items(args.input, prompt=args.prompt)
     if args.overwrite and args.resume:
         raise ConfigError("--overwrite", True, "choose either --overwrite or --resume")
