@@ -38,7 +38,13 @@ def collect_items(source: str | os.PathLike, *, prompt: str | None = None) -> li
         videos = sorted(p for p in path.iterdir() if p.is_file() and is_video_path(p))
         if not videos:
             raise InputError(path, "folder holds no video files and no manifest.csv/manifest.jsonl")
-        return _unique([VideoItem(id=p.stem, video=str(p), prompt=_sidecar_prompt(p, prompt)) for p in videos], path)
+        items = _unique([VideoItem(id=p.stem, video=str(p), prompt=_sidecar_prompt(p, prompt)) for p in videos], path)
+        unprompted = [it.id for it in items if not it.prompt]
+        if unprompted:
+            log.warning("%s: %d video(s) have no prompt (no manifest.csv, no <name>.txt beside them, no --prompt); "
+                        "prompt-dependent aspects will be judged without one, e.g. %s", path, len(unprompted),
+                        unprompted[0])
+        return items
     if path.suffix.lower() in MANIFEST_SUFFIXES:
         return read_manifest(path)
     if not path.exists():

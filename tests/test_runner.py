@@ -186,3 +186,10 @@ def test_bad_count_options_fail_before_anything_is_written(shared_videos, tmp_pa
     code = main(["score", str(manifest), "--backend", "fake", "--out", str(out), "--no-progress", flag, value])
     assert code == 2 and flag in capsys.readouterr().err
     assert not (out / "results.jsonl").exists()
+
+
+def test_folder_without_prompts_warns(shared_videos, tmp_path, caplog):
+    shutil.copy(shared_videos / "lavie_beach_04.mp4", tmp_path / "a.mp4")
+    with caplog.at_level("WARNING"):
+        items = collect_items(tmp_path)
+    assert items[0].prompt == "" and "have no prompt" in caplog.text
