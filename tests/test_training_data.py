@@ -184,3 +184,18 @@ def test_csv_and_jsonl_manifests(tmp_path):
     assert ex.scores == {a.key: 3 for a in ASPECTS} and ex.comments == {"overall": "Fine."}
     target = json.loads(ex.target())
     assert target["overall"] == {"comment": "Fine.", "score": 3} and target["physics"] == {"score": 3}
+
+
+def test_bad_score_error_suggests_skip_bad(tmp_path):
+    import json
+
+    import pytest
+
+    from aigve.errors import InputError
+    from aigve.training.data import load_examples
+
+    data = tmp_path / "bench.json"
+    data.write_text(json.dumps({"data_list": [{"id": 1, "prompt_gt": "p", "video_path_pd": "a.mp4", "physics": "high"}]}))
+    with pytest.raises(InputError) as err:
+        load_examples(data)
+    assert "bench.json, row 1" in str(err.value) and "--skip-bad" in str(err.value)

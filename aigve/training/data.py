@@ -133,7 +133,12 @@ def _read_annotations(path: Path, video_dir, skip_bad: bool) -> tuple[list[Annot
     from aigve import annotations as ann_mod
 
     if not skip_bad:
-        return ann_mod.load_annotations(path, video_dir=video_dir), []
+        try:
+            return ann_mod.load_annotations(path, video_dir=video_dir), []
+        except InputError as exc:
+            if exc.row is None:  # the file itself is unreadable: skipping entries would not help
+                raise
+            raise InputError(exc.path, f"{exc.problem} (pass --skip-bad to skip such entries)", row=exc.row) from None
     skipped: list[SkippedEntry] = []
 
     def skip(exc: InputError, entry: dict) -> None:
