@@ -64,25 +64,10 @@ def read_manifest(path: str | os.PathLike) -> list[VideoItem]:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "manifest not found")
-    rows: list[tuple[int, dict[str, Any]]] = []
-    if path.suffix.lower() == ".csv":
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            missing = {"video", "prompt"} - set(reader.fieldnames or [])
-            if missing:
-                raise InputError(path, f"missing column(s) {', '.join(sorted(missing))}; found {reader.fieldnames}")
-            rows = [(i, r) for i, r in enumerate(reader, 2)]
-    else:
-        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, f"not valid JSON ({exc.msg})", row=i) from None
-            if not isinstance(rec, dict) or "video" not in rec:
-                raise InputError(path, "each line needs a JSON object with a 'video' field", row=i)
-            rows.append((i, rec))
+    try:
+        rows = _manifest_rows(path)
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start}); save the manifest as UTF-8") from None
     items = []
     for i, rec in rows:
         video = str(rec.get("video") or "").strip()
@@ -94,6 +79,30 @@ def read_manifest(path: str | os.PathLike) -> list[VideoItem]:
     if not items:
         raise InputError(path, "manifest has no rows")
     return _unique(items, path)
+
+
+def _manifest_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """``(row number, record)`` pairs of a CSV/JSONL manifest (row numbers as a user counts them)."""
+    rows: list[tuple[int, dict[str, Any]]] = []
+    if path.suffix.lower() == ".csv":
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"video", "prompt"} - set(reader.fieldnames or [])
+            if missing:
+                raise InputError(path, f"missing column(s) {', '.join(sorted(missing))}; found {reader.fieldnames}")
+            rows = [(i, r) for i, r in enumerate(reader, 2)]
+    else:
+        for i, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):  # -sig: as for CSV
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(path, f"not valid JSON ({exc.msg})", row=i) from None
+            if not isinstance(rec, dict) or "video" not in rec:
+                raise InputError(path, "each line needs a JSON object with a 'video' field", row=i)
+            rows.append((i, rec))
+    return rows
 
 
 def _unique(items: list[VideoItem], source: Path) -> list[VideoItem]:

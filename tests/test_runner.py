@@ -193,3 +193,14 @@ def test_folder_without_prompts_warns(shared_videos, tmp_path, caplog):
     with caplog.at_level("WARNING"):
         items = collect_items(tmp_path)
     assert items[0].prompt == "" and "have no prompt" in caplog.text
+
+
+def test_manifest_encoding_errors_name_the_file_and_a_bom_is_accepted(shared_videos, tmp_path, capsys):
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"video,prompt\n" + str(shared_videos / "lavie_beach_00.mp4").encode() + b",caf\xe9\n")
+    code = main(["score", str(latin), "--backend", "fake", "--out", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "latin.csv" in err and "UTF-8" in err and "Traceback" not in err
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps({"video": str(shared_videos / "lavie_beach_00.mp4"), "prompt": "p"}).encode())
+    assert [it.prompt for it in read_manifest(bom)] == ["p"]
