@@ -204,3 +204,13 @@ def test_manifest_encoding_errors_name_the_file_and_a_bom_is_accepted(shared_vid
     bom = tmp_path / "bom.jsonl"
     bom.write_bytes(b"\xef\xbb\xbf" + json.dumps({"video": str(shared_videos / "lavie_beach_00.mp4"), "prompt": "p"}).encode())
     assert [it.prompt for it in read_manifest(bom)] == ["p"]
+
+
+def test_unusable_out_folder_is_a_clear_error(shared_videos, tmp_path, capsys):
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    for out in (a_file, a_file / "below"):
+        code = main(["score", str(shared_videos / "lavie_beach_00.mp4"), "--prompt", "p", "--backend", "fake",
+                     "--out", str(out), "--no-progress"])
+        err = capsys.readouterr().err
+        assert code == 2 and str(out) in err and "--out" in err

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         if args.backend != "macs":
             raise ConfigError("--scores-only", args.backend, "works with --backend macs only")
         args.backend = "macs-scores"
+    _make_out_dir(Path(args.out))
     rank_device(args)
     evaluator = evaluator_from_args(args)
     summary = run_sharded_from_args(args, evaluator, items) or run_batch(
@@ -86,6 +87,18 @@ def print_means(results_path) -> None:
         values = [v for v in values if v is not None]
         mean = f"{sum(values) / len(values):5.2f}" if values else "    -"
         print(f"{aspect.key:<20} {mean} {len(values):>4}")
+
+
+def _make_out_dir(out: Path) -> None:
+    """Create --out before a model loads, so an unusable folder fails at once with its name (not a traceback)."""
+    from aigve.errors import InputError
+
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "is a file, not a folder; choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(out, f"cannot create the --out folder ({exc.strerror or exc}); choose another --out") from None
 
 
 def _discard_results(out: Path) -> None:
