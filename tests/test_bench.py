@@ -140,3 +140,14 @@ def test_bench_on_cuda_in_bfloat16(tiny_model, shared_videos):
     assert report["environment"]["gpu"]
     for p in report["paths"]:
         assert p["status"] == "ok" and p["peak_gpu_mib"] > 0 and p["generated_tokens"] in (0, 2 * NEW_TOKENS)
+
+
+def test_unwritable_json_fails_before_the_bench_runs(shared_videos, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    # --model points nowhere: reaching the model would be a different error, so exit 2 naming the
+    # path proves --json was checked first.
+    code = main(["bench", str(shared_videos / "manifest.csv"), "--model", str(tmp_path / "no-model"),
+                 "--json", str(taken / "bench.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and str(taken) in err and "--json" in err

@@ -71,6 +71,22 @@ def _model_dir(args: argparse.Namespace) -> str:
                                        width_divisor=args.arch_width_divisor))
 
 
+def _check_json_out(path: Path) -> None:
+    """Fail before the (long) bench runs, not after it, when --json cannot be written."""
+    import os
+
+    from aigve.errors import InputError
+
+    if path.is_dir():
+        raise InputError(path, "is a folder; give --json a file name such as bench.json")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(path.parent, f"cannot create the folder for --json ({exc.strerror or exc})") from None
+    if not os.access(path.parent, os.W_OK):
+        raise InputError(path.parent, "folder is not writable; choose another --json path")
+
+
 def run(args: argparse.Namespace) -> int:
     from aigve.bench.harness import BenchConfig, run_bench
     from aigve.bench.table import render_markdown, render_table
@@ -79,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     items = collect_items(args.input)
     if args.limit is not None:
         items = items[: args.limit]
+    if args.json_out:
+        _check_json_out(Path(args.json_out))
     config = BenchConfig(
         model=_model_dir(args), paths=tuple(p.strip() for p in args.paths.split(",") if p.strip()),
         batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, force_new_tokens=args.force_new_tokens,
@@ -88,7 +106,6 @@ def run(args: argparse.Namespace) -> int:
     report = run_bench(items, config, progress=lambda msg: print(msg, file=sys.stderr)).to_dict()
     print(render_markdown(report) if args.markdown else render_table(report))
     if args.json_out:
-        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
         print(f"wrote {args.json_out}", file=sys.stderr)
     return 0 if all(p["status"] != "failed" for p in report["paths"]) else 1
