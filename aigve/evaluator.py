@@ -192,8 +192,8 @@ def list_backends() -> list[str]:
     return BACKENDS.names()
 
 
-def create_backend(name: str, **options: Any) -> Backend:
-    """Instantiate a registered backend; options it does not accept raise ConfigError listing the ones it does."""
+def check_backend_options(name: str, **options: Any) -> None:
+    """Raise now (UnknownNameError, ConfigError) if ``name`` or an option is wrong, without building anything."""
     from aigve.registry import BACKENDS
 
     factory = BACKENDS.get(name)
@@ -203,7 +203,14 @@ def create_backend(name: str, **options: Any) -> Backend:
         for key, value in options.items():
             if key not in params:
                 raise ConfigError(key, value, f"backend {name!r} does not take this option; it takes: {', '.join(accepted) or 'none'}")
-    return factory(**options)
+
+
+def create_backend(name: str, **options: Any) -> Backend:
+    """Instantiate a registered backend; options it does not accept raise ConfigError listing the ones it does."""
+    from aigve.registry import BACKENDS
+
+    check_backend_options(name, **options)
+    return BACKENDS.get(name)(**options)
 
 
 def load_evaluator(

@@ -8,7 +8,7 @@ import logging
 import os
 import platform
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,8 +150,16 @@ class RunSummary:
                 f"in {self.wall_s:.1f} s ({rate:.2f} videos/s) -> {self.out_dir / RESULTS_NAME}")
 
 
+EvaluatorSource = Evaluator | Callable[[], Evaluator]
+
+
+def _materialise(evaluator: EvaluatorSource) -> Evaluator:
+    """An evaluator, building it now when given a factory (so bad inputs are found before a model loads)."""
+    return evaluator if hasattr(evaluator, "evaluate_many") else evaluator()
+
+
 def run_batch(
-    evaluator: Evaluator,
+    evaluator: EvaluatorSource,
     items: list[VideoItem],
     out_dir: str | os.PathLike,
     *,
@@ -163,14 +171,20 @@ def run_batch(
     """Score ``items`` into ``out_dir/results.jsonl`` (appended and flushed per video) and
     ``results.csv`` (rewritten at the end, also after Ctrl-C). With ``resume`` videos already
     scored successfully are skipped; failed ones are tried again. Inputs that fail the probe get
-    an error record without reaching the model."""
+    an error record without reaching the model. ``evaluator`` may be a factory: it is called only
+    after the probe, and only if some input passed it."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / RESULTS_NAME
     start = time.perf_counter()
-    _write_run_info(out / RUN_NAME, evaluator, len(items), batch_size)
+
+    def ready() -> Evaluator:
+        built = _materialise(evaluator)
+        _write_run_info(out / RUN_NAME, built, len(items), batch_size)
+        return built
+
     try:
-        scored, failed, skipped = score_into(evaluator, items, results_path, resume=resume, batch_size=batch_size,
+        scored, failed, skipped = score_into(ready, items, results_path, resume=resume, batch_size=batch_size,
                                              progress=progress, probe_first=probe_first)
     finally:
         if results_path.exists():
@@ -179,7 +193,7 @@ def run_batch(
 
 
 def score_into(
-    evaluator: Evaluator,
+    evaluator: EvaluatorSource,
     items: list[VideoItem],
     results_path: Path,
     *,
@@ -190,7 +204,7 @@ def score_into(
 ) -> tuple[int, int, int]:
     """The scoring loop behind :func:`run_batch` (and sharded runs): probe, score, append each record
     to ``results_path``. Returns ``(scored, failed, skipped)``; refuses to append to an existing file
-    unless ``resume``."""
+    unless ``resume``. A factory ``evaluator`` is called after the probe, only if there is work left."""
     if results_path.exists() and results_path.stat().st_size and not resume:
         raise InputError(results_path, "already exists; pass --resume to continue it or choose another --out")
     done = done_ids(results_path) if resume else set()
@@ -209,7 +223,9 @@ def score_into(
                     bar.update(1)
                 todo = [it for it, _ in report.ok]
                 infos = {it.id: info for it, info in report.ok}
-            for result in evaluator.evaluate_many(todo, batch_size=batch_size, infos=infos):
+            if not todo:
+                return scored, failed, skipped
+            for result in _materialise(evaluator).evaluate_many(todo, batch_size=batch_size, infos=infos):
                 writer.write(result)
                 scored += result.ok
                 failed += not result.ok

@@ -23,10 +23,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aigve.errors import ConfigError, InputError
-from aigve.evaluator import Evaluator, VideoItem
+from aigve.evaluator import VideoItem
+
+if TYPE_CHECKING:
+    from aigve.runner import EvaluatorSource
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +137,7 @@ def _check_previous(out: Path, rank: int, world: int, method: str) -> None:
                                f"resume with the same --shard N and --shard-method, or use another --out")
 
 
-def run_shard(evaluator: Evaluator, items: Sequence[VideoItem], out_dir: str | os.PathLike, rank: int, world: int, *,
+def run_shard(evaluator: EvaluatorSource, items: Sequence[VideoItem], out_dir: str | os.PathLike, rank: int, world: int, *,
               method: str = "hash", resume: bool = False, batch_size: int = 1, progress: bool = True,
               merge: bool = True) -> ShardSummary:
     """Score shard ``rank`` of ``items`` into ``results.rank{rank}.jsonl``; merge when every shard is done."""
@@ -265,7 +268,7 @@ def rank_device(args: argparse.Namespace, env: Mapping[str, str] | None = None) 
         args.device = f"cuda:{int(env['LOCAL_RANK']) % torch.cuda.device_count()}"
 
 
-def run_sharded_from_args(args: argparse.Namespace, evaluator: Evaluator, items: Sequence[VideoItem]) -> ShardSummary | None:
+def run_sharded_from_args(args: argparse.Namespace, evaluator: EvaluatorSource, items: Sequence[VideoItem]) -> ShardSummary | None:
     """Run this process's shard when ``--shard`` or RANK/WORLD_SIZE asks for one; None when not sharded."""
     shard = resolve_shard(getattr(args, "shard", None))
     if shard is None:

@@ -214,3 +214,23 @@ def test_unusable_out_folder_is_a_clear_error(shared_videos, tmp_path, capsys):
                      "--out", str(out), "--no-progress"])
         err = capsys.readouterr().err
         assert code == 2 and str(out) in err and "--out" in err
+
+
+def test_no_model_is_loaded_when_every_input_fails_the_probe(tmp_path, monkeypatch):
+    import aigve.commands.score as score
+
+    (tmp_path / "a.mp4").write_bytes(b"")
+    (tmp_path / "b.mp4").write_text("not a video")
+    loads = []
+    monkeypatch.setattr(score, "evaluator_from_args", lambda args, **kw: loads.append(args) or 1 / 0)
+    out = tmp_path / "out"
+    assert main(["score", str(tmp_path), "--prompt", "p", "--backend", "fake", "--out", str(out), "--no-progress"]) == 1
+    assert loads == [] and {r["id"] for r in _records(out)} == {"a", "b"}
+
+
+def test_bad_backend_option_fails_before_any_record(tmp_path, shared_videos, capsys):
+    (tmp_path / "bad.mp4").write_bytes(b"")
+    out = tmp_path / "out"
+    code = main(["score", str(tmp_path), "--prompt", "p", "--backend", "fake", "--model", "x/y", "--out", str(out)])
+    assert code == 2 and "does not take this option" in capsys.readouterr().err
+    assert not (out / "results.jsonl").exists()

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from aigve.commands.options import add_backend_args, add_sampling_args, evaluator_from_args
+from aigve.commands.options import add_backend_args, add_sampling_args, backend_options, evaluator_from_args
 from aigve.sharding import add_shard_args
 
 
@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from aigve.errors import ConfigError
+    from aigve.evaluator import check_backend_options
     from aigve.report.provenance import backend_problem
     from aigve.runner import collect_items, run_batch
     from aigve.sharding import rank_device, run_sharded_from_args
@@ -56,12 +57,19 @@ def run(args: argparse.Namespace) -> int:
         args.backend = "macs-scores"
     _make_out_dir(Path(args.out))
     rank_device(args)
-    evaluator = evaluator_from_args(args)
+    check_backend_options(args.backend, **backend_options(args))
+    built: list = []
+
+    def evaluator():  # built after the probe, so bad inputs are reported before a model loads
+        if not built:
+            built.append(evaluator_from_args(args))
+        return built[0]
+
     summary = run_sharded_from_args(args, evaluator, items) or run_batch(
         evaluator, items, args.out, resume=args.resume, batch_size=args.batch_size, progress=not args.no_progress)
     print_means(summary.out_dir / "results.jsonl")
     print(summary.line())
-    problem = backend_problem(evaluator.describe())
+    problem = backend_problem(built[0].describe()) if built else None
     if problem:
         print(f"NOTE: NOT A REAL EVALUATION: these scores come from {problem}.", file=sys.stderr)
     if summary.failed:
