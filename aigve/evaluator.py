@@ -53,7 +53,7 @@ def _load(item: VideoItem, cfg: SamplingConfig, info: VideoInfo | None = None) -
     try:
         return load_video(item.video, cfg, info=info)
     except (AigveError, OSError, ValueError, RuntimeError) as exc:
-        log.warning("%s: %s", item.video, exc)
+        log.warning("%s", exc if str(item.video) in str(exc) else f"{item.video}: {exc}")
         return EvaluationResult.failed(item.id, item.video, item.prompt, exc, stage="decode")
 
 

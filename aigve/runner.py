@@ -19,14 +19,14 @@ from aigve.results import EvaluationResult, ResultWriter, done_ids, iter_records
 
 log = logging.getLogger(__name__)
 
-MANIFEST_SUFFIXES = (".csv", ".jsonl")
+MANIFEST_SUFFIXES = (".csv", ".jsonl", ".json")
 RESULTS_NAME, CSV_NAME, RUN_NAME = "results.jsonl", "results.csv", "run.json"
 
 
 def collect_items(source: str | os.PathLike, *, prompt: str | None = None) -> list[VideoItem]:
     """Turn INPUT into items: a video file (``prompt`` applies), a folder (prompts from a
     ``manifest.csv``/``manifest.jsonl`` inside it, else ``<stem>.txt`` beside each video, else
-    ``prompt``), or a CSV/JSONL manifest with ``video``, ``prompt`` and optional ``id`` columns
+    ``prompt``), or a CSV/JSONL/JSON-list manifest with ``video``, ``prompt`` and optional ``id`` fields
     (relative paths resolve against the manifest's folder)."""
     from aigve.video import is_video_path
 
@@ -60,7 +60,7 @@ def _sidecar_prompt(video: Path, default: str | None) -> str:
 
 
 def read_manifest(path: str | os.PathLike) -> list[VideoItem]:
-    """Read a CSV/JSONL manifest; errors name the file and row."""
+    """Read a CSV, JSONL or JSON-list manifest; errors name the file and row."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "manifest not found")
@@ -78,6 +78,10 @@ def read_manifest(path: str | os.PathLike) -> list[VideoItem]:
         items.append(VideoItem(id=ident, video=str(resolved), prompt=str(rec.get("prompt") or ""), row=i))
     if not items:
         raise InputError(path, "manifest has no rows")
+    unprompted = [it.row for it in items if not it.prompt.strip()]
+    if unprompted:
+        log.warning("%s: %d row(s) have an empty prompt (first: row %s); prompt-dependent aspects will be "
+                    "judged without one", path, len(unprompted), unprompted[0])
     return _unique(items, path)
 
 
@@ -91,6 +95,14 @@ def _manifest_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
             if missing:
                 raise InputError(path, f"missing column(s) {', '.join(sorted(missing))}; found {reader.fieldnames}")
             rows = [(i, r) for i, r in enumerate(reader, 2)]
+    elif path.suffix.lower() == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+        except json.JSONDecodeError as exc:
+            raise InputError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        if not isinstance(data, list) or not all(isinstance(r, dict) and "video" in r for r in data):
+            raise InputError(path, "a JSON manifest must be a list of objects with a 'video' field (or use CSV/JSONL)")
+        rows = list(enumerate(data, 1))
     else:
         for i, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):  # -sig: as for CSV
             if not line.strip():

@@ -234,3 +234,15 @@ def test_bad_backend_option_fails_before_any_record(tmp_path, shared_videos, cap
     code = main(["score", str(tmp_path), "--prompt", "p", "--backend", "fake", "--model", "x/y", "--out", str(out)])
     assert code == 2 and "does not take this option" in capsys.readouterr().err
     assert not (out / "results.jsonl").exists()
+
+
+def test_json_list_manifest_and_empty_prompt_warning(shared_videos, tmp_path, caplog):
+    m = tmp_path / "m.json"
+    m.write_text(json.dumps([{"video": str(shared_videos / "lavie_beach_00.mp4"), "prompt": "beach"},
+                             {"video": str(shared_videos / "lavie_beach_01.mp4"), "prompt": ""}]))
+    with caplog.at_level("WARNING"):
+        items = collect_items(m)
+    assert [it.prompt for it in items] == ["beach", ""] and "empty prompt (first: row 2)" in caplog.text
+    m.write_text(json.dumps({"video": "a.mp4"}))
+    with pytest.raises(InputError, match="list of objects"):
+        collect_items(m)
