@@ -152,3 +152,22 @@ def test_two_processes_equal_one_process(shared_videos, single, tmp_path):
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     assert json.loads((out / "shard.rank1.json").read_text())["done"]
     assert _core(list(iter_records(out / "results.jsonl"))) == _core(single)
+
+
+def test_two_processes_with_the_tiny_judge_equal_one_process(shared_videos, tiny_judge, tmp_path):
+    """The same through the real CLI and the macs backend on the taught tiny model (greedy, so reproducible)."""
+    from aigve.cli import main
+
+    manifest = tmp_path / "m.csv"
+    lines = (shared_videos / "manifest.csv").read_text().splitlines()[:5]
+    manifest.write_text("\n".join(lines).replace("lavie_", str(shared_videos / "lavie_")) + "\n")
+    base = ["score", str(manifest), "--model", str(tiny_judge), "--no-progress", "--max-new-tokens", "300"]
+    assert main([*base, "--out", str(tmp_path / "one")]) == 0
+    cmd = [sys.executable, "-m", "aigve.cli", *base, "--out", str(tmp_path / "two")]
+    procs = [subprocess.Popen(cmd, env={**os.environ, "RANK": str(r), "WORLD_SIZE": "2"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for r in (0, 1)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0], [p.stderr.read().decode()[-2000:] for p in procs]
+    one = _core(list(iter_records(tmp_path / "one" / "results.jsonl")))
+    two = _core(list(iter_records(tmp_path / "two" / "results.jsonl")))
+    assert len(one) == 4 and all(r["status"] == "ok" for r in one)
+    assert sorted(two, key=lambda r: r["id"]) == sorted(one, key=lambda r: r["id"])
