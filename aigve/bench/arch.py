@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +119,7 @@ def build_random_checkpoint(name: str, out_dir: str | os.PathLike, *, dtype: str
     from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
 
     from aigve.backends.hf_checkpoint import resolve_dtype
-    from aigve.testing.tiny import build_tiny_tokenizer
+    from aigve.testing.tiny import build_tiny_tokenizer, staging_folder
 
     out = Path(out_dir).expanduser().resolve()
     params = {"arch": name, "seed": seed, "layers": layers, "vision_depth": vision_depth,
@@ -132,9 +130,7 @@ def build_random_checkpoint(name: str, out_dir: str | os.PathLike, *, dtype: str
     tokenizer = build_tiny_tokenizer()
     config = arch_config(name, tokenizer, layers=layers, vision_depth=vision_depth, width_divisor=width_divisor,
                          vocab_size=vocab_size)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staging_folder(out) as tmp:
         state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         try:
@@ -150,11 +146,5 @@ def build_random_checkpoint(name: str, out_dir: str | os.PathLike, *, dtype: str
         (tmp / MARKER).write_text(json.dumps({"params": params, "num_parameters": n,
                                               "warning": "random weights: outputs are noise, not an evaluation"}))
         del model
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info("built random %s (%d parameters) at %s", name, n, out)
     return out

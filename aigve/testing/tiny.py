@@ -23,6 +23,8 @@ import random
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from aigve.errors import ConfigError
@@ -225,9 +227,7 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
     if _is_complete(out, params):
         logger.debug("tiny checkpoint already built at %s", out)
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staging_folder(out) as tmp:
         tokenizer = build_tiny_tokenizer(vocab_size, seed=seed)
         config = tiny_config(tokenizer, hidden=hidden_size, layers=num_layers,
                              init_std=TEACH_INIT_STD if teach else INIT_STD)
@@ -251,12 +251,6 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
         n_params = sum(p.numel() for p in model.parameters())
         marker["num_parameters"] = n_params
         (tmp / MARKER).write_text(json.dumps(marker, indent=2))
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     logger.info("built tiny %s Qwen2.5-VL (%d parameters) at %s", "taught" if teach else "random-weight",
                 n_params, out)
     return out
@@ -307,3 +301,21 @@ def build_tiny_adapter(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
         torch.random.set_rng_state(state)
     peft_model.save_pretrained(out)
     return out
+
+
+@contextmanager
+def staging_folder(out: Path) -> Iterator[Path]:
+    """A temporary folder beside ``out`` that replaces ``out`` only when the block succeeds.
+
+    An interrupted or failed build leaves nothing half-written where a loader would find it.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
