@@ -56,3 +56,15 @@ def tiny_judge(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_sampling() -> dict:
     """Sampling options that keep the tiny model fast: few small frames."""
     return {"fps": 1.0, "min_frames": 2, "max_frames": 4, "min_pixels": 28 * 28, "max_pixels": 56 * 56}
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """The tiny model's matrices are too small to split: on a loaded 2-core machine two OpenMP threads
+    spin against each other and make each step several times slower than one thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

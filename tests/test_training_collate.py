@@ -20,14 +20,7 @@ from aigve.training.trainer import logits_window, read_scores
 WEIGHTS = {"structure": 0.25, "key": 0.5, "comment": 1.0, "score": 3.0, "end": 2.0}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """The tiny model's matrices are too small to split: on a loaded 2-core machine two OpenMP threads
-    spin against each other and make each step several times slower than one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -22,14 +22,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "train" / "configs"
 STEPS = 4
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """The tiny model's matrices are too small to split: on a loaded 2-core machine two OpenMP threads
-    spin against each other and make each step several times slower than one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
