@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import inspect
 import logging
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from aigve.media import SampledVideo, VideoInfo
 from aigve.results import EvaluationResult
 
 log = logging.getLogger(__name__)
+
+DECODE_WORKERS = ("thread", "process")
 
 
 @dataclass(frozen=True)
@@ -61,15 +64,53 @@ class Evaluator:
     """Scores videos with one backend.
 
     ``sampling``: SamplingConfig or dict of its fields (backend defaults fill the rest).
-    ``prefetch``: background threads decoding upcoming videos while the model runs, and how many
-    batches they keep decoded ahead (decoders release the GIL; 0 decodes inline).
+    ``prefetch``: background workers decoding upcoming videos while the model runs, and how many
+    batches they keep decoded ahead (0 decodes inline). ``workers``: ``thread`` (default: the decoders
+    release the GIL, and frames need no copying; measured faster on 2-16 cores) or ``process`` (no GIL
+    at all, frames are pickled back; a persistent ``spawn`` pool, released by :meth:`close`).
     """
 
-    def __init__(self, backend: Backend, sampling: SamplingConfig | dict[str, Any] | None = None, *, prefetch: int = 2):
+    def __init__(self, backend: Backend, sampling: SamplingConfig | dict[str, Any] | None = None, *,
+                 prefetch: int = 2, workers: str = "thread"):
+        if workers not in DECODE_WORKERS:
+            raise ConfigError("workers", workers, f"choose one of {', '.join(DECODE_WORKERS)}")
         self.backend = backend
         self.sampling = default_sampling(backend, sampling)
         self.prefetch = max(0, int(prefetch))
-        self.lookahead = 2
+        self.workers = workers
+        self._process_pool: Executor | None = None
+
+    def _pool(self) -> tuple[Executor | None, bool]:
+        """The decode pool and whether this call owns it (a thread pool per call; one process pool kept)."""
+        if not self.prefetch:
+            return None, False
+        if self.workers == "thread":
+            return ThreadPoolExecutor(self.prefetch), True
+        if self._process_pool is None:
+            # spawn: the parent holds torch's OpenMP threads, which fork can deadlock
+            self._process_pool = ProcessPoolExecutor(self.prefetch, mp_context=multiprocessing.get_context("spawn"))
+        return self._process_pool, False
+
+    def start_workers(self) -> None:
+        """Start process workers now (each imports its modules once), e.g. to keep that out of a timing."""
+        pool, owned = self._pool()
+        if pool is not None and not owned:
+            for future in [pool.submit(os.getpid) for _ in range(self.prefetch)]:
+                future.result()
+        elif pool is not None:
+            pool.shutdown()
+
+    def close(self) -> None:
+        """Stop worker processes (``workers="process"``); thread pools end with each call."""
+        if self._process_pool is not None:
+            self._process_pool.shutdown(wait=True, cancel_futures=True)
+            self._process_pool = None
+
+    def __enter__(self) -> Evaluator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def describe(self) -> dict[str, Any]:
         return {**self.backend.describe(), "sampling": self.sampling.to_dict()}
@@ -96,7 +137,7 @@ class Evaluator:
         if batch_size < 1:
             raise ConfigError("batch_size", batch_size, "must be >= 1")
         batches = _chunks([as_item(it, i) for i, it in enumerate(items)], batch_size)
-        pool = ThreadPoolExecutor(self.prefetch) if self.prefetch else None
+        pool, owned = self._pool()
 
         def start(batch: list[VideoItem]) -> list[Future | VideoInfo | None]:
             """Start decoding in the pool; without one, hand the probe info on for an inline decode."""
@@ -114,7 +155,7 @@ class Evaluator:
             while pending:
                 yield from self._finish(pending.pop(0), on_result)
         finally:
-            if pool:
+            if pool and owned:
                 pool.shutdown(wait=False, cancel_futures=True)
 
     def _finish(self, pending: tuple, on_result: Callable | None) -> Iterator[EvaluationResult]:
@@ -220,6 +261,7 @@ def load_evaluator(
     *,
     sampling: SamplingConfig | dict[str, Any] | None = None,
     prefetch: int = 2,
+    workers: str = "thread",
     **options: Any,
 ) -> Evaluator:
     """Build an :class:`Evaluator`.
@@ -233,4 +275,4 @@ def load_evaluator(
         options["model"] = model
     if adapter is not None:
         options["adapter"] = adapter
-    return Evaluator(create_backend(backend, **options), sampling, prefetch=prefetch)
+    return Evaluator(create_backend(backend, **options), sampling, prefetch=prefetch, workers=workers)

@@ -111,18 +111,6 @@ def test_bad_config(shared_videos, capsys):
     assert "give exactly one of --model DIR or --random-init-arch" in capsys.readouterr().err
 
 
-def test_process_prefetch_gives_the_thread_results(shared_videos):
-    from aigve.backends.fake import FakeBackend
-    from aigve.bench.prefetch import ProcessPrefetchEvaluator
-    from aigve.evaluator import Evaluator
-
-    items = [(shared_videos / f"lavie_beach_0{i}.mp4", "a beach", f"v{i}") for i in range(3)]
-    threads = list(Evaluator(FakeBackend(), prefetch=1).evaluate_many(items, batch_size=2))
-    with ProcessPrefetchEvaluator(FakeBackend(), prefetch=1) as ev:
-        procs = list(ev.evaluate_many(items, batch_size=2))
-    assert [r.raw_text for r in procs] == [r.raw_text for r in threads] and all(r.ok for r in procs)
-
-
 @pytest.mark.gpu
 def test_bench_on_cuda_in_bfloat16(tiny_model, shared_videos):
     """The GPU code paths: bf16 weights, CUDA peak memory per path (runs only where a GPU is visible)."""

@@ -40,3 +40,19 @@ def test_as_item_forms():
     assert as_item({"video": "x.mp4", "prompt": "q", "id": 7}).id == "7"
     assert as_item("clip.webm").prompt == ""
     assert aigve.list_backends() == ["fake", "macs", "macs-scores", "signals", "vllm"]
+
+
+def test_process_workers_give_the_thread_results(shared_videos):
+    from aigve.backends.fake import FakeBackend
+    from aigve.evaluator import Evaluator
+
+    items = [(str(shared_videos / f"lavie_beach_0{i}.mp4"), "a beach", f"v{i}") for i in range(3)]
+    threads = list(Evaluator(FakeBackend(), prefetch=1).evaluate_many(items, batch_size=2))
+    with Evaluator(FakeBackend(), prefetch=1, workers="process") as ev:
+        ev.start_workers()
+        procs = list(ev.evaluate_many(items, batch_size=2))
+        assert ev._process_pool is not None  # one persistent pool, reused across calls
+    assert ev._process_pool is None
+    assert [r.raw_text for r in procs] == [r.raw_text for r in threads] and all(r.ok for r in procs)
+    with pytest.raises(ConfigError, match="workers"):
+        Evaluator(FakeBackend(), workers="fibers")

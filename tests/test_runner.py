@@ -246,3 +246,11 @@ def test_json_list_manifest_and_empty_prompt_warning(shared_videos, tmp_path, ca
     m.write_text(json.dumps({"video": "a.mp4"}))
     with pytest.raises(InputError, match="list of objects"):
         collect_items(m)
+
+
+def test_decode_workers_process_from_the_cli(shared_videos, tmp_path):
+    out = tmp_path / "o"
+    args = ["score", str(shared_videos / "lavie_beach_02.mp4"), "--prompt", "p", "--backend", "fake", "--out", str(out),
+            "--no-progress", "--decode-workers", "process"]
+    assert main(args) == 0
+    assert _records(out)[0]["status"] == "ok"

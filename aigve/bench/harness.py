@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aigve.bench.memory import PeakMemory
-from aigve.evaluator import VideoItem
+from aigve.evaluator import Evaluator, VideoItem
 
 log = logging.getLogger(__name__)
 
@@ -318,10 +318,8 @@ def _run_batched(ctx: _Context) -> PathResult:
 
 
 def _run_batched_processes(ctx: _Context) -> PathResult:
-    from aigve.bench.prefetch import ProcessPrefetchEvaluator
-
-    with ProcessPrefetchEvaluator(ctx.backend, ctx.sampling, prefetch=ctx.config.prefetch) as evaluator:
-        evaluator.start()  # worker start-up is a one-off cost, not a per-video one: keep it out of the timing
+    with Evaluator(ctx.backend, ctx.sampling, prefetch=ctx.config.prefetch, workers="process") as evaluator:
+        evaluator.start_workers()  # worker start-up is a one-off cost, not a per-video one: keep it out of the timing
         return _run_evaluator(ctx, "batched-processes", evaluator, ctx.config.batch_size)
 
 

@@ -35,6 +35,8 @@ def add_sampling_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-visual-tokens", type=int, default=None, help="visual-token budget per video")
     g.add_argument("--sampling", dest="strategy", choices=SAMPLING_STRATEGIES, default=None,
                    help="uniform, or motion (denser frames where content changes most)")
+    g.add_argument("--decode-workers", choices=("thread", "process"), default="thread",
+                   help="decode upcoming videos in background threads (default) or worker processes")
 
 
 def sampling_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -73,4 +75,5 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
 def evaluator_from_args(args: argparse.Namespace, **extra: Any):
     from aigve.evaluator import load_evaluator
 
+    extra.setdefault("workers", getattr(args, "decode_workers", "thread"))
     return load_evaluator(args.backend, sampling=sampling_from_args(args), **backend_options(args), **extra)

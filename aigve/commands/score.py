@@ -65,8 +65,12 @@ def run(args: argparse.Namespace) -> int:
             built.append(evaluator_from_args(args))
         return built[0]
 
-    summary = run_sharded_from_args(args, evaluator, items) or run_batch(
-        evaluator, items, args.out, resume=args.resume, batch_size=args.batch_size, progress=not args.no_progress)
+    try:
+        summary = run_sharded_from_args(args, evaluator, items) or run_batch(
+            evaluator, items, args.out, resume=args.resume, batch_size=args.batch_size, progress=not args.no_progress)
+    finally:
+        if built:
+            built[0].close()  # stops decode worker processes, if any
     print_means(summary.out_dir / "results.jsonl")
     print(summary.line())
     problem = backend_problem(built[0].describe()) if built else None
