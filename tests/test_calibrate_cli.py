@@ -73,7 +73,8 @@ def test_fit_prints_pairs_and_srcc_then_score_uses_the_file(scored, capsys):
     for vid, rec in after.items():
         assert rec["backend"]["calibration"] == str(cal_path)
         assert rec["backend"]["calibration_fingerprint"] == cal.fingerprint()
-        assert rec["extra"]["measurements"] == before[vid]["extra"]["measurements"]  # measuring is unchanged
+        # measuring is unchanged (up to float rounding: OpenCV's threaded optical flow is not bit-reproducible)
+        assert rec["extra"]["measurements"] == pytest.approx(before[vid]["extra"]["measurements"], rel=1e-6)
         continuous, _ = cal.score(rec["extra"]["measurements"])
         for aspect in ASPECTS:
             assert rec["scores"][aspect] == int(min(5, max(0, int(continuous[aspect] + 0.5))))

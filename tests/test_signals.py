@@ -157,7 +157,8 @@ def test_calibration_file_changes_scores(tmp_path, synthetic):
     assert be.describe()["calibration_fingerprint"] != SignalsBackend().describe()["calibration_fingerprint"]
     out = be.score([sampled(make_clip("camera_pan", size=(128, 128)))], [""])[0]
     assert out.parsed.scores["dynamic"] == 1 != synthetic["camera_pan"].parsed.scores["dynamic"]
-    assert out.extra["measurements"] == synthetic["camera_pan"].extra["measurements"]
+    # same measurements (up to float rounding: OpenCV's threaded optical flow is not bit-reproducible)
+    assert out.extra["measurements"] == pytest.approx(synthetic["camera_pan"].extra["measurements"], rel=1e-6)
 
 
 def test_written_files_keep_the_directions(tmp_path, backend):
