@@ -93,12 +93,11 @@ class Evaluator:
 
     def start_workers(self) -> None:
         """Start process workers now (each imports its modules once), e.g. to keep that out of a timing."""
-        pool, owned = self._pool()
-        if pool is not None and not owned:
-            for future in [pool.submit(os.getpid) for _ in range(self.prefetch)]:
-                future.result()
-        elif pool is not None:
-            pool.shutdown()
+        if self.workers != "process" or not self.prefetch:
+            return  # thread pools start with each call, at no measurable cost
+        pool, _ = self._pool()
+        for future in [pool.submit(os.getpid) for _ in range(self.prefetch)]:
+            future.result()
 
     def close(self) -> None:
         """Stop worker processes (``workers="process"``); thread pools end with each call."""
@@ -130,7 +129,7 @@ class Evaluator:
     ) -> Iterator[EvaluationResult]:
         """Score many videos, ``batch_size`` per backend call, yielding results in input order.
 
-        Decoding of the next batch overlaps the model call on the current one. ``infos``: probe
+        Decoding of the next ``prefetch`` batches overlaps the model call on the current one. ``infos``: probe
         results already in hand, keyed by item id (saves probing twice).
         """
         infos = dict(infos or {})
