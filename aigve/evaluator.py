@@ -49,6 +49,19 @@ def as_item(item: VideoItem | dict | tuple | str, index: int = 0) -> VideoItem:
                      video=video, prompt=prompt)
 
 
+def _prepare_when_decoded(prepare: Callable, batch: list[VideoItem], decodes: list[Future]) -> Any:
+    """Run ``backend.prepare`` on a batch once its videos are decoded; None (prepare later, inline)
+    when a video failed to decode or preparing fails: the model thread then redoes it with full error handling."""
+    loaded = [f.result() for f in decodes]
+    ready = [(it, v) for it, v in zip(batch, loaded, strict=True) if isinstance(v, SampledVideo)]
+    if len(ready) != len(batch):
+        return None
+    try:
+        return prepare([v for _, v in ready], [it.prompt for it, _ in ready])
+    except Exception:  # noqa: BLE001 - reported by the inline retry in the model thread
+        return None
+
+
 def _load(item: VideoItem, cfg: SamplingConfig, info: VideoInfo | None = None) -> SampledVideo | EvaluationResult:
     """Decode one item; a failure becomes an error record instead of an exception."""
     from aigve.video import load_video
@@ -137,15 +150,20 @@ class Evaluator:
             raise ConfigError("batch_size", batch_size, "must be >= 1")
         batches = _chunks([as_item(it, i) for i, it in enumerate(items)], batch_size)
         pool, owned = self._pool()
+        # The backend's CPU preprocessing (HF processor) of a decoded batch also runs ahead, in one more
+        # thread, so it never waits in the decode pool behind the jobs it depends on (no deadlock).
+        prepare = getattr(self.backend, "prepare", None) if pool and self.workers == "thread" else None
+        prep_pool = ThreadPoolExecutor(1) if prepare else None
 
-        def start(batch: list[VideoItem]) -> list[Future | VideoInfo | None]:
-            """Start decoding in the pool; without one, hand the probe info on for an inline decode."""
-            if pool:
-                return [pool.submit(_load, it, self.sampling, infos.get(it.id)) for it in batch]
-            return [infos.get(it.id) for it in batch]
+        def start(batch: list[VideoItem]) -> tuple[list[Future | VideoInfo | None], Future | None]:
+            """Start decoding (and preparing) in the pools; without them, hand the probe info on."""
+            if not pool:
+                return [infos.get(it.id) for it in batch], None
+            decodes = [pool.submit(_load, it, self.sampling, infos.get(it.id)) for it in batch]
+            return decodes, prep_pool.submit(_prepare_when_decoded, prepare, batch, decodes) if prep_pool else None
 
         try:
-            pending: list[tuple[list[VideoItem], list[Future | VideoInfo | None]]] = []
+            pending: list[tuple[list[VideoItem], tuple]] = []
             for batch in batches:
                 pending.append((batch, start(batch)))
                 if pool and len(pending) <= self.prefetch:
@@ -154,25 +172,32 @@ class Evaluator:
             while pending:
                 yield from self._finish(pending.pop(0), on_result)
         finally:
-            if pool and owned:
-                pool.shutdown(wait=False, cancel_futures=True)
+            for executor in (pool if owned else None, prep_pool):
+                if executor:
+                    executor.shutdown(wait=False, cancel_futures=True)
 
     def _finish(self, pending: tuple, on_result: Callable | None) -> Iterator[EvaluationResult]:
-        batch, futures = pending
+        batch, (futures, prepared) = pending
         loaded = [f.result() if isinstance(f, Future) else _load(it, self.sampling, f)
                   for it, f in zip(batch, futures, strict=True)]
-        for result in self._score_batch(batch, loaded):
+        prepared = prepared.result() if prepared is not None else None
+        for result in self._score_batch(batch, loaded, prepared):
             if on_result:
                 on_result(result)
             yield result
 
-    def _score_batch(self, batch: Sequence[VideoItem], loaded: Sequence[SampledVideo | EvaluationResult]) -> list[EvaluationResult]:
+    def _score_batch(self, batch: Sequence[VideoItem], loaded: Sequence[SampledVideo | EvaluationResult],
+                     prepared: Any = None) -> list[EvaluationResult]:
         ready = [(it, v) for it, v in zip(batch, loaded, strict=True) if isinstance(v, SampledVideo)]
         outputs: dict[str, BackendOutput | EvaluationResult] = {}
         if ready:
             start = time.perf_counter()
+            videos, prompts = [v for _, v in ready], [it.prompt for it, _ in ready]
             try:
-                outs = self.backend.score([v for _, v in ready], [it.prompt for it, _ in ready])
+                if prepared is not None:
+                    outs = self.backend.score(videos, prompts, prepared=prepared)
+                else:
+                    outs = self.backend.score(videos, prompts)
                 if len(outs) != len(ready):
                     raise RuntimeError(f"backend returned {len(outs)} outputs for {len(ready)} videos")
                 share = (time.perf_counter() - start) / len(ready)

@@ -56,3 +56,30 @@ def test_process_workers_give_the_thread_results(shared_videos):
     assert [r.raw_text for r in procs] == [r.raw_text for r in threads] and all(r.ok for r in procs)
     with pytest.raises(ConfigError, match="workers"):
         Evaluator(FakeBackend(), workers="fibers")
+
+
+def test_backend_preprocessing_runs_ahead_in_a_worker_with_identical_results(tiny_judge, shared_videos):
+    import threading
+
+    from aigve.backends.macs import MacsBackend
+    from aigve.evaluator import Evaluator
+
+    backend = MacsBackend(model=str(tiny_judge), generation={"max_new_tokens": 300})
+    threads = []
+    real_prepare = backend.prepare
+
+    def spy(videos, prompts):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real_prepare(videos, prompts)
+
+    backend.prepare = spy
+    items = [(str(shared_videos / f"lavie_beach_0{i}.mp4"), "a beach", f"v{i}") for i in range(4)]
+    sampling = {"max_frames": 4, "max_pixels": 112 * 112, "min_pixels": 28 * 28}
+    ahead = list(Evaluator(backend, sampling, prefetch=2).evaluate_many(items, batch_size=2))
+    assert threads == [False, False]  # two batches, both prepared off the model's thread
+    threads.clear()
+    inline = list(Evaluator(backend, sampling, prefetch=0).evaluate_many(items, batch_size=2))
+    assert threads == [True, True]
+    assert all(r.ok for r in ahead)
+    assert [r.raw_text for r in ahead] == [r.raw_text for r in inline]
+    assert [r.expected_scores for r in ahead] == [r.expected_scores for r in inline]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from time import perf_counter
@@ -200,19 +201,28 @@ class MacsBackend:
         """Per-frame pixel caps of this checkpoint (see :func:`checkpoint_sampling_caps`)."""
         return checkpoint_sampling_caps(self.processor)
 
-    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
+    def prepare(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> PreparedBatch:
+        """The CPU side of :meth:`score` (chat template, tokenizer, video processor, left padding).
+
+        The evaluator runs it in a background thread for the next batch while the model works on this one.
+        """
+        start = perf_counter()
+        inputs = build_inputs(self.processor, videos, prompts, self.released_keys)
+        return PreparedBatch(inputs, perf_counter() - start, len(videos))
+
+    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str],
+              prepared: PreparedBatch | None = None) -> list[BackendOutput]:
         """Generate one answer per video as one left-padded batch; outputs in input order.
 
-        ``timings`` are the batch's seconds divided evenly over its videos (``extra["batch_size"]`` says
-        how many shared them).
+        ``prepared``: :meth:`prepare` of the same lists, done ahead (else done now). ``timings`` are the
+        batch's seconds divided evenly over its videos (``extra["batch_size"]`` says how many shared them).
         """
         import torch
         from transformers import LogitsProcessorList
 
-        start = perf_counter()
-        inputs = build_inputs(self.processor, videos, prompts, self.released_keys)
-        preprocess_s = perf_counter() - start
-        inputs = inputs.to(self.device)
+        prepared = check_prepared(prepared, videos) or self.prepare(videos, prompts)
+        preprocess_s = prepared.preprocess_s
+        inputs = prepared.inputs.to(self.device)
         recorder = _digit_recorder(self.digit_ids, self.device) if self.digit_ids else None
         start = perf_counter()
         with torch.inference_mode():
@@ -279,3 +289,18 @@ def checkpoint_sampling_caps(processor: Any) -> dict[str, Any]:
     if not limit or limit >= default.max_pixels:
         return {}
     return {"max_pixels": int(limit), "min_pixels": int(min(default.min_pixels, floor, limit))}
+
+
+@dataclass
+class PreparedBatch:
+    """Model inputs of one batch built on the CPU (``inputs``: a BatchFeature), with the seconds it took."""
+
+    inputs: Any
+    preprocess_s: float
+    size: int
+
+
+def check_prepared(prepared: PreparedBatch | None, videos: Sequence[SampledVideo]) -> PreparedBatch | None:
+    if prepared is not None and prepared.size != len(videos):
+        raise ValueError(f"prepared batch holds {prepared.size} videos, score() got {len(videos)}")
+    return prepared

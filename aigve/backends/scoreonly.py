@@ -42,7 +42,7 @@ import numpy as np
 from aigve.aspects import ASPECT_KEYS, canonical_key
 from aigve.backends.base import BackendOutput
 from aigve.backends.digit_scores import SCORE_VALUES, digit_mass, expected_digit_score, locate_score_digits
-from aigve.backends.macs import MacsBackend
+from aigve.backends.macs import MacsBackend, PreparedBatch, check_prepared
 from aigve.errors import ConfigError, ModelLoadError
 from aigve.prompt import format_answer
 
@@ -167,14 +167,17 @@ class ScoreOnlyBackend(MacsBackend):
 
     # ------------------------------------------------------------------------------------------ scoring
 
-    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
-        """Scores of ``self.aspects`` for each video; one forward pass per batch (``fill="placeholder"``)."""
-        from aigve.backends.qwen_inputs import build_inputs
+    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str],
+              prepared: PreparedBatch | None = None) -> list[BackendOutput]:
+        """Scores of ``self.aspects`` for each video; one forward pass per batch (``fill="placeholder"``).
 
+        ``prepared``: :meth:`prepare` of the same lists, done ahead by the evaluator (else done now).
+        """
+        prepared = check_prepared(prepared, videos) or self.prepare(videos, prompts)
         start = perf_counter()
-        inputs = build_inputs(self.processor, videos, prompts, self.released_keys).to(self.device)
+        inputs = prepared.inputs.to(self.device)
         skel = self.skeleton()
-        preprocess_s = perf_counter() - start
+        preprocess_s = prepared.preprocess_s + perf_counter() - start
         start = perf_counter()
         digits, lse = self._slot_logits(inputs, skel)
         model_s = self._sync(start)
