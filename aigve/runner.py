@@ -157,9 +157,14 @@ class RunSummary:
     out_dir: Path
 
     def line(self) -> str:
-        rate = self.scored / self.wall_s if self.wall_s > 0 else 0.0
-        return (f"{self.scored} scored, {self.failed} failed, {self.skipped} skipped (resume) of {self.total} "
-                f"in {self.wall_s:.1f} s ({rate:.2f} videos/s) -> {self.out_dir / RESULTS_NAME}")
+        return summary_text(self.scored, self.failed, self.skipped, self.total, self.wall_s, self.out_dir / RESULTS_NAME)
+
+
+def summary_text(scored: int, failed: int, skipped: int, total: int, wall_s: float, results: Path) -> str:
+    """The one-line summary printed after a run (or one shard of it)."""
+    rate = scored / wall_s if wall_s > 0 else 0.0
+    return (f"{scored} scored, {failed} failed, {skipped} skipped (resume) of {total} "
+            f"in {wall_s:.1f} s ({rate:.2f} videos/s) -> {results}")
 
 
 EvaluatorSource = Evaluator | Callable[[], Evaluator]

@@ -108,10 +108,10 @@ class ShardSummary:
     merged: Path | None = None
 
     def line(self) -> str:
-        rate = self.scored / self.wall_s if self.wall_s > 0 else 0.0
-        text = (f"shard {self.rank}/{self.world}: {self.scored} scored, {self.failed} failed, {self.skipped} skipped "
-                f"(resume) of {self.total} in {self.wall_s:.1f} s ({rate:.2f} videos/s) -> "
-                f"{results_path(self.out_dir, self.rank)}")
+        from aigve.runner import summary_text
+
+        text = f"shard {self.rank}/{self.world}: " + summary_text(
+            self.scored, self.failed, self.skipped, self.total, self.wall_s, results_path(self.out_dir, self.rank))
         if self.merged:
             text += f"; all shards done, merged into {self.merged}"
         else:
