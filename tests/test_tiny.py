@@ -152,10 +152,15 @@ def test_adapter_is_not_a_no_op(tiny_model, tmp_path):
 def test_cli_build_tiny(tmp_path, capsys):
     from aigve.cli import main
 
-    assert main(["testing", "build-tiny", str(tmp_path / "cli"), "--seed", "3"]) == 0
+    assert main(["testing", "build-tiny", str(tmp_path / "cli"), "--seed", "3", "--adapter", str(tmp_path / "lora")]) == 0
     out, err = capsys.readouterr()
-    assert str(tmp_path / "cli") in out
+    assert str(tmp_path / "cli") in out and str(tmp_path / "lora") in out
     assert "random weights" in err and "not a judge" in err
+    # transformers' tqdm bars (saving shards, loading weights for the adapter) are noise on a one-line command
+    assert "Writing model shards" not in err and "Loading weights" not in err and "it/s]" not in err
+    from transformers.utils.logging import is_progress_bar_enabled
+
+    assert is_progress_bar_enabled()  # hidden for the build only, the global setting is restored
     assert json.loads((tmp_path / "cli" / MARKER).read_text())["params"]["seed"] == 3
 
 
