@@ -126,9 +126,15 @@ class ResultWriter:
         self.close()
 
 
-def iter_records(path: str | os.PathLike, *, strict: bool = False) -> Iterator[dict[str, Any]]:
-    """Yield records from a results JSONL. A truncated last line (crash) is skipped with a warning;
-    a bad line elsewhere raises InputError naming file and line (or is skipped when not ``strict``)."""
+def iter_records(path: str | os.PathLike, *, strict: bool = False,
+                 skipped: list[int] | None = None) -> Iterator[dict[str, Any]]:
+    """Yield records from a results JSONL.
+
+    A truncated last line (a run interrupted mid-write) is skipped with a warning, and its 1-based line
+    number is appended to ``skipped`` when a list is given (so callers such as reports can say so);
+    with ``strict`` it raises instead. A bad line anywhere else always raises InputError naming the file
+    and line.
+    """
     path = Path(path)
     lines = path.read_text(encoding="utf-8").splitlines()
     for n, line in enumerate(lines, 1):
@@ -139,6 +145,8 @@ def iter_records(path: str | os.PathLike, *, strict: bool = False) -> Iterator[d
         except json.JSONDecodeError as exc:
             if n == len(lines) and not strict:
                 log.warning("%s: line %d is incomplete (interrupted run?); skipped", path, n)
+                if skipped is not None:
+                    skipped.append(n)
                 continue
             raise InputError(path, f"not valid JSON ({exc.msg})", row=n) from None
         if not isinstance(record, dict):

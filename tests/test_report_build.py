@@ -155,6 +155,25 @@ def test_model_only_report(tmp_path):
     assert "distributions only" in (tmp_path / "out" / "report.md").read_text()
 
 
+def test_cut_off_results_file_is_noted_in_the_report(tmp_path, capsys):
+    from aigve.cli import main
+
+    data = _synthetic(tmp_path)
+    with open(data["a_path"], "a", encoding="utf-8") as fh:
+        fh.write('{"id": "run58", "video": "/somewhere/g1_58.mp4", "scores": {"phys')  # killed mid-write
+    out = tmp_path / "out"
+    assert main(["report", "--scores", str(data["a_path"]), "--human", str(data["human_path"]), "--out", str(out),
+                 "--bootstrap", "0", "--no-embeddings", "--no-plots"]) == 0
+    note = f"{data['a_path']}: last line is incomplete (interrupted run?); 1 line skipped (line 60)"
+    assert f"note: {note}" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert note in metrics["notes"]
+    (system,) = metrics["systems"]
+    assert system["skipped_lines"] == [60] and system["n_records"] == 59
+    assert note in (out / "report.md").read_text()
+    assert "interrupted run?" in (out / "report.html").read_text()
+
+
 def test_cli_report_and_errors(tmp_path, capsys):
     from aigve.cli import main
 

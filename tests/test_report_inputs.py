@@ -56,6 +56,32 @@ def test_bad_jsonl_names_file_and_row(tmp_path, records, row, words):
     assert str(path) in str(info.value) and f"row {row}" in str(info.value)
 
 
+def test_cut_off_last_line_is_skipped_and_counted(tmp_path):
+    path = _jsonl(tmp_path / "r.jsonl", [{"id": "a", "scores": {"physics": 3}}, {"id": "b", "scores": {"physics": 4}}])
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write('{"id": "c", "scores": {"phys')  # a run killed mid-write
+    sf = load_scores(path)
+    assert [r.id for r in sf.records] == ["a", "b"] and [r.row for r in sf.records] == [1, 2]
+    assert sf.skipped_lines == [3]
+    assert load_scores(_jsonl(tmp_path / "whole.jsonl", [{"id": "a", "scores": {"physics": 3}}])).skipped_lines == []
+
+
+def test_only_line_cut_off_says_so(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"id": "a", "sco', encoding="utf-8")
+    with pytest.raises(InputError, match="no records found.*incomplete"):
+        load_scores(path)
+
+
+def test_bad_line_in_the_middle_is_an_error_not_skipped(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"id": "a", "scores": {"physics": 3}}\n{"id": "b", "sco\n{"id": "c", "scores": {}}\n',
+                    encoding="utf-8")
+    with pytest.raises(InputError, match="not valid JSON") as info:
+        load_scores(path)
+    assert info.value.row == 2 and str(path) in str(info.value) and "row 2" in str(info.value)
+
+
 def test_csv_scores_and_errors(tmp_path):
     good = tmp_path / "sys.csv"
     good.write_text("id,Technical Quality,element_presentence,category\nx1,4,5,animal\nx2,,3,city\n")

@@ -35,6 +35,10 @@ def test_partial_last_line_is_repaired_on_append(tmp_path):
     with open(path, "a") as fh:
         fh.write('{"id": "v2", "vid')  # crash mid-write
     assert [r["id"] for r in iter_records(path)] == ["v1"]
+    skipped: list[int] = []
+    assert len(list(iter_records(path, skipped=skipped))) == 1 and skipped == [2]  # reports say so
+    with pytest.raises(InputError, match="row 2"):
+        list(iter_records(path, strict=True))
     with ResultWriter(path) as w:
         w.write(_result(3))
     assert [r["id"] for r in iter_records(path, strict=True)] == ["v1", "v3"]

@@ -35,6 +35,7 @@ def _summary(metrics: dict) -> list[str]:
     for s in metrics["systems"]:
         if s.get("disclaimer"):
             lines.append(f"!! {s['name']}: {s['disclaimer']}")
+    lines += [f"note: {n}" for n in metrics.get("notes", [])]
     for system, by_aspect in (metrics.get("agreement") or {}).items():
         lines.append(f"{system}: SRCC per aspect (n)")
         for aspect, st in by_aspect.items():

@@ -59,6 +59,8 @@ def _inputs(metrics: dict[str, Any]) -> list[Block]:
     for s in metrics["systems"]:
         line = (f"{s['name']}: {s['path']} - {s['n_records']} records, {s['n_errors']} failed, "
                 f"{s['n_parse_failures']} unparseable; backend: {', '.join(s['backends']) or 'not recorded'}")
+        if s.get("skipped_lines"):
+            line += f"; {len(s['skipped_lines'])} incomplete line(s) skipped"
         if "n_matched" in s:
             line += f"; matched {s['n_matched']}"
         items.append(line)

@@ -95,11 +95,23 @@ def distribution(values: Sequence[float]) -> dict[str, Any]:
 def system_summary(system: ScoreFile, joined: Joined | None) -> dict[str, Any]:
     out = {"name": system.name, "path": str(system.path), "n_records": len(system.records),
            "n_errors": system.n_errors, "n_parse_failures": system.n_parse_failures,
-           "backends": system.backends, "disclaimer": system.disclaimer, "aspects": system.aspects}
+           "backends": system.backends, "disclaimer": system.disclaimer, "aspects": system.aspects,
+           "skipped_lines": system.skipped_lines}
     if joined is not None:
         out.update(n_matched=len(joined.pairs), unmatched_scores=joined.unmatched_scores,
                    unmatched_human=joined.unmatched_human)
     return out
+
+
+def input_notes(systems: Sequence[ScoreFile]) -> list[str]:
+    """Report notes about the score files themselves: lines left out because a run was cut off mid-write."""
+    notes = []
+    for s in systems:
+        if s.skipped_lines:
+            n = len(s.skipped_lines)
+            notes.append(f"{s.path}: last line is incomplete (interrupted run?); {n} line{'s' if n > 1 else ''} "
+                         f"skipped (line {', '.join(map(str, s.skipped_lines))})")
+    return notes
 
 
 def _groups(joined: Joined, column: str) -> dict[str, Joined]:
@@ -116,7 +128,7 @@ def compute(systems: Sequence[ScoreFile], annotations: Sequence[Annotation] | No
     """All report numbers for ``systems`` against ``annotations`` (None: model-only distributions)."""
     settings = {"bootstrap": n_boot, "seed": seed, "ci_level": level, "zero_as_na": zero_as_na,
                 "group_by": group_by, "embeddings": embeddings}
-    metrics: dict[str, Any] = {"settings": settings, "definitions": DEFINITIONS, "notes": []}
+    metrics: dict[str, Any] = {"settings": settings, "definitions": DEFINITIONS, "notes": input_notes(systems)}
     if not annotations:
         return _model_only(systems, metrics, zero_as_na)
     aspects = rated_aspects(list(annotations))

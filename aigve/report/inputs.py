@@ -45,7 +45,8 @@ class ScoreRecord:
 
 @dataclass
 class ScoreFile:
-    """All records of one system. ``disclaimer``: why these scores are not a real evaluation, if so."""
+    """All records of one system. ``disclaimer``: why these scores are not a real evaluation, if so.
+    ``skipped_lines``: 1-based lines left out because they were cut off (an interrupted run's last line)."""
 
     name: str
     path: Path
@@ -53,6 +54,7 @@ class ScoreFile:
     backends: list[str] = field(default_factory=list)
     disclaimer: str | None = None
     n_parse_failures: int = 0
+    skipped_lines: list[int] = field(default_factory=list)
 
     @property
     def n_errors(self) -> int:
@@ -158,7 +160,8 @@ def _jsonl_record(rec: dict[str, Any], path: Path, row: int, failures: list[int]
     return ScoreRecord(str(ident), None if video is None else str(video), scores, comments, row, error_msg, extra)
 
 
-def _read_jsonl(path: Path) -> tuple[list[ScoreRecord], list[Any], int]:
+def _read_jsonl(path: Path, skipped: list[int]) -> tuple[list[ScoreRecord], list[Any], int]:
+    """Records, backends and the count of unparseable raw answers; cut-off lines are added to ``skipped``."""
     from aigve.results import iter_records
 
     records, backends, failures = [], [], [0]
@@ -176,9 +179,9 @@ def _read_jsonl(path: Path) -> tuple[list[ScoreRecord], list[Any], int]:
         if isinstance(items, list):
             entries = list(enumerate(items, 1))
     if entries is None:
-        rows = [n for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-        # a truncated last line (interrupted run) is skipped by iter_records, so rows may be one longer
-        entries = list(zip(rows, iter_records(path, strict=False), strict=False))
+        read = list(iter_records(path, strict=False, skipped=skipped))  # a cut-off last line is skipped
+        rows = [n for n, line in enumerate(text.splitlines(), 1) if line.strip() and n not in skipped]
+        entries = list(zip(rows, read, strict=True))
     for row, rec in entries:
         if not isinstance(rec, dict):
             raise InputError(path, "expected a JSON object", row=row)
@@ -241,20 +244,22 @@ def load_scores(path: str | os.PathLike, name: str | None = None) -> ScoreFile:
         raise InputError(path, "score file not found")
     backends: list[Any] = []
     failures = 0
+    skipped: list[int] = []
     if path.suffix.lower() == ".csv":
         records = _read_csv(path)
     elif path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-        records, backends, failures = _read_jsonl(path)
+        records, backends, failures = _read_jsonl(path, skipped)
     else:
         raise InputError(path, "unknown score file type (expected .jsonl or .csv)")
     if not records:
-        raise InputError(path, "no records found")
+        raise InputError(path, "no records found" + (" (its only line is incomplete: interrupted run?)"
+                                                     if skipped else ""))
     records = _check_duplicates(records, path, allow_resumed=path.suffix.lower() != ".csv")
     labels = sorted({label for b in backends if (label := _backend_label(b))})
     if failures:
         log.warning("%s: %d raw model answers could not be parsed; counted as unscored", path, failures)
     return ScoreFile(name or default_names([path])[0], path, records, labels,
-                     disclaimer_for(backends), failures)
+                     disclaimer_for(backends), failures, skipped)
 
 
 @dataclass
