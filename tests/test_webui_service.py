@@ -194,6 +194,29 @@ def test_report_errors_use_upload_names(svc, tmp_path):
     assert "gradio-cache" not in str(exc.value)
 
 
+def test_shown_names_are_base_names_never_server_folders():
+    upload = "/tmp/gradio/0123abcd/my run.jsonl"
+    assert service_mod.shown_names([upload, None, "/srv/data/human.csv"], {}) == {
+        upload: "my run.jsonl", "/srv/data/human.csv": "human.csv"}
+    assert service_mod.shown_names([upload], {upload: "mine.jsonl"}) == {upload: "mine.jsonl"}
+
+
+def test_report_shows_upload_names_not_server_paths(svc, tmp_path):
+    cache = tmp_path / "gradio" / "0123abcd"  # where gradio keeps an upload, under its own name
+    cache.mkdir(parents=True)
+    results, human = cache / "mine.jsonl", cache / "human.csv"
+    rows = [{"id": f"clip{i}", "video": f"clip{i}.mp4", "scores": {k: i % 6 for k in ASPECT_KEYS}} for i in range(3)]
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"id": "clip3", "sco')  # cut-off last line
+    human.write_text("id," + ",".join(ASPECT_KEYS) + "\n"
+                     + "".join(f"clip{i}," + ",".join([str(5 - i)] * 9) + "\n" for i in range(3)))
+    rep = svc.report(str(results), str(human), n_boot=0)
+    shown = [rep.markdown, *(p.read_text() for p in rep.files)]
+    assert all(str(cache) not in text for text in shown)
+    assert "Human file: human.csv" in rep.markdown and "mine: mine.jsonl - 3 records" in rep.markdown
+    assert "mine.jsonl: last line is incomplete" in rep.markdown
+    assert rep.metrics["systems"][0]["path"] == "mine.jsonl" and rep.metrics["human"]["path"] == "human.csv"
+
+
 def test_samples_come_from_the_bundled_manifest(svc):
     samples = svc.samples()
     if not service_mod.SAMPLES_DIR.is_dir():

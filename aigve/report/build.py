@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,14 +75,15 @@ def build_report(scores: Sequence[ScoreSpec], human: str | os.PathLike | Sequenc
                  out: str | os.PathLike | None = None, *, group_by: str | None = None, n_boot: int = 1000,
                  seed: int = 0, zero_as_na: bool = False, embeddings: bool = True, plots: bool = True,
                  level: float = 0.95, video_dir: str | os.PathLike | None = None,
-                 title: str = "aigve benchmark report") -> Report:
+                 title: str = "aigve benchmark report", path_labels: Mapping[str, str] | None = None) -> Report:
     """Compare one or more systems' scores with human scores and write the report.
 
     ``scores``: paths (named by file stem), ``"name=path"`` or ``(name, path)``. ``human``: an annotation
     file (see :func:`aigve.annotations.load_annotations`), already loaded annotations, or None for a
     model-only report (score distributions). ``out``: folder for report.md, report.html, metrics.json,
     metrics.csv and plots/*.png; None computes the metrics only. Raises InputError for bad files and
-    ConfigError for bad options.
+    ConfigError for bad options. ``path_labels``: input path -> how the report names that file (the web UI
+    shows an upload's own name, never the server's temporary folder); other files are shown as given.
     """
     from aigve import __version__
 
@@ -91,6 +92,9 @@ def build_report(scores: Sequence[ScoreSpec], human: str | os.PathLike | Sequenc
     if not 0 < level < 1:
         raise ConfigError("level", level, "use a confidence level between 0 and 1, e.g. 0.95")
     systems = load_systems(scores)
+    labels = {str(Path(k)): v for k, v in (path_labels or {}).items()}
+    for s in systems:
+        s.label = labels.get(str(s.path))
     human_path = None
     if isinstance(human, (str, os.PathLike)):
         human_path = Path(human)
@@ -104,7 +108,7 @@ def build_report(scores: Sequence[ScoreSpec], human: str | os.PathLike | Sequenc
     metrics = {"schema": "aigve-report/1", "aigve_version": __version__,
                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **computed.metrics}
     if metrics.get("human") is not None:
-        metrics["human"]["path"] = str(human_path) if human_path else None
+        metrics["human"]["path"] = labels.get(str(human_path), str(human_path)) if human_path else None
     report = Report(metrics, Path(out) if out is not None else None)
     if out is None:
         return report

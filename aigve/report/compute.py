@@ -93,7 +93,7 @@ def distribution(values: Sequence[float]) -> dict[str, Any]:
 
 
 def system_summary(system: ScoreFile, joined: Joined | None) -> dict[str, Any]:
-    out = {"name": system.name, "path": str(system.path), "n_records": len(system.records),
+    out = {"name": system.name, "path": system.shown_path, "n_records": len(system.records),
            "n_errors": system.n_errors, "n_parse_failures": system.n_parse_failures,
            "backends": system.backends, "disclaimer": system.disclaimer, "aspects": system.aspects,
            "skipped_lines": system.skipped_lines}
@@ -109,7 +109,7 @@ def input_notes(systems: Sequence[ScoreFile]) -> list[str]:
     for s in systems:
         if s.skipped_lines:
             n = len(s.skipped_lines)
-            notes.append(f"{s.path}: last line is incomplete (interrupted run?); {n} line{'s' if n > 1 else ''} "
+            notes.append(f"{s.shown_path}: last line is incomplete (interrupted run?); {n} line{'s' if n > 1 else ''} "
                          f"skipped (line {', '.join(map(str, s.skipped_lines))})")
     return notes
 

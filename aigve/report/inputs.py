@@ -46,7 +46,8 @@ class ScoreRecord:
 @dataclass
 class ScoreFile:
     """All records of one system. ``disclaimer``: why these scores are not a real evaluation, if so.
-    ``skipped_lines``: 1-based lines left out because they were cut off (an interrupted run's last line)."""
+    ``skipped_lines``: 1-based lines left out because they were cut off (an interrupted run's last line).
+    ``label``: how the report names the file (e.g. an upload's own name); None shows ``path``."""
 
     name: str
     path: Path
@@ -55,6 +56,12 @@ class ScoreFile:
     disclaimer: str | None = None
     n_parse_failures: int = 0
     skipped_lines: list[int] = field(default_factory=list)
+    label: str | None = None
+
+    @property
+    def shown_path(self) -> str:
+        """The file as named in the report: ``label``, else the path."""
+        return self.label or str(self.path)
 
     @property
     def n_errors(self) -> int:

@@ -326,21 +326,21 @@ class WebService:
                names: dict[str, str] | None = None) -> ReportOutput:
         """Run :func:`aigve.report.build_report` on one results file (and a human-score file, if given).
 
-        ``names`` maps server paths to the names shown in messages (uploads keep their own names).
+        ``names`` maps server paths to the names shown in the report and in messages; other files are shown
+        by their base name (uploads keep their own names), never by a server folder.
         """
         from aigve.report import build_report
 
-        names = names or {}
+        shown = shown_names([results, human], names or {})
         out = self.work_dir / "reports" / f"report-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        system = Path(names.get(results, results)).stem or "results"
+        system = Path(shown[results]).stem or "results"
         try:
             report = build_report([(system, results)], human or None, out, n_boot=n_boot, embeddings=embeddings,
-                                  title=f"aigve report: {system}")
+                                  title=f"aigve report: {system}", path_labels=shown)
         except AigveError as exc:
             message = str(exc)
-            for path in (results, human):
-                if path:
-                    message = message.replace(str(path), names.get(path, display_name(path)))
+            for path in sorted(shown, key=len, reverse=True):  # a path that extends another goes first
+                message = message.replace(path, shown[path])
             raise RequestRefused(f"cannot build the report: {message}") from None
         markdown = report.files["markdown"].read_text(encoding="utf-8")
         markdown = _IMAGE_LINK.sub("", markdown)  # plots are shown in a gallery; relative links would break
@@ -369,6 +369,13 @@ class WebService:
         """Drop loaded models (the scratch folder is left for gradio's cache cleanup / the OS)."""
         with self._lock:
             self._evaluators.clear()
+
+
+def shown_names(paths: list[str | None], names: dict[str, str]) -> dict[str, str]:
+    """``{path: name shown to the user}`` for the given paths (None skipped): ``names[path]`` if given, else
+    the base name. Gradio keeps an upload under its own name in a temporary folder (/tmp/gradio/<hash>/x.jsonl),
+    so the base name is what the user uploaded, and the server's folders are never shown."""
+    return {p: names.get(p) or display_name(p) for p in paths if p}
 
 
 def _single_top_folder(folder: Path) -> Path:
