@@ -110,7 +110,9 @@ def test_client_request_and_result(server, clip):
     body = stub.requests[0]
     assert body["model"] == "stub-judge" and body["temperature"] == 0.0
     assert body["max_tokens"] == body["min_tokens"] == 64 and body["top_logprobs"] == 20
-    assert body["mm_processor_kwargs"] == {"fps": 2.0, "do_sample_frames": False}
+    area = clip.frames.shape[1] * clip.frames.shape[2]
+    assert body["mm_processor_kwargs"] == {"fps": 2.0, "do_sample_frames": False,
+                                           "size": {"shortest_edge": area, "longest_edge": area}}
     system, user = body["messages"]
     assert system["role"] == "system" and user["content"][1]["text"].endswith("beach at dusk")
     url_text = user["content"][0]["video_url"]["url"]

@@ -8,13 +8,20 @@ Two ways to reach vLLM:
 * **client** (``VllmBackend(server_url="http://host:8000")``): requests to a running OpenAI-compatible server
   (``vllm serve MODEL``). Each video's sampled frames travel as base64 JPEG (or PNG) frames in a
   ``video_url`` data URL (``data:video/jpeg;base64,<frame>,<frame>,...``, vLLM's format for pre-sampled
-  frames) with ``mm_processor_kwargs`` carrying the sampled fps, so the server does not re-sample. Requests
+  frames) with ``mm_processor_kwargs`` carrying the sampled fps and pixel bounds equal to the frames' area,
+  so the server neither re-samples nor resizes. Requests
   run ``concurrency`` at a time; connection errors, 408/429 and 5xx are retried with exponential backoff.
 
 Both ask for the top ``top_logprobs`` log-probabilities per generated token, so results carry expected
 scores and confidences like ``macs`` (a digit outside the top-k counts as probability 0, an approximation the
 ``macs`` backend does not need). The client uses only the standard library (urllib): one POST per video
 needs no HTTP dependency in the core install.
+
+Tested on CPU: the client against a stub server; the in-process requests against a stand-in engine that runs
+the HF processor and model as vLLM would (identical greedy tokens to ``macs``). Not yet checked against a
+real vLLM on a GPU: whether its Qwen2.5-VL processing keeps the frames' timing. Recent transformers ignore a
+bare ``fps`` option and assume 24 fps unless the video comes with metadata (field notes, pitfall 6), which is
+why each frame array travels with its metadata as well; compare ``aigve bench`` paths (b) and (e) there.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ import numpy as np
 
 from aigve.aspects import ASPECT_KEYS
 from aigve.backends.base import BackendOutput
-from aigve.backends.digit_scores import SCORE_VALUES, read_expected_scores
+from aigve.backends.digit_scores import SCORE_VALUES, digit_token_ids, read_expected_scores
 from aigve.config import GenerationConfig
 from aigve.errors import AigveError, ConfigError, ModelLoadError
 from aigve.prompt import SYSTEM_PROMPT, build_instruction
@@ -132,7 +139,7 @@ class VllmBackend:
         encode_frames(np.zeros((1, 2, 2, 3), np.uint8), frame_format)  # validate the format early
         if self.server_url:
             self.served_model_name = served_model_name or self._server_model()
-            self._llm = None
+            self._llm, self._digit_ids = None, None
         else:
             self.served_model_name = served_model_name or model
             self._llm, self._processor = self._load_engine(engine_options)
@@ -146,7 +153,13 @@ class VllmBackend:
                 "frame_format": self.frame_format}
 
     def sampling_overrides(self) -> dict[str, Any]:
-        return {}
+        """In process: the checkpoint's per-frame pixel caps, as for ``macs``. A server's processor is not
+        visible from here, so a client samples with aigve's configured caps."""
+        if self._llm is None:
+            return {}
+        from aigve.backends.macs import checkpoint_sampling_caps
+
+        return checkpoint_sampling_caps(self._processor)
 
     def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
         if len(videos) != len(prompts):
@@ -161,9 +174,14 @@ class VllmBackend:
         return gen.force_new_tokens or gen.max_new_tokens, gen.force_new_tokens or gen.min_new_tokens
 
     def _processor_kwargs(self, video: SampledVideo) -> dict[str, Any]:
+        """Processor options sent with each video: the sampled fps, no re-sampling, and pixel bounds equal to
+        the frames' own area so the server's processor keeps aigve's planned frame size (its defaults would
+        otherwise upscale small frames to the checkpoint's minimum, changing the token count)."""
         if self.mm_processor_kwargs is not None:
             return dict(self.mm_processor_kwargs)
-        return {"fps": float(video.plan.sampled_fps), "do_sample_frames": False}
+        area = int(video.frames.shape[1]) * int(video.frames.shape[2])
+        return {"fps": float(video.plan.sampled_fps), "do_sample_frames": False,
+                "size": {"shortest_edge": area, "longest_edge": area}}
 
     # ----------------------------------------------------------------------------------------- client
 
@@ -224,7 +242,11 @@ class VllmBackend:
         tokens = [c.get("token", "") for c in content]
         top = [{t.get("token", ""): float(t.get("logprob", -np.inf)) for t in c.get("top_logprobs") or []} for c in content]
         usage = reply.get("usage") or {}
-        return self._output(text, tokens, top, usage.get("completion_tokens", len(tokens)), model_s,
+        # Token strings are all the server returns; they locate the score digits only when they spell the
+        # answer exactly (special tokens or split multi-byte characters would shift every offset).
+        scores = expected_from_logprobs(tokens, top) if tokens and len(top) == len(tokens) \
+            and "".join(tokens) == text else None
+        return self._output(text, scores, usage.get("completion_tokens", len(tokens)), model_s,
                             {"finish_reason": choice.get("finish_reason"), "prompt_tokens": usage.get("prompt_tokens")})
 
     def _sampling_body(self) -> dict[str, Any]:
@@ -233,14 +255,14 @@ class VllmBackend:
             return {"temperature": gen.temperature, "top_p": gen.top_p}
         return {"temperature": 0.0}
 
-    def _output(self, text: str, tokens: Sequence[str], top: Sequence[dict[str, float]], n_tokens: int,
-                model_s: float, extra: dict[str, Any]) -> BackendOutput:
+    def _output(self, text: str, scores: tuple[dict, dict] | None, n_tokens: int, model_s: float,
+                extra: dict[str, Any]) -> BackendOutput:
+        """``scores``: (expected, confidence) per aspect read from the log-probabilities, or None."""
         expected: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS)
         confidence: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS)
-        if tokens and len(top) == len(tokens) and "".join(tokens) == text:
-            e, c = expected_from_logprobs(tokens, top)
-            expected.update(e)
-            confidence.update(c)
+        if scores is not None:
+            expected.update(scores[0])
+            confidence.update(scores[1])
         return BackendOutput(text=text, expected_scores=expected, confidence=confidence,
                              num_generated_tokens=int(n_tokens), timings={"preprocess_s": 0.0, "model_s": model_s},
                              extra={k: v for k, v in extra.items() if v is not None})
@@ -252,16 +274,49 @@ class VllmBackend:
         if reason is not None:
             raise ModelLoadError(f"vllm backend: {reason}; or pass server_url=http://HOST:PORT to use a running "
                                  f"`vllm serve` instead")
-        from transformers import AutoProcessor
         from vllm import LLM
 
+        from aigve.backends.hf_checkpoint import load_processor, resolve_source
+
+        # Same fail-fast resolution as ``macs``: a missing folder or an uncached hub id while offline is an
+        # error now, not a download attempt (or a long retry loop) inside the engine.
+        source = resolve_source(self.model)
+        processor = load_processor(source)
         options = {"limit_mm_per_prompt": {"video": 1}, "seed": 0, **options}
-        return LLM(model=self.model, **options), AutoProcessor.from_pretrained(self.model)
+        self._digit_ids = digit_token_ids(processor.tokenizer)
+        return LLM(model=source.location, **options), processor
+
+    def _engine_request(self, video: SampledVideo, prompt: str) -> dict[str, Any]:
+        """One ``vllm.LLM.generate`` prompt: chat-template text, the frames with their timing metadata (the
+        frames are one ``T``-frame clip at the sampled fps, as in :func:`aigve.backends.qwen_inputs.video_metadata`)
+        and the processor options."""
+        from aigve.prompt import build_messages
+
+        text = self._processor.apply_chat_template(build_messages(prompt, released_keys=self.released_keys),
+                                                   tokenize=False, add_generation_prompt=True)
+        t = int(video.frames.shape[0])
+        fps = float(video.plan.sampled_fps)
+        metadata = {"fps": fps, "total_num_frames": t, "frames_indices": list(range(t)), "duration": t / fps,
+                    "video_backend": "aigve", "do_sample_frames": False}
+        return {"prompt": text, "multi_modal_data": {"video": [(video.frames, metadata)]},
+                "mm_processor_kwargs": self._processor_kwargs(video)}
+
+    def _engine_scores(self, comp: Any) -> tuple[dict, dict] | None:
+        """Expected scores and confidences from an engine completion's token ids and per-step top-k
+        ``{token id: Logprob}`` (vLLM always includes the sampled token). Digits are found by decoding id
+        prefixes exactly as the answer text was decoded, as ``macs`` does."""
+        ids, steps = list(comp.token_ids), list(comp.logprobs or [])
+        if not ids or len(steps) != len(ids) or self._digit_ids is None:
+            return None
+        tokenizer = self._processor.tokenizer
+        logprobs = np.array([[getattr((step or {}).get(d), "logprob", -np.inf) for d in self._digit_ids]
+                             for step in steps], dtype=np.float64)
+        expected, confidence, _ = read_expected_scores(
+            lambda k: tokenizer.decode(ids[:k], skip_special_tokens=True), ids, self._digit_ids, logprobs)
+        return expected, confidence
 
     def _score_local(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
         from vllm import SamplingParams
-
-        from aigve.prompt import build_messages
 
         max_tokens, min_tokens = self._max_tokens()
         gen = self.generation
@@ -269,28 +324,15 @@ class VllmBackend:
                                 temperature=gen.temperature if gen.do_sample else 0.0,
                                 top_p=gen.top_p if gen.do_sample else 1.0, logprobs=self.top_logprobs or None)
         start = time.perf_counter()
-        requests = []
-        for video, prompt in zip(videos, prompts, strict=True):
-            text = self._processor.apply_chat_template(build_messages(prompt, released_keys=self.released_keys),
-                                                       tokenize=False, add_generation_prompt=True)
-            t = video.frames.shape[0]
-            fps = float(video.plan.sampled_fps)
-            metadata = {"fps": fps, "total_num_frames": t, "frames_indices": list(range(t)), "duration": t / fps,
-                        "video_backend": "aigve", "do_sample_frames": False}
-            requests.append({"prompt": text, "multi_modal_data": {"video": [(video.frames, metadata)]},
-                             "mm_processor_kwargs": self._processor_kwargs(video)})
+        requests = [self._engine_request(video, prompt) for video, prompt in zip(videos, prompts, strict=True)]
         preprocess_s = time.perf_counter() - start
         start = time.perf_counter()
         results = self._llm.generate(requests, params, use_tqdm=False)
         model_s = (time.perf_counter() - start) / max(1, len(videos))
-        tokenizer = self._processor.tokenizer
         outputs = []
         for res in results:
             comp = res.outputs[0]
-            tokens = [tokenizer.decode([i]) for i in comp.token_ids]
-            top = [{tokenizer.decode([tid]): lp.logprob for tid, lp in (step or {}).items()}
-                   for step in (comp.logprobs or [])]
-            out = self._output(comp.text, tokens, top, len(comp.token_ids), model_s,
+            out = self._output(comp.text, self._engine_scores(comp), len(comp.token_ids), model_s,
                                {"finish_reason": comp.finish_reason, "prompt_tokens": len(res.prompt_token_ids or [])})
             out.timings["preprocess_s"] = preprocess_s / max(1, len(videos))
             outputs.append(out)

@@ -1,0 +1,192 @@
+"""The vllm backend's in-process path (``vllm.LLM``) on CPU, with a stand-in engine.
+
+vLLM needs a CUDA GPU, so these tests put a small ``vllm`` module in ``sys.modules`` whose ``LLM`` does what
+vLLM does with a request for a Qwen2.5-VL model: it runs the checkpoint's HF processor on the request's prompt
+text, frames, timing metadata and ``mm_processor_kwargs``, then greedy-decodes with the HF model, returning
+token ids and per-step top-k log-probabilities in vLLM's output shape. What is tested is aigve's side: the
+requests it builds, the sampling parameters, and how engine output becomes a result. Running real vLLM is
+left to a GPU machine (``aigve bench`` path (e)).
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import pytest
+
+from aigve.aspects import ASPECT_KEYS
+from aigve.backends.macs import MacsBackend, checkpoint_sampling_caps
+from aigve.backends.vllm import VllmBackend
+from aigve.config import SamplingConfig
+from aigve.evaluator import Evaluator
+from aigve.video import load_video
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@dataclass
+class SamplingParams:
+    """vLLM's SamplingParams fields that aigve sets."""
+
+    max_tokens: int = 16
+    min_tokens: int = 0
+    seed: int | None = None
+    temperature: float = 1.0
+    top_p: float = 1.0
+    logprobs: int | None = None
+
+
+@dataclass
+class FakeLLM:
+    """Stand-in for ``vllm.LLM``: the HF processor and model of the folder, driven like vLLM drives them."""
+
+    model: str
+    options: dict = field(default_factory=dict)
+    calls: list = field(default_factory=list)
+
+    def __post_init__(self):
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        self.processor = AutoProcessor.from_pretrained(self.model)
+        self.hf = AutoModelForImageTextToText.from_pretrained(self.model).eval()
+
+    def generate(self, requests, params, use_tqdm=True):
+        self.calls.append((requests, params))
+        return [self._one(r, params) for r in requests]
+
+    def _one(self, request, params):
+        import torch
+        from transformers.video_utils import VideoMetadata
+
+        (frames, meta), = request["multi_modal_data"]["video"]
+        kwargs = dict(request["mm_processor_kwargs"])
+        kwargs.pop("fps", None)  # carried by the metadata, as vLLM's parser does for models that keep it
+        metadata = VideoMetadata(total_num_frames=meta["total_num_frames"], fps=meta["fps"],
+                                 frames_indices=meta["frames_indices"], duration=meta["duration"])
+        inputs = self.processor(text=[request["prompt"]], videos=[frames], video_metadata=[metadata],
+                                return_tensors="pt", **kwargs)
+        with torch.inference_mode():
+            out = self.hf.generate(**inputs, max_new_tokens=params.max_tokens, min_new_tokens=params.min_tokens,
+                                   do_sample=False, output_scores=True, return_dict_in_generate=True)
+        ids = out.sequences[0, inputs["input_ids"].shape[1]:].tolist()
+        steps = []
+        for tid, scores in zip(ids, out.scores, strict=True):
+            logp = torch.log_softmax(scores[0].float(), -1)
+            top = torch.topk(logp, params.logprobs).indices.tolist()
+            steps.append({t: SimpleNamespace(logprob=float(logp[t])) for t in [tid, *top]})
+        text = self.processor.tokenizer.decode(ids, skip_special_tokens=True)
+        comp = SimpleNamespace(text=text, token_ids=ids, logprobs=steps, finish_reason="length")
+        return SimpleNamespace(outputs=[comp], prompt_token_ids=inputs["input_ids"][0].tolist())
+
+
+@pytest.fixture()
+def fake_vllm(monkeypatch):
+    module = types.ModuleType("vllm")
+    module.LLM = lambda model, **options: FakeLLM(model, options)
+    module.SamplingParams = SamplingParams
+    monkeypatch.setitem(sys.modules, "vllm", module)
+    monkeypatch.setattr("aigve.backends.vllm.vllm_unavailable_reason", lambda: None)
+    return module
+
+
+@pytest.fixture(scope="module")
+def clips(shared_videos, tiny_sampling):
+    sampling = SamplingConfig.from_dict({**tiny_sampling, "fps": 2.0})
+    return [load_video(shared_videos / name, sampling) for name in ("lavie_beach_03.mp4", "lavie_beach_07.mp4")]
+
+
+def test_engine_requests_and_sampling_params(fake_vllm, tiny_model, clips):
+    backend = VllmBackend(model=str(tiny_model), generation={"force_new_tokens": 8}, top_logprobs=5,
+                          gpu_memory_utilization=0.5)
+    backend.score(clips, ["beach at dusk", "a cat"])
+    llm = backend._llm
+    assert llm.options == {"limit_mm_per_prompt": {"video": 1}, "seed": 0, "gpu_memory_utilization": 0.5}
+    (requests, params), = llm.calls  # the whole batch goes to the engine in one call
+    assert (params.max_tokens, params.min_tokens, params.temperature, params.logprobs) == (8, 8, 0.0, 5)
+    for request, clip, prompt in zip(requests, clips, ["beach at dusk", "a cat"], strict=True):
+        assert request["prompt"].count("<|video_pad|>") == 1 and prompt in request["prompt"]
+        (frames, meta), = request["multi_modal_data"]["video"]
+        assert frames is clip.frames  # the sampled frames as they are: no file, no re-encode
+        t = clip.frames.shape[0]
+        assert meta["fps"] == clip.plan.sampled_fps == 2.0 and meta["frames_indices"] == list(range(t))
+        assert meta["duration"] == pytest.approx(t / 2.0) and meta["do_sample_frames"] is False
+        area = clip.frames.shape[1] * clip.frames.shape[2]
+        assert request["mm_processor_kwargs"]["size"] == {"shortest_edge": area, "longest_edge": area}
+
+
+def test_same_greedy_tokens_as_the_macs_backend(fake_vllm, tiny_model, clips):
+    """Same checkpoint, same frames: the engine path sees the same model inputs as ``macs``, so a random
+    model's greedy continuation (sensitive to every pixel and time position) is identical."""
+    macs = MacsBackend(str(tiny_model), generation={"force_new_tokens": 12})
+    engine = VllmBackend(model=str(tiny_model), generation={"force_new_tokens": 12}, top_logprobs=5)
+    assert engine.sampling_overrides() == checkpoint_sampling_caps(macs.processor) == macs.sampling_overrides()
+    prompts = ["beach at dusk", "a cat"]
+    want = macs.score(clips, prompts)
+    got = engine.score(clips, prompts)
+    for a, b in zip(want, got, strict=True):
+        assert b.num_generated_tokens == a.num_generated_tokens == 12
+        assert b.text == a.text
+        assert b.extra["prompt_tokens"] > 12
+
+
+def test_taught_judge_through_the_engine_gives_a_full_record(fake_vllm, tiny_judge, shared_videos, tiny_sampling):
+    backend = VllmBackend(model=str(tiny_judge), top_logprobs=20)
+    evaluator = Evaluator(backend, SamplingConfig.from_dict({**tiny_sampling, "fps": 2.0}))
+    result = evaluator.evaluate(shared_videos / "lavie_beach_03.mp4", "beach at dusk")
+    assert result.ok, result.error
+    assert set(result.scores) == set(ASPECT_KEYS)
+    for key in ASPECT_KEYS:
+        assert 0.0 <= result.expected_scores[key] <= 5.0
+        assert 0.0 < result.confidence[key] <= 1.0
+        # the taught judge is confident: the expected score sits next to the generated digit
+        assert abs(result.expected_scores[key] - result.scores[key]) < 0.5
+    assert result.backend["mode"] == "in-process"
+
+
+def test_missing_checkpoint_fails_before_the_engine_starts(fake_vllm, tmp_path):
+    from aigve.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        VllmBackend(model=str(tmp_path / "nowhere"))
+
+
+def test_engine_scores_hand_computed(fake_vllm, tiny_model):
+    """At the generated digit 3 the engine's top-k holds 3, 2 and 4 with p = .6, .3, .1 (other digits are
+    outside the top-k and count as 0): expected = .6*3 + .3*2 + .1*4 = 2.8, confidence .6."""
+    import math
+
+    backend = VllmBackend(model=str(tiny_model))
+    tok = backend._processor.tokenizer
+    ids = tok.encode('{"dynamic": {"comment": "ok", "score": 3}}', add_special_tokens=False) + [tok.eos_token_id]
+    digit = {d: tok.convert_tokens_to_ids(str(d)) for d in range(6)}
+    at = ids.index(digit[3])
+    steps = [{t: SimpleNamespace(logprob=0.0)} for t in ids]
+    steps[at] = {digit[3]: SimpleNamespace(logprob=math.log(0.6)), digit[2]: SimpleNamespace(logprob=math.log(0.3)),
+                 digit[4]: SimpleNamespace(logprob=math.log(0.1))}
+    expected, confidence = backend._engine_scores(SimpleNamespace(token_ids=ids, logprobs=steps))
+    assert expected == {"dynamic": pytest.approx(2.8)} and confidence == {"dynamic": pytest.approx(0.6)}
+    assert backend._engine_scores(SimpleNamespace(token_ids=ids, logprobs=steps[:-1])) is None  # misaligned
+
+
+def test_bench_runs_the_vllm_path(fake_vllm, tiny_model, shared_videos, tmp_path):
+    """``aigve bench`` path (e) end to end with the stand-in engine: same greedy text as (b) per video."""
+    import contextlib
+    import io
+    import json
+
+    from aigve.cli import main
+
+    out = tmp_path / "bench.json"
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(["bench", str(shared_videos / "manifest.csv"), "--model", str(tiny_model), "--limit", "2",
+                     "--paths", "default,vllm", "--warmup", "0", "--force-new-tokens", "6", "--json", str(out),
+                     "--max-frames", "4", "--max-pixels", str(56 * 56), "--min-pixels", str(28 * 28)])
+    assert code == 0
+    paths = {p["name"]: p for p in json.loads(out.read_text())["paths"]}
+    assert paths["vllm"]["status"] == "ok" and paths["vllm"]["videos"] == 2 and paths["vllm"]["failed"] == 0
+    assert paths["vllm"]["generated_tokens"] == 12
+    text = {name: {v["id"]: v["text"] for v in paths[name]["per_video"]} for name in ("default", "vllm")}
+    assert text["vllm"] == text["default"]
