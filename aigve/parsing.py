@@ -244,10 +244,16 @@ def _unescape_whole(text: str) -> str | None:
     return None
 
 
+def json_block_span(text: str) -> tuple[int, int] | None:
+    """(start, end) character offsets of the block that :func:`parse_response` would read, or None."""
+    best = _best_block(text)
+    return None if best is None else best.span
+
+
 def extract_json_block(text: str) -> str | None:
     """The raw text of the JSON-looking block that :func:`parse_response` would read, or None."""
-    best = _best_block(text)
-    return None if best is None else text[best.span[0]:best.span[1]]
+    span = json_block_span(text)
+    return None if span is None else text[span[0]:span[1]]
 
 
 def _locate(text: str) -> tuple[Entries, list[str]] | None:

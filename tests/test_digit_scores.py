@@ -17,6 +17,7 @@ from aigve.backends.digit_scores import (
     read_expected_scores,
     token_index_at_char,
 )
+from aigve.parsing import parse_response
 from aigve.prompt import format_answer
 
 
@@ -77,9 +78,36 @@ def test_locate_edge_cases():
             '"overall": {"score": 10}, "consistency": {"score": "2"}, "element_quality": {"score": 4.5}, '
             '"action_quality": {"comment": "no score"}, "dynamic": {"score": 5}}')
     found = locate_score_digits(text)
-    assert {k: text[p] for k, p in found.items()} == {"dynamic": "5", "physics": "4", "consistency": "2"}
+    # "dynamic" twice: the first occurrence with a score decides, as in the parser (which flags the duplicate)
+    assert {k: text[p] for k, p in found.items()} == {"dynamic": "3", "physics": "4", "consistency": "2"}
+    assert parse_response(text).scores["dynamic"] == 3
     assert locate_score_digits("not json at all") == {}
     assert locate_score_digits('{"technical_quality": {"comment": "cut off mid') == {}
+
+
+@pytest.mark.parametrize("text", [
+    # an echoed example before the answer: the parser reads the answer block (the last of equal rank)
+    'Format: {"dynamic": {"score": 1}, "physics": {"score": 1}}\nAnswer: {"dynamic": {"score": 4}, '
+    '"physics": {"score": 2}}',
+    # a fuller block wins over a later partial one
+    '{"dynamic": {"score": 4}, "physics": {"score": 2}, "overall": {"score": 3}} and {"dynamic": {"score": 0}}',
+    # a key first written without a score, then with one
+    '{"physics": {"comment": "thinking"}, "dynamic": 2, "physics": {"comment": "ok", "score": 5}}',
+    # fenced answer after prose that mentions a score
+    'I would say "dynamic": 1 at first.\n```json\n{"dynamic": {"score": 3}, "overall": {"score": 4}}\n```',
+])
+def test_located_digits_are_the_parsed_scores(text):
+    """Expected scores must be read at the very digit the parser reports, whatever the answer's shape."""
+    found = locate_score_digits(text)
+    parsed = {k: v for k, v in parse_response(text).scores.items() if v is not None}
+    assert found and {k: int(text[p]) for k, p in found.items()} == parsed
+
+
+def test_located_digits_match_the_parser_on_every_real_answer(macs_outputs):
+    for line in macs_outputs.read_text().splitlines():
+        text = json.loads(line)["output"]
+        found = locate_score_digits(text)
+        assert {k: int(text[p]) for k, p in found.items()} == parse_response(text).scores
 
 
 def test_token_index_at_char():

@@ -55,29 +55,32 @@ def digit_mass(digit_logits: Sequence[float] | np.ndarray, logsumexp_all: float)
 def locate_score_digits(text: str) -> dict[str, int]:
     """Character offset of each aspect's score digit in a generated answer, by canonical aspect key.
 
-    Aspects are found through the JSON keys (any accepted spelling); the score is the first
-    ``"score": N`` inside the aspect's object, or a bare number right after the key (``"dynamic": 3``).
-    Only single-digit scores in [SCORE_MIN, SCORE_MAX] are located (``"10"``, ``"4.5"``, ``-1`` are not).
-    A key that appears twice keeps its last occurrence, as ``json.loads`` would.
+    Reads the same score the parser reports: only inside the block :func:`aigve.parsing.parse_response`
+    reads (when the answer echoes an example or writes a draft first), and for a key written twice, its first
+    occurrence that carries a score (later ones are the parser's ``duplicate`` flags). Aspects are found
+    through the JSON keys (any accepted spelling); the score is the first ``"score": N`` inside the aspect's
+    object, or a bare number right after the key (``"dynamic": 3``). Only single-digit scores in
+    [SCORE_MIN, SCORE_MAX] are located (``"10"``, ``"4.5"``, ``-1`` are not).
     """
-    keys = [(m, canonical_key(m.group(1))) for m in _KEY.finditer(text)]
+    from aigve.parsing import json_block_span
+
+    lo, hi = json_block_span(text) or (0, len(text))
+    keys = [(m, canonical_key(m.group(1))) for m in _KEY.finditer(text, lo, hi)]
     aspects = [(m, key) for m, key in keys if key is not None]
     found: dict[str, int] = {}
+    decided: set[str] = set()
     for i, (match, key) in enumerate(aspects):
-        end = aspects[i + 1][0].start() if i + 1 < len(aspects) else len(text)
-        bare = _BARE_NUMBER.match(text, match.end())
-        if bare:
-            number, start = bare.group(1), bare.start(1)
-        else:
-            score = _SCORE.search(text, match.end(), end)
-            if not score:
-                found.pop(key, None)
-                continue
-            number, start = score.group(1), score.start(1)
+        if key in decided:
+            continue
+        end = aspects[i + 1][0].start() if i + 1 < len(aspects) else hi
+        bare = _BARE_NUMBER.match(text, match.end(), hi)
+        score = bare or _SCORE.search(text, match.end(), end)
+        if not score:
+            continue  # no score here: a later occurrence may carry it, as in the parser
+        decided.add(key)
+        number, start = score.group(1), score.start(1)
         if len(number) == 1 and int(number) in SCORE_VALUES:
             found[key] = start
-        else:
-            found.pop(key, None)
     return found
 
 
