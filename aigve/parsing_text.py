@@ -115,9 +115,18 @@ class Entry:
 
 
 def comment_text(value: object) -> str | None:
-    """A comment value stripped, or None when it is not a string, is empty, or was cut by truncation."""
+    """A comment value stripped, or None when it is empty, was cut by truncation, or is not text.
+
+    A number (``"comment": 4``) is kept as its text and a list of complete strings (``"comment": ["a", "b"]``)
+    is joined with spaces: the model said something, and dropping it silently would hide that.
+    """
     if isinstance(value, str) and not isinstance(value, PartialString):
         return value.strip() or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, list) and value and all(isinstance(v, str) and not isinstance(v, PartialString)
+                                                 for v in value):
+        return " ".join(v.strip() for v in value if v.strip()) or None
     return None
 
 

@@ -121,6 +121,9 @@ CASES = [
      {"physics": 2}, ["truncated", "missing:overall"], {}),
     ("unicode_comment", '{"physics": {"comment": "  La balle tombe naturellement \u2014 \u00e9t\u00e9 \U0001f3c0 ",'
      ' "score": 5}}', {"physics": 5}, [], {"physics": "La balle tombe naturellement \u2014 \u00e9t\u00e9 \U0001f3c0"}),
+    ("numeric_and_list_comments", '{"physics": {"comment": 4, "score": 4}, "dynamic": {"comment": ["fast", "smooth"],'
+     ' "score": 5}, "overall": {"comment": true, "score": 3}}', {"physics": 4, "dynamic": 5, "overall": 3}, [],
+     {"physics": "4", "dynamic": "fast smooth", "overall": None}),
     ("unicode_escapes", '{"physics": {"comment": "a\\u2014b \\ud83c\\udfc0", "score": 5}}', {"physics": 5}, [],
      {"physics": "a\u2014b \U0001f3c0"}),
 ]
