@@ -174,6 +174,41 @@ def latest_by_id(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]
     return out
 
 
+def compact_results(path: str | os.PathLike) -> int:
+    """Rewrite a results JSONL keeping one record per id (the last), in the order ids first appeared.
+
+    A resumed run appends a new record for each failed video it retries; afterwards the file holds both.
+    The rewrite goes to a temporary file in the same folder, is fsync'ed, then atomically replaces the
+    original, so a crash during it leaves the old file intact. Records without an id are kept as they are.
+    Returns the number of superseded records removed (0: the file is left untouched).
+    """
+    path = Path(path)
+    if not path.exists():
+        return 0
+    records = list(iter_records(path))
+    slots: dict[str, int] = {}
+    kept: list[dict[str, Any]] = []
+    for record in records:
+        if "id" not in record:
+            kept.append(record)
+        elif (key := str(record["id"])) in slots:
+            kept[slots[key]] = record  # the later record supersedes, in the earlier one's place
+        else:
+            slots[key] = len(kept)
+            kept.append(record)
+    removed = len(records) - len(kept)
+    if removed == 0:
+        return 0
+    tmp = path.with_name(f".{path.name}.compact")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    log.info("%s: %d superseded record(s) of retried videos removed", path, removed)
+    return removed
+
+
 def write_csv(records: Iterable[dict[str, Any]], path: str | os.PathLike) -> Path:
     """One row per video: id, video, prompt, status, the nine scores, total seconds, error message."""
     path = Path(path)

@@ -15,7 +15,15 @@ from typing import Any
 
 from aigve.errors import AigveError, InputError
 from aigve.evaluator import Evaluator, VideoItem
-from aigve.results import EvaluationResult, ResultWriter, done_ids, iter_records, latest_by_id, write_csv
+from aigve.results import (
+    EvaluationResult,
+    ResultWriter,
+    compact_results,
+    done_ids,
+    iter_records,
+    latest_by_id,
+    write_csv,
+)
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +195,8 @@ def run_batch(
 ) -> RunSummary:
     """Score ``items`` into ``out_dir/results.jsonl`` (appended and flushed per video) and
     ``results.csv`` (rewritten at the end, also after Ctrl-C). With ``resume`` videos already
-    scored successfully are skipped; failed ones are tried again. Inputs that fail the probe get
+    scored successfully are skipped; failed ones are tried again, and at the end ``results.jsonl`` keeps only
+    the newest record per video (see :func:`aigve.results.compact_results`). Inputs that fail the probe get
     an error record without reaching the model. ``evaluator`` may be a factory: it is called only
     after the probe, and only if some input passed it."""
     out = Path(out_dir)
@@ -205,6 +214,8 @@ def run_batch(
                                              progress=progress, probe_first=probe_first)
     finally:
         if results_path.exists():
+            if resume:  # retried failures left their old records behind: keep the newest per video
+                compact_results(results_path)
             write_csv(latest_by_id(iter_records(results_path)).values(), out / CSV_NAME)
     return RunSummary(len(items), scored, failed, skipped, time.perf_counter() - start, out)
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from aigve.errors import ConfigError, InputError
 from aigve.evaluator import VideoItem
+from aigve.results import compact_results
 
 if TYPE_CHECKING:
     from aigve.runner import EvaluatorSource
@@ -156,6 +157,8 @@ def run_shard(evaluator: EvaluatorSource, items: Sequence[VideoItem], out_dir: s
     start = time.perf_counter()
     scored, failed, skipped = score_into(evaluator, [it for _, it in mine], path, resume=resume,
                                          batch_size=batch_size, progress=progress)
+    if resume:
+        compact_results(path)  # one record per video in the shard file too (the merge keeps the newest anyway)
     _write_state(out, rank, world, method, mine, done=True)
     summary = ShardSummary(rank, world, len(mine), scored, failed, skipped, time.perf_counter() - start, out)
     if merge and all_done(out, world):

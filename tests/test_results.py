@@ -3,7 +3,15 @@ import json
 import pytest
 
 from aigve.errors import InputError
-from aigve.results import EvaluationResult, ResultWriter, done_ids, iter_records, read_results, write_csv
+from aigve.results import (
+    EvaluationResult,
+    ResultWriter,
+    compact_results,
+    done_ids,
+    iter_records,
+    read_results,
+    write_csv,
+)
 
 
 def _result(i, ok=True):
@@ -65,3 +73,26 @@ def test_csv_has_nine_aspect_columns(tmp_path):
                             "element_quality", "action_presence", "action_quality", "overall"]
     assert "error" in lines[2] and "bad" in lines[2]
     json.dumps(recs)
+
+
+def test_compact_keeps_the_newest_record_per_id_in_first_seen_order(tmp_path):
+    path = tmp_path / "results.jsonl"
+    lines = [{"id": "a", "error": {"message": "decode"}}, {"id": "b", "n": 1}, {"note": "no id"},
+             {"id": "c", "error": {"message": "oom"}}, {"id": "a", "n": 2}, {"id": "c", "error": {"message": "oom again"}}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert compact_results(path) == 2
+    assert list(iter_records(path)) == [{"id": "a", "n": 2}, {"id": "b", "n": 1}, {"note": "no id"},
+                                        {"id": "c", "error": {"message": "oom again"}}]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.jsonl"]  # no temporary file left behind
+    before = path.stat().st_mtime_ns
+    assert compact_results(path) == 0 and path.stat().st_mtime_ns == before  # nothing to do: untouched
+    assert compact_results(tmp_path / "missing.jsonl") == 0
+
+
+def test_compact_refuses_a_corrupt_file_and_leaves_it(tmp_path):
+    path = tmp_path / "results.jsonl"
+    text = '{"id": "a"}\nnot json\n{"id": "a"}\n'
+    path.write_text(text)
+    with pytest.raises(InputError, match="row 2"):
+        compact_results(path)
+    assert path.read_text() == text

@@ -254,3 +254,26 @@ def test_decode_workers_process_from_the_cli(shared_videos, tmp_path):
             "--no-progress", "--decode-workers", "process"]
     assert main(args) == 0
     assert _records(out)[0]["status"] == "ok"
+
+
+def test_resume_retries_failures_and_keeps_one_record_per_video(shared_videos, tmp_path):
+    class FailsOnce(FakeBackend):
+        failed: set = set()
+
+        def score(self, videos, prompts):
+            name = Path(videos[0].path).name
+            if name in ("lavie_beach_02.mp4", "lavie_beach_05.mp4") and name not in FailsOnce.failed:
+                FailsOnce.failed.add(name)
+                raise RuntimeError("CUDA out of memory (simulated)")
+            return super().score(videos, prompts)
+
+    items = collect_items(shared_videos / "manifest.csv")
+    out = tmp_path / "out"
+    first = run_batch(Evaluator(FailsOnce(), prefetch=0), items, out, progress=False)
+    assert (first.scored, first.failed) == (9, 2)
+    order = [r["id"] for r in _records(out)]
+    again = run_batch(Evaluator(FailsOnce(), prefetch=0), items, out, resume=True, progress=False)
+    assert (again.scored, again.failed, again.skipped) == (2, 0, 9)
+    records = _records(out)
+    assert [r["id"] for r in records] == order  # one record per video, each in its first place
+    assert all(r["status"] == "ok" for r in records)
