@@ -100,9 +100,12 @@ def _processor(tokenizer: Any):
 
     from aigve.testing.tiny import QWEN_VL_CHAT_TEMPLATE
 
-    # Qwen2.5-VL's released limits: images 4..16384 merged tokens; videos 128..768 per frame (processor default).
+    # Qwen2.5-VL's released limits: images 4..16384 merged tokens; videos 128..768 per frame. Set explicitly:
+    # the video processor's default size changed across transformers 5.x (5.17: 784..50176 pixels, which
+    # would cap every frame at 224x224 and make the timed prompt far smaller than the real model's).
     image = Qwen2VLImageProcessor(min_pixels=4 * 28 * 28, max_pixels=16384 * 28 * 28)
-    return Qwen2_5_VLProcessor(image_processor=image, tokenizer=tokenizer, video_processor=Qwen2VLVideoProcessor(),
+    video = Qwen2VLVideoProcessor(size={"shortest_edge": 128 * 28 * 28, "longest_edge": 768 * 28 * 28})
+    return Qwen2_5_VLProcessor(image_processor=image, tokenizer=tokenizer, video_processor=video,
                                chat_template=QWEN_VL_CHAT_TEMPLATE)
 
 
