@@ -14,16 +14,25 @@ import argparse
 import csv
 import json
 import re
-import sys
 import time
 from pathlib import Path
 
+from script_entry import run_guarded
+
+PROG = Path(__file__).name
 DEMO_PROMPTS = Path(__file__).resolve().parents[1] / "data" / "prompts" / "refine_demo.txt"
 
 
 def read_prompts(path: str | Path) -> list[str]:
-    """Non-empty lines of ``path`` without ``#`` comments."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    """Non-empty lines of ``path`` without ``#`` comments. Raises InputError when it cannot be read."""
+    from aigve.errors import InputError
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(path, "prompt file not found (give --prompts a text file, one prompt a line)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot read the prompt file ({exc})") from None
     return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
 
 
@@ -32,7 +41,7 @@ def slug(text: str, limit: int = 40) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--prompts", default=str(DEMO_PROMPTS), help="text file, one prompt a line")
     p.add_argument("--out", default="runs/refine_prompts", help="output folder (one sub-folder per prompt)")
     p.add_argument("--limit", type=int, default=None, help="only the first N prompts")
@@ -55,31 +64,57 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def prompt_dirs(out: Path, prompts: list[str]) -> list[Path]:
+    """One run folder per prompt: ``OUT/<index>-<slug>``."""
+    return [out / f"{i:03d}-{slug(prompt)}" for i, prompt in enumerate(prompts)]
+
+
+def check_fresh(folders: list[Path]) -> None:
+    """Refuse before any model loads when a prompt folder already holds a run (the loop would stop there)."""
+    from aigve.errors import ConfigError
+    from aigve.refine.trace import TRACE_FILE
+
+    taken = [f for f in folders if (f / TRACE_FILE).is_file() and (f / TRACE_FILE).stat().st_size]
+    if taken:
+        raise ConfigError("--out", str(folders[0].parent),
+                          f"{len(taken)} prompt folder(s) there already hold a run, e.g. {taken[0]}; "
+                          "choose a new --out or pass --overwrite")
+
+
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_guarded(PROG, lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
     from aigve.commands.options import evaluator_from_args, parse_key_values
+    from aigve.errors import ConfigError, InputError
     from aigve.refine.assembly import build_generator, build_refiner
     from aigve.refine.critic import check_objective
     from aigve.refine.loop import Controller, StopPolicy
     from aigve.refine.trace import aggregate, write_json_atomic
 
-    args = build_parser().parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError("--limit", args.limit, "must be 1 or more (leave it out for every prompt)")
     prompts = read_prompts(args.prompts)[: args.limit]
     if not prompts:
-        print(f"{args.prompts}: no prompts", file=sys.stderr)
-        return 2
+        raise InputError(args.prompts, "no prompts (one a line; '#' starts a comment)")
+    out = Path(args.out)
+    folders = prompt_dirs(out, prompts)
+    if not args.overwrite:
+        check_fresh(folders)
     objective = check_objective(args.objective)
     generator = build_generator(args.generator, parse_key_values(args.generator_option, "--generator-option"))
     evaluator = evaluator_from_args(args)
     refiner = build_refiner(args.refiner, args.refiner_model,
                             parse_key_values(args.refiner_option, "--refiner-option"), evaluator=evaluator)
     stop = StopPolicy(rounds=args.rounds, target=args.target, patience=args.patience, time_budget_s=args.time_budget)
-    out = Path(args.out)
     rows, summaries = [], []
     start = time.perf_counter()
     print(f"{'#':>3} {'round0':>6} {'best':>5} {'gain':>7} {'rounds':>6} {'stop':<12} prompt")
     for i, prompt in enumerate(prompts):
         controller = Controller(generator, evaluator, refiner, stop=stop, seed=args.seed, objective=objective)
-        summary = controller.run(prompt, out / f"{i:03d}-{slug(prompt)}", overwrite=args.overwrite)
+        summary = controller.run(prompt, folders[i], overwrite=args.overwrite)
         summaries.append(summary)
         obj = summary["objective"]
         rel = obj["rel_gain"]

@@ -68,12 +68,17 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     assert main(["refine", PROMPT, "--objective", "beauty", "--evaluator", "signals", "--out", str(tmp_path)]) == 2
 
 
-def test_refine_prompts_script_reports_mean_relative_gain(tmp_path, capsys):
+def _refine_prompts_script():
     sys.path.insert(0, str(REPO / "eval"))
     try:
         import refine_prompts
     finally:
         sys.path.pop(0)
+    return refine_prompts
+
+
+def test_refine_prompts_script_reports_mean_relative_gain(tmp_path, capsys):
+    refine_prompts = _refine_prompts_script()
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("# demo\n" + PROMPT + "\n\na green cube spinning on a table  # comment\n")
     assert refine_prompts.read_prompts(prompts) == [PROMPT, "a green cube spinning on a table"]
@@ -86,3 +91,19 @@ def test_refine_prompts_script_reports_mean_relative_gain(tmp_path, capsys):
     assert "mean relative gain across 2 prompt(s)" in capsys.readouterr().out
     assert (tmp_path / "e" / "prompts.csv").read_text().count("\n") == 3
     assert len(refine_prompts.read_prompts(REPO / "data" / "prompts" / "refine_demo.txt")) == 10
+    # the same --out again: one line naming the fix, exit 2, before any model loads (no traceback)
+    rc = refine_prompts.main(["--prompts", str(prompts), "--evaluator", "signals", "--out", str(tmp_path / "e")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("refine_prompts.py: error: ") and "--overwrite" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_refine_prompts_script_input_errors_are_one_line_exit_2(tmp_path, capsys):
+    refine_prompts = _refine_prompts_script()
+    for argv, expected in [(["--prompts", str(tmp_path / "nope.txt")], "nope.txt: prompt file not found"),
+                           (["--prompts", str(tmp_path)], "cannot read the prompt file"),
+                           (["--limit", "0"], "invalid --limit=0"),
+                           (["--generator", "procedurl"], "Did you mean 'procedural'")]:
+        assert refine_prompts.main([*argv, "--evaluator", "signals", "--out", str(tmp_path / "o")]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("refine_prompts.py: error: ") and expected in err and err.count("\n") == 1, err
