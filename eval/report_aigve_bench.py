@@ -2,12 +2,13 @@
 
     # score files from `aigve score` (or CSVs) against an AIGVE-Bench annotation file
     python eval/report_aigve_bench.py --human AIGVE-Bench.json --scores macs=runs/macs/results.jsonl \\
-        --scores mine=runs/mine/results.jsonl --out reports/aigve_bench
+        --scores mine=runs/mine/results.jsonl --out runs/aigve_bench_report
 
     # a released results dump holding the model's raw answers AND the human scores in one JSONL
-    python eval/report_aigve_bench.py --outputs ../shared/data/aigve_macs_outputs_sample.jsonl --out reports/macs
+    python eval/report_aigve_bench.py --outputs ../shared/data/aigve_macs_outputs_sample.jsonl --out runs/macs_report
 
 A thin door onto :func:`aigve.report.build_report` (same as ``aigve report ... --group-by generator``).
+Errors in the inputs are one ``report_aigve_bench.py: error: ...`` line and exit 2.
 """
 
 from __future__ import annotations
@@ -16,23 +17,33 @@ import argparse
 import sys
 from pathlib import Path
 
+from script_entry import run_guarded
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+PROG = Path(__file__).name
+DEFAULT_OUT = "runs/aigve_bench_report"  # runs/ is git-ignored
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--human", help="AIGVE-Bench annotation file (JSON, JSONL or CSV)")
     p.add_argument("--scores", action="append", default=[], metavar="[NAME=]PATH", help="score file; repeatable")
     p.add_argument("--outputs", metavar="PATH",
                    help="JSONL with raw model answers ('output') and human scores in each record")
     p.add_argument("--name", default="AIGVE-MACS", help="system name for --outputs")
-    p.add_argument("--out", default="reports/aigve_bench")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     p.add_argument("--group-by", default="generator")
     p.add_argument("--bootstrap", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--zero-as-na", action="store_true")
     p.add_argument("--no-embeddings", action="store_true")
-    args = p.parse_args(argv)
+    return p
 
-    from aigve.cli import main as aigve_main
+
+def main(argv: list[str] | None = None) -> int:
+    from aigve.cli import build_parser as aigve_parser
+
+    p = build_parser()
+    args = p.parse_args(argv)
 
     scores, human = list(args.scores), args.human
     if args.outputs:
@@ -46,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     for spec in scores:
         cli += ["--scores", spec]
     cli += ["--zero-as-na"] * args.zero_as_na + ["--no-embeddings"] * args.no_embeddings
-    return aigve_main(cli)
+    report = aigve_parser().parse_args(cli)  # the `aigve report` options, run under this script's name
+    return run_guarded(PROG, lambda: report.func(report))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Benchmark reports: agreement of model scores with human raters, comment quality, plots.
 
     from aigve.report import build_report
-    report = build_report(["runs/a/results.jsonl", "b=other.csv"], "human.json", "reports/x", group_by="generator")
+    report = build_report(["runs/a/results.jsonl", "b=other.csv"], "human.json", "runs/report-x", group_by="generator")
     report.metrics["agreement"]["a"]["physics"]["srcc"]  # {"value", "ci_low", "ci_high", "n", ...}
 
 Modules: metrics (pure statistics), inputs (score files, join), comments (comment quality),
