@@ -12,6 +12,15 @@ import sys
 
 from aigve.training.recipe import ALIASES, TrainRecipe, field_names
 
+# Plain text (argparse prints it as is): no reStructuredText markup.
+DESCRIPTION = """\
+aigve train: LoRA fine-tuning on AIGVE-Bench-style data (also: python train/train.py).
+
+Every recipe field is an option (--learning-rate/--lr, --max-steps, --skip-bad, ...);
+--config FILE reads a recipe YAML first, --set key=value (repeatable) sets any field,
+including sampling.<field>. Precedence: defaults < YAML < options < --set.
+"""
+
 _HELP = {
     "model": "base checkpoint folder or hub id (e.g. a local copy of xiaoliux/AIGVE-MACS)",
     "data": "annotation file: AIGVE-Bench JSON, JSONL or CSV",
@@ -26,7 +35,7 @@ _HELP = {
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="LoRA fine-tune the judge with the token-weighted loss",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
                        argument_default=argparse.SUPPRESS)
     p.add_argument("--config", default=None, help="recipe YAML (see train/configs/); default: built-in defaults")
     p.add_argument("--set", dest="set_items", action="append", default=[], metavar="KEY=VALUE",
