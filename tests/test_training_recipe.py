@@ -144,3 +144,46 @@ def test_cli_without_model_or_data_is_a_usage_error(capsys, tmp_path):
     assert "--model" in capsys.readouterr().err
     assert main(["train", "--model", str(tmp_path), "--data", str(tmp_path / "x.json"), "--lr", "fast"]) == 2
     assert "learning_rate" in capsys.readouterr().err
+
+
+def _commented_command(name: str) -> list[str]:
+    """The `python train/train.py ...` line in a recipe's header comment, as argv."""
+    import shlex
+
+    lines = [line.lstrip("# ").strip() for line in (CONFIGS / name).read_text().splitlines() if line.startswith("#")]
+    return shlex.split(next(line for line in lines if line.startswith("python train/train.py")))
+
+
+def test_tiny_cpu_comment_names_files_that_exist_and_load():
+    from aigve.aspects import ASPECT_KEYS
+    from aigve.training.data import load_examples
+
+    argv = _commented_command("tiny_cpu.yaml")
+    repo = CONFIGS.parents[1]
+    for flag in ("--config", "--data"):
+        assert (repo / argv[argv.index(flag) + 1]).is_file(), f"{flag} {argv[argv.index(flag) + 1]} does not exist"
+    loaded = load_examples(repo / argv[argv.index("--data") + 1])
+    assert len(loaded.examples) == 3 and not loaded.skipped
+    assert all(sorted(e.scores) == sorted(ASPECT_KEYS) and e.comments for e in loaded.examples)
+
+
+def test_train_help_spells_out_the_data_columns(capsys):
+    from aigve.aspects import ASPECT_KEYS
+    from aigve.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    formats = out[out.index("--data formats:"):]
+    assert all(k in formats for k in (*ASPECT_KEYS, "video", "prompt", "<aspect>_comment", "train/smoke_data.csv"))
+
+
+@pytest.mark.slow
+def test_tiny_cpu_commented_command_trains(tiny_model, tmp_path, capsys, monkeypatch):
+    from aigve.cli import main
+
+    monkeypatch.chdir(CONFIGS.parents[1])
+    argv = _commented_command("tiny_cpu.yaml")[2:]
+    argv[argv.index("--model") + 1] = str(tiny_model)
+    assert main(["train", *argv, "--output-dir", str(tmp_path / "lora"), "--no-progress-bar"]) == 0
+    assert "done: 8 steps" in capsys.readouterr().out

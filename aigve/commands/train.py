@@ -21,9 +21,26 @@ Every recipe field is an option (--learning-rate/--lr, --max-steps, --skip-bad, 
 including sampling.<field>. Precedence: defaults < YAML < options < --set.
 """
 
+EPILOG = """\
+--data formats:
+  AIGVE-Bench JSON ({"data_list": [...]} with prompt_gt, video_path_pd and the nine scores;
+  AIGVE-Bench 2 adds a comment per aspect), or a CSV / JSONL with one video per row:
+    video     the clip, relative to the data file's folder or --video-dir (also: video_path_pd)
+    prompt    the text prompt that produced it (also: prompt_gt)
+    technical_quality, dynamic, consistency, physics, element_presence, element_quality,
+    action_presence, action_quality, overall
+              scores 0-5 (averages are rounded), all nine (unless --no-require-all-aspects)
+    optional: <aspect>_comment (the comment the model learns to write, e.g. overall_comment),
+              id (default: the video file's stem); other columns are ignored
+  JSONL may also nest them: "scores": {aspect: n}, "comments": {aspect: text}.
+  Example (source checkout; placeholder scores for a CPU smoke run, see train/configs/tiny_cpu.yaml):
+    aigve testing build-tiny /tmp/tiny
+    python train/train.py --config train/configs/tiny_cpu.yaml --model /tmp/tiny --data train/smoke_data.csv
+"""
+
 _HELP = {
     "model": "base checkpoint folder or hub id (e.g. a local copy of xiaoliux/AIGVE-MACS)",
-    "data": "annotation file: AIGVE-Bench JSON, JSONL or CSV",
+    "data": "annotation file: AIGVE-Bench JSON, JSONL or CSV (columns: see --data formats below)",
     "video_dir": "folder the annotation's video paths are relative to (default: the file's folder)",
     "output_dir": "where the adapter, checkpoints and records go",
     "skip_bad": "skip entries with missing videos or fields (counted) instead of stopping",
@@ -35,7 +52,7 @@ _HELP = {
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="LoRA fine-tune the judge with the token-weighted loss",
-                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                        argument_default=argparse.SUPPRESS)
     p.add_argument("--config", default=None, help="recipe YAML (see train/configs/); default: built-in defaults")
     p.add_argument("--set", dest="set_items", action="append", default=[], metavar="KEY=VALUE",
