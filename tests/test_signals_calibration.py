@@ -92,8 +92,10 @@ def test_save_load_round_trip(tmp_path):
 
 
 def test_load_errors_name_the_file(tmp_path):
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(InputError, match="not found") as info:
         Calibration.load(tmp_path / "missing.json")
+    assert "aigve calibrate RESULTS HUMAN --out FILE" in str(info.value)  # the CLI user's fix, not only Python's
+    assert "fit_calibration" in str(info.value)
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(InputError, match="bad.json.*JSON"):

@@ -235,7 +235,9 @@ class Calibration:
         """Read a file written by :meth:`save`. Raises InputError naming the file and the problem."""
         path = Path(path)
         if not path.is_file():
-            raise InputError(path, "calibration file not found; write one with Calibration.save or fit_calibration")
+            raise InputError(path, "calibration file not found; make one from a signals run and human scores with "
+                                   "`aigve calibrate RESULTS HUMAN --out FILE` (in Python: "
+                                   "fit_calibration(...).save(FILE))")
         try:
             return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except json.JSONDecodeError as exc:
