@@ -130,9 +130,10 @@ def iter_records(path: str | os.PathLike, *, strict: bool = False,
                  skipped: list[int] | None = None) -> Iterator[dict[str, Any]]:
     """Yield records from a results JSONL.
 
-    A truncated last line (a run interrupted mid-write) is skipped with a warning, and its 1-based line
-    number is appended to ``skipped`` when a list is given (so callers such as reports can say so);
-    with ``strict`` it raises instead. A bad line anywhere else always raises InputError naming the file
+    A truncated last line (a run interrupted mid-write) is skipped with a warning, or, when a ``skipped``
+    list is given, its 1-based line number is appended to it and the skip is logged at debug level only
+    (the caller, e.g. a report, says so itself; a warning too would tell the user twice); with ``strict``
+    it raises instead. A bad line anywhere else always raises InputError naming the file
     and line.
     """
     path = Path(path)
@@ -144,7 +145,8 @@ def iter_records(path: str | os.PathLike, *, strict: bool = False,
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             if n == len(lines) and not strict:
-                log.warning("%s: line %d is incomplete (interrupted run?); skipped", path, n)
+                level = logging.WARNING if skipped is None else logging.DEBUG
+                log.log(level, "%s: line %d is incomplete (interrupted run?); skipped", path, n)
                 if skipped is not None:
                     skipped.append(n)
                 continue

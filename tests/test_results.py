@@ -1,4 +1,5 @@
 import json
+import logging
 
 import pytest
 
@@ -50,6 +51,18 @@ def test_partial_last_line_is_repaired_on_append(tmp_path):
     with ResultWriter(path) as w:
         w.write(_result(3))
     assert [r["id"] for r in iter_records(path, strict=True)] == ["v1", "v3"]
+
+
+def test_cut_off_line_is_a_warning_unless_the_caller_reports_it(tmp_path, caplog):
+    path = tmp_path / "results.jsonl"
+    path.write_text('{"id": "v1"}\n{"id": "v2", "vid')
+    with caplog.at_level(logging.DEBUG, logger="aigve.results"):
+        assert len(list(iter_records(path))) == 1
+        assert [r.levelno for r in caplog.records] == [logging.WARNING] and "line 2" in caplog.text
+        caplog.clear()
+        skipped: list[int] = []
+        assert len(list(iter_records(path, skipped=skipped))) == 1 and skipped == [2]
+        assert [r.levelno for r in caplog.records] == [logging.DEBUG]  # the caller's note is the one message
 
 
 def test_bad_line_in_the_middle_names_file_and_line(tmp_path):
