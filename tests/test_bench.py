@@ -141,3 +141,42 @@ def test_unwritable_json_fails_before_the_bench_runs(shared_videos, tmp_path, ca
                  "--json", str(taken / "bench.json")])
     err = capsys.readouterr().err
     assert code == 2 and str(taken) in err and "--json" in err
+
+
+def _no_gpu_no_build(monkeypatch):
+    """Pretend no GPU is visible and record (instead of doing) any checkpoint build."""
+    import torch
+
+    import aigve.bench.arch as arch
+
+    calls = []
+
+    def fake_build(name, folder, **kwargs):
+        calls.append((name, kwargs))
+        raise ConfigError("build", name, "stopped by the test before building")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(arch, "build_random_checkpoint", fake_build)
+    return calls
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu"])
+def test_full_size_random_arch_on_cpu_is_refused_before_building(shared_videos, tmp_path, capsys, monkeypatch,
+                                                                  device):
+    calls = _no_gpu_no_build(monkeypatch)
+    code = main(["bench", str(shared_videos / "manifest.csv"), "--random-init-arch", "qwen2.5-vl-7b",
+                 "--device", device, "--arch-dir", str(tmp_path / "r7")])
+    err = capsys.readouterr().err
+    assert code == 2 and calls == [] and not (tmp_path / "r7").exists()
+    assert "refused at full size on the CPU" in err and "~33 GB of RAM" in err
+    assert "--arch-layers" in err and "--device cuda" in err and "--allow-full-size-on-cpu" in err
+
+
+@pytest.mark.parametrize("flags", [["--arch-layers", "2"], ["--arch-vision-depth", "2"],
+                                   ["--arch-width-divisor", "4"], ["--allow-full-size-on-cpu"]])
+def test_scaled_down_or_allowed_random_arch_goes_on_to_build(shared_videos, tmp_path, capsys, monkeypatch, flags):
+    calls = _no_gpu_no_build(monkeypatch)
+    code = main(["bench", str(shared_videos / "manifest.csv"), "--random-init-arch", "qwen2.5-vl-7b",
+                 "--arch-dir", str(tmp_path / "r7"), *flags])
+    assert code == 2 and "stopped by the test before building" in capsys.readouterr().err
+    assert [name for name, _ in calls] == ["qwen2.5-vl-7b"] and calls[0][1]["device"] == "cpu"

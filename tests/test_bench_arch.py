@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aigve.bench.arch import arch_config, build_random_checkpoint, count_parameters
+from aigve.bench.arch import ARCHS, arch_config, build_random_checkpoint, check_full_size_on_cpu, count_parameters
 from aigve.errors import ConfigError
 from aigve.testing.tiny import build_tiny_tokenizer
 
@@ -56,3 +56,19 @@ def test_scaled_down_7b_scores_a_video_in_bfloat16(tmp_path, shared_videos):
 def test_parameter_counts_match_the_released_models(tokenizer):
     assert count_parameters(arch_config("qwen2.5-vl-7b", tokenizer)) == 8_292_166_656
     assert count_parameters(arch_config("qwen2.5-vl-3b", tokenizer)) == 3_754_622_976
+    for name, arch in ARCHS.items():  # the figures the full-size-on-CPU refusal quotes
+        assert arch["parameters"] == count_parameters(arch_config(name, tokenizer)), name
+
+
+def test_full_size_on_cpu_is_refused_unless_scaled_down_or_allowed():
+    with pytest.raises(ConfigError, match=r"8\.3 billion parameters in float32 need ~33 GB of RAM") as info:
+        check_full_size_on_cpu("qwen2.5-vl-7b", "cpu", "float32")
+    assert "--arch-width-divisor 4" in str(info.value) and "--allow-full-size-on-cpu" in str(info.value)
+    with pytest.raises(ConfigError, match=r"~8 GB of RAM.*--arch-width-divisor 2\)"):  # 3B: 2 KV heads
+        check_full_size_on_cpu("qwen2.5-vl-3b", "cpu", "bfloat16")
+    with pytest.raises(ConfigError):  # the full depth spelled out is not a scale-down
+        check_full_size_on_cpu("qwen2.5-vl-7b", "cpu", "float32", layers=28, vision_depth=32, width_divisor=1)
+    for kwargs in ({"layers": 2}, {"vision_depth": 2}, {"width_divisor": 2}, {"allow": True}):
+        check_full_size_on_cpu("qwen2.5-vl-7b", "cpu", "float32", **kwargs)
+    check_full_size_on_cpu("qwen2.5-vl-7b", "cuda:0", "bfloat16")
+    check_full_size_on_cpu("qwen9-unknown", "cpu", "float32")  # arch_config names the bad architecture

@@ -8,13 +8,14 @@ text is noise; visual token counts, the vision tower, attention and the 152k-row
 they cost in the real model. The processor uses Qwen2.5-VL's pixel limits. Never an evaluation.
 
 ``layers``, ``vision_depth`` and ``width_divisor`` scale the architecture down (keeping head sizes) so the
-same code path runs on a CPU.
+same code path runs on a CPU. :func:`check_full_size_on_cpu` refuses the full size on a CPU unless asked.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,10 @@ from aigve.errors import ConfigError
 log = logging.getLogger(__name__)
 
 #: Dimensions of released Qwen2.5-VL checkpoints (config.json of the Instruct models AIGVE-MACS builds on).
+#: ``parameters``: the count :func:`count_parameters` gives (tests check it), for size estimates without a build.
 ARCHS: dict[str, dict[str, Any]] = {
     "qwen2.5-vl-7b": {
+        "parameters": 8_292_166_656,
         "text": {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
                  "num_key_value_heads": 4, "vocab_size": 152064, "max_position_embeddings": 128000,
                  "mrope_section": [16, 24, 24], "tie_word_embeddings": False},
@@ -33,6 +36,7 @@ ARCHS: dict[str, dict[str, Any]] = {
                    "fullatt_block_indexes": [7, 15, 23, 31]},
     },
     "qwen2.5-vl-3b": {
+        "parameters": 3_754_622_976,
         "text": {"hidden_size": 2048, "intermediate_size": 11008, "num_hidden_layers": 36, "num_attention_heads": 16,
                  "num_key_value_heads": 2, "vocab_size": 151936, "max_position_embeddings": 128000,
                  "mrope_section": [16, 24, 24], "tie_word_embeddings": True},
@@ -83,6 +87,32 @@ def arch_config(name: str, tokenizer: Any, *, layers: int | None = None, vision_
     return Qwen2_5_VLConfig(text_config=text, vision_config=vision, image_token_id=ids["<|image_pad|>"],
                             video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
                             vision_end_token_id=ids["<|vision_end|>"], tie_word_embeddings=t["tie_word_embeddings"])
+
+
+def check_full_size_on_cpu(name: str, device: str, dtype: str, *, layers: int | None = None,
+                           vision_depth: int | None = None, width_divisor: int = 1, allow: bool = False) -> None:
+    """Raise ConfigError before anything is built when a full-size architecture would run on a CPU.
+
+    The released 7B in float32 is ~33 GB of RAM and as much disk, and one bench pass over a few videos
+    takes hours on a CPU: almost always a mistake (e.g. ``--device auto`` on a machine without a GPU).
+    Scaling down (fewer ``layers`` or ``vision_depth`` than the architecture, ``width_divisor`` > 1), a
+    non-CPU ``device`` or ``allow`` lets it through; so does an unknown ``name`` (:func:`arch_config` names it).
+    """
+    if allow or not str(device).startswith("cpu") or name not in ARCHS:
+        return
+    text, vision = ARCHS[name]["text"], ARCHS[name]["vision"]
+    if (layers or text["num_hidden_layers"]) < text["num_hidden_layers"] or width_divisor > 1 \
+            or (vision_depth or vision["depth"]) < vision["depth"]:
+        return
+    width = 2 if str(dtype).lower() in ("bfloat16", "bf16", "float16", "fp16", "half") else 4
+    n, divisor = ARCHS[name]["parameters"], math.gcd(4, text["num_key_value_heads"], vision["num_heads"])
+    gb = n * width / 1e9
+    raise ConfigError("--random-init-arch", name,
+                      f"refused at full size on the CPU: {n / 1e9:.1f} billion parameters in "
+                      f"{'float32' if width == 4 else dtype} need ~{gb:.0f} GB of RAM and ~{gb:.0f} GB of disk, and a "
+                      f"bench run takes hours. Scale it down (e.g. --arch-layers 2 --arch-vision-depth 2 "
+                      f"--arch-width-divisor {divisor}), run where a GPU is visible (--device cuda), or pass "
+                      "--allow-full-size-on-cpu")
 
 
 def count_parameters(config: Any) -> int:

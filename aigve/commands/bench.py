@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch-layers", type=int, default=None, help="scale --random-init-arch down: text layers")
     p.add_argument("--arch-vision-depth", type=int, default=None, help="scale down: vision blocks")
     p.add_argument("--arch-width-divisor", type=int, default=1, help="scale down: divide head counts and MLP widths")
+    p.add_argument("--allow-full-size-on-cpu", action="store_true",
+                   help="build and run a --random-init-arch at full size on a CPU (the 7B in float32: ~33 GB of RAM "
+                        "and disk, hours); without it that is refused")
     p.add_argument("--paths", default=",".join(DEFAULT_PATHS),
                    help=f"comma-separated paths to run, of: {', '.join(PATH_LABELS)} (default: {','.join(DEFAULT_PATHS)})")
     p.add_argument("--batch-size", type=int, default=4, help="videos per model call on the batched and score-only paths")
@@ -60,10 +63,13 @@ def _model_dir(args: argparse.Namespace) -> str:
     if args.model:
         return args.model
     from aigve.backends.hf_checkpoint import resolve_device
-    from aigve.bench.arch import build_random_checkpoint
+    from aigve.bench.arch import build_random_checkpoint, check_full_size_on_cpu
 
     device = resolve_device(args.device)
     dtype = args.dtype if args.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
+    check_full_size_on_cpu(args.random_init_arch, device, dtype, layers=args.arch_layers,
+                           vision_depth=args.arch_vision_depth, width_divisor=args.arch_width_divisor,
+                           allow=args.allow_full_size_on_cpu)  # before anything is built
     folder = args.arch_dir or Path.home() / ".cache" / "aigve" / f"random-{args.random_init_arch}"
     print(f"building random-weight {args.random_init_arch} at {folder} (not an evaluation model)", file=sys.stderr)
     return str(build_random_checkpoint(args.random_init_arch, folder, dtype=dtype, device=device,
