@@ -8,7 +8,7 @@ import logging
 import os
 import platform
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,32 +192,39 @@ def run_batch(
     batch_size: int = 1,
     progress: bool = True,
     probe_first: bool = True,
+    spec: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> RunSummary:
     """Score ``items`` into ``out_dir/results.jsonl`` (appended and flushed per video) and
     ``results.csv`` (rewritten at the end, also after Ctrl-C). With ``resume`` videos already
     scored successfully are skipped; failed ones are tried again, and at the end ``results.jsonl`` keeps only
     the newest record per video (see :func:`aigve.results.compact_results`). Inputs that fail the probe get
     an error record without reaching the model. ``evaluator`` may be a factory: it is called only
-    after the probe, and only if some input passed it."""
+    after the probe, and only if some input passed it. ``spec``/``settings``: the run's identity and its
+    runtime settings (:func:`aigve.commands.options.run_spec`), recorded in ``run.json``; with ``resume``, a
+    ``spec`` that differs from the recorded one raises InputError before anything is scored."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / RESULTS_NAME
+    refuse_existing(results_path, resume)
+    begin_run(out, spec, settings, resume=resume, items=len(items))
     start = time.perf_counter()
-
-    def ready() -> Evaluator:
-        built = _materialise(evaluator)
-        _write_run_info(out / RUN_NAME, built, len(items), batch_size)
-        return built
-
     try:
-        scored, failed, skipped = score_into(ready, items, results_path, resume=resume, batch_size=batch_size,
-                                             progress=progress, probe_first=probe_first)
+        scored, failed, skipped = score_into(recording(evaluator, out, len(items), batch_size), items, results_path,
+                                             resume=resume, batch_size=batch_size, progress=progress,
+                                             probe_first=probe_first)
     finally:
         if results_path.exists():
             if resume:  # retried failures left their old records behind: keep the newest per video
                 compact_results(results_path)
             write_csv(latest_by_id(iter_records(results_path)).values(), out / CSV_NAME)
     return RunSummary(len(items), scored, failed, skipped, time.perf_counter() - start, out)
+
+
+def refuse_existing(results_path: Path, resume: bool) -> None:
+    """Raise InputError when ``results_path`` holds records and this is not a resume."""
+    if results_path.exists() and results_path.stat().st_size and not resume:
+        raise InputError(results_path, "already exists; pass --resume to continue it or choose another --out")
 
 
 def score_into(
@@ -233,8 +240,7 @@ def score_into(
     """The scoring loop behind :func:`run_batch` (and sharded runs): probe, score, append each record
     to ``results_path``. Returns ``(scored, failed, skipped)``; refuses to append to an existing file
     unless ``resume``. A factory ``evaluator`` is called after the probe, only if there is work left."""
-    if results_path.exists() and results_path.stat().st_size and not resume:
-        raise InputError(results_path, "already exists; pass --resume to continue it or choose another --out")
+    refuse_existing(results_path, resume)
     done = done_ids(results_path) if resume else set()
     todo = [it for it in items if it.id not in done]
     skipped = len(items) - len(todo)
@@ -270,9 +276,106 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, unit="video", desc="scoring", disable=not enabled, dynamic_ncols=True)
 
 
-def _write_run_info(path: Path, evaluator: Evaluator, n: int, batch_size: int) -> None:
+# ------------------------------------------------------------------------------ run.json: identity + settings
+
+
+def read_run_info(out_dir: str | os.PathLike) -> dict[str, Any]:
+    """``out_dir/run.json`` as a dict; {} when missing or unreadable."""
+    path = Path(out_dir) / RUN_NAME
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("%s: unreadable (%s); its run spec cannot be checked", path, exc)
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def write_run_info(out_dir: str | os.PathLike, info: Mapping[str, Any]) -> None:
+    """Write ``run.json`` atomically (sharded ranks may write it at the same time)."""
+    path = Path(out_dir) / RUN_NAME
+    tmp = path.with_name(f".{RUN_NAME}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def has_results(out_dir: str | os.PathLike) -> bool:
+    """True when ``out_dir`` holds any record (results.jsonl or a shard's results.rank*.jsonl)."""
+    out = Path(out_dir)
+    return any(p.stat().st_size for p in [out / RESULTS_NAME, *out.glob("results.rank*.jsonl")] if p.is_file())
+
+
+_UNSET = object()
+
+
+def spec_differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """``"field: old -> new"`` for every field that differs, nested fields dotted (``sampling.fps``), sorted."""
+    lines = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, _UNSET), new.get(key, _UNSET)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            lines += spec_differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            show = [("(unset)" if v is _UNSET else repr(v)) for v in (a, b)]
+            lines.append(f"{prefix}{key}: {show[0]} -> {show[1]}")
+    return lines
+
+
+def check_spec(out_dir: str | os.PathLike, spec: Mapping[str, Any]) -> None:
+    """Refuse (InputError) to add to ``out_dir``'s results with a ``spec`` other than the recorded one.
+
+    Nothing is checked when the folder holds no record yet; a folder whose run.json has no spec (written before
+    aigve recorded one) only gets a warning.
+    """
+    out = Path(out_dir)
+    if not has_results(out):
+        return
+    recorded = read_run_info(out).get("spec")
+    if not isinstance(recorded, Mapping):
+        log.warning("%s: run.json records no run spec (written by an older aigve, or without one); cannot check "
+                    "that this run uses the same backend, model and options as the results already there", out)
+        return
+    diffs = spec_differences(recorded, json.loads(json.dumps(spec, default=str)))  # as run.json would hold it
+    if diffs:
+        raise InputError(out, "cannot add to the results in this run folder: they were scored with other settings "
+                              "(recorded -> now):\n"
+                              + "".join(f"  {d}\n" for d in diffs)
+                              + "use the same options to resume it, or score into another --out")
+
+
+def begin_run(out_dir: str | os.PathLike, spec: Mapping[str, Any] | None, settings: Mapping[str, Any] | None = None,
+              *, resume: bool, items: int) -> None:
+    """Check ``spec`` against the folder's results (:func:`check_spec`), then record it in run.json, before
+    anything is scored. A run that adds to existing results keeps the recorded start time (and spec when given
+    none); a resume also notes when it ``resumed``."""
+    out = Path(out_dir)
+    if spec is not None:
+        check_spec(out, spec)
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    info = read_run_info(out) if resume or has_results(out) else {}
+    info.setdefault("started", now)
+    if resume:
+        info["resumed"] = now
     import aigve
 
-    info = {"aigve_version": aigve.__version__, "python": platform.python_version(), "items": n,
-            "batch_size": batch_size, "evaluator": evaluator.describe(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    path.write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    info.update(aigve_version=aigve.__version__, python=platform.python_version(), items=items)
+    if spec is not None:
+        info["spec"] = dict(spec)
+    if settings is not None:
+        info["settings"] = dict(settings)
+        info["batch_size"] = settings.get("batch_size", info.get("batch_size"))
+    write_run_info(out, info)
+
+
+def recording(evaluator: EvaluatorSource, out_dir: str | os.PathLike, n: int, batch_size: int) -> Callable[[], Evaluator]:
+    """A factory that builds ``evaluator`` (when it is one) and adds its description to run.json."""
+    def ready() -> Evaluator:
+        built = _materialise(evaluator)
+        info = read_run_info(out_dir)
+        info.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        info.update(items=n, batch_size=batch_size, evaluator=built.describe())
+        write_run_info(out_dir, info)
+        return built
+
+    return ready

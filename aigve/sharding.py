@@ -140,9 +140,14 @@ def _check_previous(out: Path, rank: int, world: int, method: str) -> None:
 
 def run_shard(evaluator: EvaluatorSource, items: Sequence[VideoItem], out_dir: str | os.PathLike, rank: int, world: int, *,
               method: str = "hash", resume: bool = False, batch_size: int = 1, progress: bool = True,
-              merge: bool = True) -> ShardSummary:
-    """Score shard ``rank`` of ``items`` into ``results.rank{rank}.jsonl``; merge when every shard is done."""
-    from aigve.runner import score_into
+              merge: bool = True, spec: Mapping[str, Any] | None = None,
+              settings: Mapping[str, Any] | None = None) -> ShardSummary:
+    """Score shard ``rank`` of ``items`` into ``results.rank{rank}.jsonl``; merge when every shard is done.
+
+    ``spec``/``settings``: as for :func:`aigve.runner.run_batch`; the spec is checked against the shared run.json
+    whenever the folder already holds records (of this shard on resume, or of other shards of the run).
+    """
+    from aigve.runner import begin_run, recording, score_into
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -153,10 +158,11 @@ def run_shard(evaluator: EvaluatorSource, items: Sequence[VideoItem], out_dir: s
         raise InputError(path, "already exists; pass --resume to continue this shard or choose another --out")
     if resume:
         _check_previous(out, rank, world, method)
+    begin_run(out, spec, settings, resume=resume, items=len(items))
     _write_state(out, rank, world, method, mine, done=False)
     start = time.perf_counter()
-    scored, failed, skipped = score_into(evaluator, [it for _, it in mine], path, resume=resume,
-                                         batch_size=batch_size, progress=progress)
+    scored, failed, skipped = score_into(recording(evaluator, out, len(items), batch_size), [it for _, it in mine],
+                                         path, resume=resume, batch_size=batch_size, progress=progress)
     if resume:
         compact_results(path)  # one record per video in the shard file too (the merge keeps the newest anyway)
     _write_state(out, rank, world, method, mine, done=True)
@@ -271,11 +277,13 @@ def rank_device(args: argparse.Namespace, env: Mapping[str, str] | None = None) 
         args.device = f"cuda:{int(env['LOCAL_RANK']) % torch.cuda.device_count()}"
 
 
-def run_sharded_from_args(args: argparse.Namespace, evaluator: EvaluatorSource, items: Sequence[VideoItem]) -> ShardSummary | None:
-    """Run this process's shard when ``--shard`` or RANK/WORLD_SIZE asks for one; None when not sharded."""
+def run_sharded_from_args(args: argparse.Namespace, evaluator: EvaluatorSource, items: Sequence[VideoItem],
+                          **run_info: Any) -> ShardSummary | None:
+    """Run this process's shard when ``--shard`` or RANK/WORLD_SIZE asks for one; None when not sharded.
+    ``run_info``: ``spec`` and ``settings`` for :func:`run_shard`."""
     shard = resolve_shard(getattr(args, "shard", None))
     if shard is None:
         return None
     return run_shard(evaluator, items, args.out, *shard, method=args.shard_method, resume=args.resume,
                      batch_size=args.batch_size, progress=not getattr(args, "no_progress", False),
-                     merge=not args.no_merge)
+                     merge=not args.no_merge, **run_info)

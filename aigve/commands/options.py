@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 from typing import Any
 
 from aigve.config import SAMPLING_STRATEGIES
 from aigve.errors import ConfigError
 
 DEFAULT_MODEL = "xiaoliux/AIGVE-MACS"
+
+#: Backend options that do not decide what a run scores: how fast or where it runs, how it reaches a server, and
+#: numerics-only choices (dtype, attention kernel, a merged LoRA: the same weights, scores equal up to rounding).
+#: run.json records them as ``settings``; a resume may change them. ``api_key`` is recorded only as "<set>".
+RUNTIME_OPTIONS = frozenset({
+    "dtype", "device", "attn_implementation", "merge_adapter", "local_files_only", "trust_remote_code",
+    "server_url", "api_key", "concurrency", "max_retries", "retry_backoff_s", "timeout_s",
+    "gpu_memory_utilization", "tensor_parallel_size", "pipeline_parallel_size", "max_num_seqs", "enforce_eager",
+})
+_SECRET_OPTIONS = frozenset({"api_key"})
 
 
 def add_backend_args(p: argparse.ArgumentParser, *, default_backend: str = "macs") -> None:
@@ -77,3 +88,73 @@ def evaluator_from_args(args: argparse.Namespace, **extra: Any):
 
     extra.setdefault("workers", getattr(args, "decode_workers", "thread"))
     return load_evaluator(args.backend, sampling=sampling_from_args(args), **backend_options(args), **extra)
+
+
+def run_spec(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(spec, settings)`` of a scoring run, from the flags alone (no model is loaded).
+
+    ``spec`` is what decides the scores, compared on ``--resume``: ``backend``; ``model`` and ``adapter`` (the
+    backend's default model filled in, an existing folder as its absolute path); ``backend_options`` (the other
+    ``--backend-option`` values, less :data:`RUNTIME_OPTIONS`); ``sampling`` (the sampling flags given; backend
+    defaults follow from the model); ``generation`` (complete, defaults filled, for backends that generate);
+    ``released_keys``; ``prompt_template`` (12 hex digits of sha1 over the system prompt and instruction
+    template; None for a backend that never reads the prompt). ``settings``: batch size, decode workers,
+    dtype, device, attention and the other runtime options, recorded but free to change between resumes.
+    """
+    import hashlib
+
+    from aigve.config import GenerationConfig
+    from aigve.prompt import SYSTEM_PROMPT, build_instruction
+    from aigve.registry import BACKENDS
+
+    factory = BACKENDS.get(args.backend)
+    options = backend_options(args)
+    settings: dict[str, Any] = {"batch_size": getattr(args, "batch_size", None),
+                                "decode_workers": getattr(args, "decode_workers", None)}
+    for key in sorted(RUNTIME_OPTIONS & set(options)):
+        settings[key] = "<set>" if key in _SECRET_OPTIONS else options.pop(key)
+    options.pop("api_key", None)
+    for key in ("dtype", "device", "attn_implementation"):
+        settings.setdefault(key, None)
+    model = options.pop("model", _default(factory, "model"))
+    adapter = options.pop("adapter", None)
+    generation = options.pop("generation", None)
+    if _param(factory, "generation") is not None and (generation is None or isinstance(generation, dict)):
+        generation = GenerationConfig.from_dict(generation).to_dict()
+    released = options.pop("released_keys", _default(factory, "released_keys"))
+    template = None
+    if getattr(factory, "uses_prompt", True):
+        text = SYSTEM_PROMPT + "\n" + build_instruction("{prompt}", released_keys=released is not False)
+        template = hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+    spec = {"backend": args.backend, "model": _source_name(model), "adapter": _source_name(adapter),
+            "backend_options": dict(sorted(options.items())), "sampling": sampling_from_args(args),
+            "generation": generation, "released_keys": released, "prompt_template": template}
+    return spec, settings
+
+
+def _param(factory: Any, name: str) -> inspect.Parameter | None:
+    """Keyword ``name`` of ``factory``, searching base classes (a subclass may pass it on in ``**kwargs``)."""
+    for target in getattr(factory, "__mro__", (factory,)):
+        try:
+            param = inspect.signature(target.__init__ if isinstance(target, type) else target).parameters.get(name)
+        except (TypeError, ValueError):
+            continue
+        if param is not None and param.kind is not param.VAR_KEYWORD:
+            return param
+    return None
+
+
+def _default(factory: Any, name: str) -> Any:
+    param = _param(factory, name)
+    return None if param is None or param.default is param.empty else param.default
+
+
+def _source_name(value: Any) -> str | None:
+    """A model/adapter as the spec records it: an existing folder as its absolute path (so the same folder
+    named from another working directory is the same run), anything else (a hub id) as given."""
+    from pathlib import Path
+
+    if value is None:
+        return None
+    path = Path(str(value)).expanduser()
+    return str(path.resolve()) if path.exists() else str(value)

@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from aigve.commands.options import add_backend_args, add_sampling_args, backend_options, evaluator_from_args
+from aigve.commands.options import (
+    add_backend_args,
+    add_sampling_args,
+    backend_options,
+    evaluator_from_args,
+    run_spec,
+)
 from aigve.sharding import add_shard_args
 
 
@@ -58,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     _make_out_dir(Path(args.out))
     rank_device(args)
     check_backend_options(args.backend, **backend_options(args))
+    # What decides the scores, recorded in run.json and compared on --resume (before any model loads)
+    spec, settings = run_spec(args)
     built: list = []
 
     def evaluator():  # built after the probe, so bad inputs are reported before a model loads
@@ -66,8 +74,9 @@ def run(args: argparse.Namespace) -> int:
         return built[0]
 
     try:
-        summary = run_sharded_from_args(args, evaluator, items) or run_batch(
-            evaluator, items, args.out, resume=args.resume, batch_size=args.batch_size, progress=not args.no_progress)
+        summary = run_sharded_from_args(args, evaluator, items, spec=spec, settings=settings) or run_batch(
+            evaluator, items, args.out, resume=args.resume, batch_size=args.batch_size, progress=not args.no_progress,
+            spec=spec, settings=settings)
     finally:
         if built:
             built[0].close()  # stops decode worker processes, if any

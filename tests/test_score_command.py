@@ -1,0 +1,126 @@
+"""``aigve score`` as a new user meets it: run identity on --resume, failure lines, messages, help."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aigve.cli import main
+from aigve.results import iter_records
+
+
+def _score(manifest: Path, out: Path, *extra: str) -> int:
+    return main(["score", str(manifest), "--out", str(out), "--no-progress", *extra])
+
+
+def _run_info(out: Path) -> dict:
+    return json.loads((out / "run.json").read_text())
+
+
+# ------------------------------------------------------------------------------ run identity (--resume)
+
+
+def test_resume_with_another_backend_is_refused_and_leaves_the_folder_alone(shared_videos, tmp_path, capsys):
+    manifest, out = shared_videos / "manifest.csv", tmp_path / "run"
+    assert _score(manifest, out, "--backend", "signals", "--limit", "2") == 0
+    before = {name: (out / name).read_bytes() for name in ("results.jsonl", "results.csv", "run.json")}
+    capsys.readouterr()
+    code = _score(manifest, out, "--backend", "fake", "--resume")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert str(out) in err and "backend: 'signals' -> 'fake'" in err
+    assert "same options" in err and "another --out" in err
+    assert {name: (out / name).read_bytes() for name in before} == before  # nothing appended or rewritten
+
+
+def test_resume_names_every_differing_field(shared_videos, tmp_path, capsys):
+    manifest, out = shared_videos / "manifest.csv", tmp_path / "run"
+    assert _score(manifest, out, "--backend", "fake", "--limit", "1") == 0
+    capsys.readouterr()
+    code = _score(manifest, out, "--backend", "fake", "--resume", "--fps", "2", "--backend-option", "seed=1")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "sampling.fps: (unset) -> 2.0" in err and "backend_options.seed: (unset) -> 1" in err
+
+
+def test_run_json_records_the_spec_and_settings(shared_videos, tmp_path):
+    out = tmp_path / "run"
+    assert _score(shared_videos / "manifest.csv", out, "--backend", "signals", "--limit", "1", "--batch-size", "2",
+                  "--max-frames", "8", "--backend-option", "flow_preset=fast") == 0
+    info = _run_info(out)
+    spec = info["spec"]
+    assert spec["backend"] == "signals" and spec["model"] is None and spec["adapter"] is None
+    assert spec["sampling"] == {"max_frames": 8} and spec["backend_options"] == {"flow_preset": "fast"}
+    assert info["settings"]["batch_size"] == 2 and info["settings"]["decode_workers"] == "thread"
+    assert info["evaluator"]["name"] == "signals"
+
+
+def test_checkpoint_backend_spec_fills_defaults_and_resolves_folders(tmp_path, monkeypatch):
+    import argparse
+
+    from aigve.commands.options import DEFAULT_MODEL, add_backend_args, add_sampling_args, run_spec
+
+    parser = argparse.ArgumentParser()
+    add_backend_args(parser)
+    add_sampling_args(parser)
+    spec, settings = run_spec(parser.parse_args(["--dtype", "bfloat16", "--backend-option", "concurrency=4"]))
+    assert spec["model"] == DEFAULT_MODEL and spec["released_keys"] is True
+    assert spec["generation"]["max_new_tokens"] == 1536 and len(spec["prompt_template"]) == 12
+    assert "dtype" not in spec["backend_options"] and settings["dtype"] == "bfloat16"
+    assert settings["concurrency"] == 4
+    same, _ = run_spec(parser.parse_args(["--model", DEFAULT_MODEL, "--max-new-tokens", "1536"]))
+    assert same == spec  # the defaults spelled out are the same run
+    (tmp_path / "ckpt").mkdir()
+    monkeypatch.chdir(tmp_path)
+    local, _ = run_spec(parser.parse_args(["--model", "ckpt", "--backend-option", "released_keys=false"]))
+    assert local["model"] == str(tmp_path / "ckpt") and local["released_keys"] is False
+    assert local["prompt_template"] != spec["prompt_template"]
+    secret, settings = run_spec(parser.parse_args(["--backend", "vllm", "--backend-option", "api_key=sk-123"]))
+    assert "sk-123" not in json.dumps([secret, settings])
+
+
+def test_spec_differences_are_flat_and_readable():
+    from aigve.runner import spec_differences
+
+    old = {"backend": "macs", "sampling": {"fps": 1.0}, "model": "a/b"}
+    new = {"backend": "macs", "sampling": {"fps": 2.0, "max_frames": 8}, "model": "a/b", "adapter": "lora"}
+    assert spec_differences(old, new) == ["adapter: (unset) -> 'lora'", "sampling.fps: 1.0 -> 2.0",
+                                          "sampling.max_frames: (unset) -> 8"]
+    assert spec_differences(old, dict(old)) == []
+
+
+def test_runtime_settings_do_not_block_a_resume(shared_videos, tmp_path):
+    manifest, out = shared_videos / "manifest.csv", tmp_path / "run"
+    assert _score(manifest, out, "--backend", "signals", "--limit", "1") == 0
+    assert _score(manifest, out, "--backend", "signals", "--limit", "2", "--resume", "--batch-size", "2",
+                  "--device", "cpu") == 0
+    records = list(iter_records(out / "results.jsonl"))
+    assert len(records) == 2 and all(r["error"] is None for r in records)
+    info = _run_info(out)
+    assert info["settings"]["batch_size"] == 2 and "resumed" in info
+
+
+def test_run_folder_without_spec_resumes_with_a_warning(shared_videos, tmp_path, caplog):
+    manifest, out = shared_videos / "manifest.csv", tmp_path / "run"
+    assert _score(manifest, out, "--backend", "fake", "--limit", "1") == 0
+    info = _run_info(out)
+    del info["spec"]
+    (out / "run.json").write_text(json.dumps(info))
+    with caplog.at_level("WARNING"):
+        assert _score(manifest, out, "--backend", "fake", "--limit", "2", "--resume") == 0
+    assert "records no run spec" in caplog.text
+    assert _run_info(out)["spec"]["backend"] == "fake"  # recorded from now on
+
+
+def test_sharded_resume_checks_the_spec_too(shared_videos, tmp_path, capsys):
+    manifest, out = shared_videos / "manifest.csv", tmp_path / "run"
+    assert _score(manifest, out, "--backend", "fake", "--limit", "3", "--shard", "0/2",
+                  "--shard-method", "round-robin") == 0
+    assert _run_info(out)["spec"]["backend"] == "fake"
+    capsys.readouterr()
+    code = _score(manifest, out, "--backend", "fake", "--limit", "3", "--shard", "1/2",
+                  "--shard-method", "round-robin", "--backend-option", "seed=4")
+    assert code == 2 and "backend_options.seed: (unset) -> 4" in capsys.readouterr().err
+    assert not (out / "results.rank1.jsonl").exists()
+    assert _score(manifest, out, "--backend", "fake", "--limit", "3", "--shard", "0/2",
+                  "--shard-method", "round-robin", "--resume") == 0
