@@ -124,3 +124,53 @@ def test_sharded_resume_checks_the_spec_too(shared_videos, tmp_path, capsys):
     assert not (out / "results.rank1.jsonl").exists()
     assert _score(manifest, out, "--backend", "fake", "--limit", "3", "--shard", "0/2",
                   "--shard-method", "round-robin", "--resume") == 0
+
+
+# ------------------------------------------------------------------------------ failures on screen
+
+
+def _missing_manifest(folder: Path, n: int, good: Path | None = None) -> Path:
+    rows = [f"gone_{i:02d}.mp4,p" for i in range(n)] + ([f"{good},p"] if good else [])
+    manifest = folder / "m.csv"
+    manifest.write_text("video,prompt\n" + "\n".join(rows) + "\n")
+    return manifest
+
+
+def test_failed_videos_are_listed_with_their_error(shared_videos, tmp_path, capsys):
+    manifest = _missing_manifest(tmp_path, 2, good=shared_videos / "lavie_beach_00.mp4")
+    out = tmp_path / "run"
+    assert _score(manifest, out, "--backend", "fake") == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("  gone_")]
+    assert len(lines) == 2 and lines[0].startswith("  gone_00: ") and "gone_00.mp4" in lines[0]
+    assert "and 0 more" not in err and str(out / "results.jsonl") in err
+
+
+def test_failure_list_is_capped_truncated_and_covers_this_run_only(tmp_path, capsys):
+    manifest = _missing_manifest(tmp_path, 12)
+    out = tmp_path / "run"
+    assert _score(manifest, out, "--backend", "fake") == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("  gone_")]
+    assert len(lines) == 10 and "  ... and 2 more" in err
+    assert all(len(line) <= 2 + 200 + 30 for line in lines)
+    assert _score(manifest, out, "--backend", "fake", "--resume", "--limit", "2") == 1  # retries the first two only
+    err = capsys.readouterr().err
+    assert [line.split(":")[0] for line in err.splitlines() if line.startswith("  gone_")] == ["  gone_00", "  gone_01"]
+    assert "more" not in err
+
+
+def test_failure_line_is_one_line_of_at_most_200_characters():
+    from aigve.commands.score import failure_line
+
+    line = failure_line({"id": "x", "error": {"message": "first\nsecond " + "y" * 500}})
+    assert line.startswith("  x: first second y") and "\n" not in line and line.endswith("...")
+    assert len(line) <= len("  x: ") + 200
+
+
+def test_a_shard_lists_its_own_failures(shared_videos, tmp_path, capsys):
+    manifest = _missing_manifest(tmp_path, 1, good=shared_videos / "lavie_beach_00.mp4")
+    out = tmp_path / "run"
+    assert _score(manifest, out, "--backend", "fake", "--shard", "1/2", "--shard-method", "round-robin") == 1
+    err = capsys.readouterr().err
+    assert "  gone_00: " in err and str(out / "results.rank1.jsonl") in err

@@ -86,10 +86,39 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"NOTE: NOT A REAL EVALUATION: these scores come from {problem}.", file=sys.stderr)
     if summary.failed:
-        print(f"{summary.failed} video(s) failed: see the 'error' field in {summary.out_dir / 'results.jsonl'}",
-              file=sys.stderr)
+        print_failures(summary, {it.id for it in items})
         return 1
     return 0
+
+
+def print_failures(summary, ids: set[str], limit: int = 10) -> None:
+    """On stderr: how many videos failed, one line per failure of this run (``limit`` at most), and the file
+    with the full records. ``ids``: the inputs of this run (older failures outside them are not listed)."""
+    from aigve.results import iter_records, latest_by_id
+
+    path = shown = summary.out_dir / "results.jsonl"
+    if getattr(summary, "rank", None) is not None:  # a shard: its own file holds its records (merged or not)
+        from aigve.sharding import results_path
+
+        path = results_path(summary.out_dir, summary.rank)
+        shown = summary.merged or path
+    records = latest_by_id(iter_records(path)).values() if path.exists() else []
+    failures = [r for r in records if r.get("error") is not None and str(r.get("id")) in ids]
+    print(f"{summary.failed} video(s) failed:", file=sys.stderr)
+    for record in failures[:limit]:
+        print(failure_line(record), file=sys.stderr)
+    if len(failures) > limit:
+        print(f"  ... and {len(failures) - limit} more", file=sys.stderr)
+    print(f"see the 'error' field of each in {shown}", file=sys.stderr)
+
+
+def failure_line(record: dict, width: int = 200) -> str:
+    """``"  <id>: <error message>"`` on one line, the message cut to ``width`` characters."""
+    error = record.get("error") or {}
+    message = " ".join(str(error.get("message") or error.get("type") or "unknown error").split())
+    if len(message) > width:
+        message = message[: width - 3] + "..."
+    return f"  {record.get('id')}: {message}"
 
 
 def print_means(results_path) -> None:
