@@ -224,7 +224,8 @@ def run_batch(
 def refuse_existing(results_path: Path, resume: bool) -> None:
     """Raise InputError when ``results_path`` holds records and this is not a resume."""
     if results_path.exists() and results_path.stat().st_size and not resume:
-        raise InputError(results_path, "already exists; pass --resume to continue it or choose another --out")
+        raise InputError(results_path, "already exists; pass --resume to continue it, --overwrite to discard it and "
+                                         "start afresh, or choose another --out")
 
 
 def score_into(

@@ -174,3 +174,15 @@ def test_a_shard_lists_its_own_failures(shared_videos, tmp_path, capsys):
     assert _score(manifest, out, "--backend", "fake", "--shard", "1/2", "--shard-method", "round-robin") == 1
     err = capsys.readouterr().err
     assert "  gone_00: " in err and str(out / "results.rank1.jsonl") in err
+
+
+# ------------------------------------------------------------------------------ messages
+
+
+def test_rerun_into_a_used_folder_names_resume_overwrite_and_out(shared_videos, tmp_path, capsys):
+    clip, out = shared_videos / "lavie_beach_00.mp4", tmp_path / "run"
+    assert _score(clip, out, "--prompt", "p", "--backend", "fake") == 0
+    capsys.readouterr()
+    assert _score(clip, out, "--prompt", "p", "--backend", "fake") == 2
+    err = capsys.readouterr().err
+    assert "--resume" in err and "--overwrite" in err and "another --out" in err
