@@ -187,3 +187,21 @@ def test_tiny_cpu_commented_command_trains(tiny_model, tmp_path, capsys, monkeyp
     argv[argv.index("--model") + 1] = str(tiny_model)
     assert main(["train", *argv, "--output-dir", str(tmp_path / "lora"), "--no-progress-bar"]) == 0
     assert "done: 8 steps" in capsys.readouterr().out
+
+
+def test_bad_output_dir_or_resume_fails_before_the_model_loads(capsys, tmp_path):
+    from aigve.cli import main
+
+    (tmp_path / "taken").write_text("x")
+    base = ["train", "--model", str(tmp_path / "no-model"), "--data", str(tmp_path / "no-data.csv")]
+    # model and data do not exist: reaching them would be a different error, so these prove the early check
+    assert main([*base, "--output-dir", str(tmp_path / "taken")]) == 2
+    assert "output_dir" in capsys.readouterr().err
+    assert main([*base, "--output-dir", str(tmp_path / "fresh"), "--resume-from-checkpoint", "last"]) == 2
+    assert "no checkpoint-<step> folder" in capsys.readouterr().err
+    assert main([*base, "--resume-from-checkpoint", str(tmp_path / "nope")]) == 2
+    assert "no such checkpoint folder" in capsys.readouterr().err
+    (tmp_path / "run" / "checkpoint-4").mkdir(parents=True)
+    (tmp_path / "run" / "checkpoint-4" / "trainer_state.json").write_text("{}")
+    assert main([*base, "--output-dir", str(tmp_path / "run"), "--resume-from-checkpoint", "last"]) == 2
+    assert "no-data.csv: file not found" in capsys.readouterr().err  # past the check

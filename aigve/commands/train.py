@@ -91,9 +91,35 @@ def recipe_from_args(args: argparse.Namespace) -> TrainRecipe:
     return load_recipe(args.config, overrides)
 
 
+def check_outputs(recipe: TrainRecipe) -> None:
+    """Fail before the model loads (not in the Trainer, minutes later, with a traceback) when output_dir
+    is a file or ``resume_from_checkpoint`` names no checkpoint."""
+    from pathlib import Path
+
+    from aigve.errors import ConfigError
+
+    out = Path(recipe.output_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError("output_dir", str(out), "is a file; give --output-dir a folder")
+    resume = recipe.resume_from_checkpoint
+    if not resume:
+        return
+    if str(resume).lower() in ("last", "latest", "true"):
+        from transformers.trainer_utils import get_last_checkpoint
+
+        if not out.is_dir() or get_last_checkpoint(str(out)) is None:
+            raise ConfigError("resume_from_checkpoint", resume,
+                              f"no checkpoint-<step> folder in {out}; leave it out to start afresh, or pass "
+                              "--output-dir of the run to continue")
+    elif not Path(resume).is_dir():
+        raise ConfigError("resume_from_checkpoint", resume, "no such checkpoint folder; give 'last' or a "
+                                                            "checkpoint-<step> folder of an earlier run")
+
+
 def run(args: argparse.Namespace) -> int:
     recipe = recipe_from_args(args)
     recipe.require_paths()
+    check_outputs(recipe)
     from aigve.training.run import run_training
 
     result = run_training(recipe, printer=print)
