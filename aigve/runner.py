@@ -8,7 +8,7 @@ import logging
 import os
 import platform
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,7 +90,8 @@ def read_manifest(path: str | os.PathLike) -> list[VideoItem]:
     if unprompted:
         log.warning("%s: %d row(s) have an empty prompt (first: row %s); prompt-dependent aspects will be "
                     "judged without one", path, len(unprompted), unprompted[0])
-    return _unique(items, path)
+    named = {i for i, rec in rows if str(rec.get("id") or "").strip()}
+    return _unique(items, path, named_rows=named, id_column=any("id" in rec for _, rec in rows))
 
 
 def _manifest_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -125,12 +126,27 @@ def _manifest_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
-def _unique(items: list[VideoItem], source: Path) -> list[VideoItem]:
+def _unique(items: list[VideoItem], source: Path, *, named_rows: Collection[int] = (),
+            id_column: bool = False) -> list[VideoItem]:
+    """``items`` unchanged, or InputError at the first repeated id, saying how to fix it for where the id came
+    from: a manifest's ``id`` field (``named_rows``), the video path (with or without an ``id`` column), or
+    a file name in a folder (``row`` None)."""
     seen: dict[str, VideoItem] = {}
     for it in items:
-        if it.id in seen:
-            raise InputError(source, f"duplicate id {it.id!r} (also at row {seen[it.id].row}); add an 'id' column", row=it.row)
-        seen[it.id] = it
+        first = seen.setdefault(it.id, it)
+        if first is it:
+            continue
+        if it.row is None:
+            raise InputError(source, f"{Path(first.video).name} and {Path(it.video).name} both give the id {it.id!r} "
+                                     f"(the file name without its extension); rename one, or list the videos in a "
+                                     f"manifest.csv with an 'id' column")
+        if it.row in named_rows:
+            fix = "ids in the 'id' column must be unique; change one of them"
+        elif id_column:
+            fix = "this row's 'id' is empty, so its id comes from the video path; fill in a unique 'id'"
+        else:
+            fix = "add an 'id' column"
+        raise InputError(source, f"duplicate id {it.id!r} (also at row {first.row}); {fix}", row=it.row)
     return items
 
 

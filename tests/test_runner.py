@@ -277,3 +277,24 @@ def test_resume_retries_failures_and_keeps_one_record_per_video(shared_videos, t
     records = _records(out)
     assert [r["id"] for r in records] == order  # one record per video, each in its first place
     assert all(r["status"] == "ok" for r in records)
+
+
+def test_duplicate_ids_say_how_to_fix_them(shared_videos, tmp_path):
+    m = tmp_path / "m.csv"
+    m.write_text("id,video,prompt\nx,a.mp4,p\nx,b.mp4,q\n")
+    with pytest.raises(InputError) as err:
+        read_manifest(m)
+    message = str(err.value)
+    assert "m.csv, row 3" in message and "duplicate id 'x' (also at row 2)" in message
+    assert "'id' column must be unique" in message and "add an 'id' column" not in message
+    m.write_text("id,video,prompt\n,a.mp4,p\n,a.mp4,q\n")  # empty ids fall back to the video path
+    with pytest.raises(InputError, match="fill in a unique 'id'"):
+        read_manifest(m)
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for name in ("a.mp4", "a.mkv"):
+        shutil.copy(shared_videos / "lavie_beach_00.mp4", folder / name)
+    with pytest.raises(InputError) as err:
+        collect_items(folder, prompt="p")
+    message = str(err.value)
+    assert "a.mkv" in message and "a.mp4" in message and "row None" not in message and "rename" in message
