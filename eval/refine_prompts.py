@@ -69,18 +69,6 @@ def prompt_dirs(out: Path, prompts: list[str]) -> list[Path]:
     return [out / f"{i:03d}-{slug(prompt)}" for i, prompt in enumerate(prompts)]
 
 
-def check_fresh(folders: list[Path]) -> None:
-    """Refuse before any model loads when a prompt folder already holds a run (the loop would stop there)."""
-    from aigve.errors import ConfigError
-    from aigve.refine.trace import TRACE_FILE
-
-    taken = [f for f in folders if (f / TRACE_FILE).is_file() and (f / TRACE_FILE).stat().st_size]
-    if taken:
-        raise ConfigError("--out", str(folders[0].parent),
-                          f"{len(taken)} prompt folder(s) there already hold a run, e.g. {taken[0]}; "
-                          "choose a new --out or pass --overwrite")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return run_guarded(PROG, lambda: run(args))
@@ -88,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from aigve.commands.options import evaluator_from_args, parse_key_values
+    from aigve.commands.refine import check_run_folders
     from aigve.errors import ConfigError, InputError
     from aigve.refine.assembly import build_generator, build_refiner
     from aigve.refine.critic import check_objective
@@ -101,8 +90,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(args.prompts, "no prompts (one a line; '#' starts a comment)")
     out = Path(args.out)
     folders = prompt_dirs(out, prompts)
-    if not args.overwrite:
-        check_fresh(folders)
+    check_run_folders(out, folders, args.overwrite)  # before any model loads
     objective = check_objective(args.objective)
     generator = build_generator(args.generator, parse_key_values(args.generator_option, "--generator-option"))
     evaluator = evaluator_from_args(args)

@@ -107,3 +107,21 @@ def test_refine_prompts_script_input_errors_are_one_line_exit_2(tmp_path, capsys
         assert refine_prompts.main([*argv, "--evaluator", "signals", "--out", str(tmp_path / "o")]) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith("refine_prompts.py: error: ") and expected in err and err.count("\n") == 1, err
+
+
+def test_out_is_checked_before_the_evaluator_loads(tmp_path, capsys, monkeypatch):
+    import aigve.commands.refine as refine_command
+
+    def no_model(args):
+        raise AssertionError("the evaluator was built before --out was checked")
+
+    monkeypatch.setattr(refine_command, "build_evaluator", no_model)
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "trace.jsonl").write_text('{"event": "start"}\n')
+    for out, expected in [("file", "is a file; give --out a folder"), ("done", "already holds a run")]:
+        assert main(["refine", PROMPT, "--evaluator", "macs", "--out", str(tmp_path / out)]) == 2
+        assert expected in capsys.readouterr().err
+    script = _refine_prompts_script()
+    assert script.main(["--out", str(tmp_path / "file"), "--evaluator", "macs"]) == 2
+    assert "refine_prompts.py: error: invalid --out=" in capsys.readouterr().err

@@ -111,6 +111,25 @@ def build_evaluator(args: argparse.Namespace) -> Any:
     return evaluator_from_args(args)
 
 
+def check_run_folders(out: Any, folders: list[Any], overwrite: bool) -> None:
+    """Raise ConfigError before any model loads (not after, from the loop) when ``out`` or a run folder in
+    ``folders`` is a file, or, without ``overwrite``, already holds a run."""
+    from pathlib import Path
+
+    from aigve.errors import ConfigError
+    from aigve.refine.trace import TRACE_FILE
+
+    out, folders = Path(out), [Path(f) for f in folders]
+    for f in dict.fromkeys([out, *folders]):
+        if f.exists() and not f.is_dir():
+            raise ConfigError("--out", str(f), "is a file; give --out a folder")
+    taken = [f for f in folders if (f / TRACE_FILE).is_file() and (f / TRACE_FILE).stat().st_size]
+    if taken and not overwrite:
+        where = (f"{taken[0] / TRACE_FILE} already holds a run" if folders == [out] else
+                 f"{len(taken)} prompt folder(s) there already hold a run, e.g. {taken[0]}")
+        raise ConfigError("--out", str(out), f"{where}; choose a new --out or pass --overwrite")
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -122,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     objective = check_objective(args.objective)
     stop = StopPolicy(rounds=args.rounds, target=args.target, patience=args.patience,
                       time_budget_s=args.time_budget)
+    check_run_folders(args.out, [args.out], args.overwrite)
     generator = build_generator(args.generator, parse_key_values(args.generator_option, "--generator-option"))
     evaluator = build_evaluator(args)
     refiner = build_refiner(args.refiner, args.refiner_model,
