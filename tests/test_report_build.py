@@ -289,3 +289,14 @@ def test_comments_of_unscored_aspects_are_not_compared(tmp_path):
     (by_aspect,) = m["comments"]["by_system"].values()
     assert by_aspect["technical_quality"]["n"] == 6
     assert "physics" not in by_aspect and by_aspect["all"]["n"] == 6
+
+
+def test_out_that_is_a_file_is_a_one_line_error(macs_outputs, tmp_path, capsys):
+    from aigve.cli import main
+
+    (tmp_path / "taken").write_text("x")
+    base = ["report", "--scores", str(macs_outputs), "--bootstrap", "0", "--no-embeddings", "--no-plots"]
+    assert main([*base, "--out", str(tmp_path / "taken")]) == 2
+    assert "is a file; give --out a folder" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "taken" / "sub")]) == 2
+    assert "cannot create the report folder" in capsys.readouterr().err

@@ -91,6 +91,8 @@ def build_report(scores: Sequence[ScoreSpec], human: str | os.PathLike | Sequenc
         raise ConfigError("bootstrap", n_boot, "use 0 (no CIs) or a positive number of resamples, e.g. 1000")
     if not 0 < level < 1:
         raise ConfigError("level", level, "use a confidence level between 0 and 1, e.g. 0.95")
+    if out is not None and Path(out).exists() and not Path(out).is_dir():  # fail before the (slow) metrics
+        raise ConfigError("out", str(out), "is a file; give --out a folder")
     systems = load_systems(scores)
     labels = {str(Path(k)): v for k, v in (path_labels or {}).items()}
     for s in systems:
@@ -112,7 +114,11 @@ def build_report(scores: Sequence[ScoreSpec], human: str | os.PathLike | Sequenc
     report = Report(metrics, Path(out) if out is not None else None)
     if out is None:
         return report
-    report.out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        report.out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(report.out_dir, f"cannot create the report folder ({exc.strerror or exc}); choose another --out") \
+            from None
     computed.metrics = metrics
     metrics["plots"] = _plots(computed, report.out_dir, seed) if plots else {}
     from aigve.report.render import write_all
