@@ -101,6 +101,12 @@ def test_errors_name_the_problem(scored, tmp_path, capsys):
     human = str(scored / "human.jsonl")
     assert main(["calibrate", str(tmp_path / "missing.jsonl"), human, "--out", str(tmp_path / "a.json")]) == 2
     assert "results file not found" in capsys.readouterr().err
+    # --out a folder, or under a file: one line, exit 2 (was an IsADirectoryError / FileExistsError traceback)
+    assert main(["calibrate", str(scored / "run"), human, "--out", str(tmp_path)]) == 2
+    assert "is a folder; give a file name" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(["calibrate", str(scored / "run"), human, "--out", str(tmp_path / "file" / "c.json")]) == 2
+    assert "cannot write the calibration" in capsys.readouterr().err
     # Too few human scores for any aspect: exit 1, nothing written.
     assert main(["calibrate", str(scored / "run"), human, "--out", str(tmp_path / "b.json"),
                  "--min-samples", "50"]) == 1

@@ -70,12 +70,14 @@ def stats_table(fit_stats: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aigve.errors import ConfigError
+    from aigve.errors import ConfigError, InputError
     from aigve.signals.calibration import Calibration
     from aigve.signals.fitting import calibrate_from_files
 
     if args.min_samples < 2:
         raise ConfigError("--min-samples", args.min_samples, "use at least 2 (a monotone fit needs two points)")
+    if Path(args.out).is_dir():  # before the fit, not after it
+        raise ConfigError("--out", args.out, "is a folder; give a file name such as cal.json")
     results = results_path(args.results)
     base = Calibration.load(args.base) if args.base else None
     calibration = calibrate_from_files(results, args.human, None, video_dir=args.video_dir, base=base,
@@ -87,7 +89,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"nothing fitted: every aspect has fewer than {args.min_samples} human scores; lower --min-samples "
               f"or score more annotated videos. {args.out} not written.", file=sys.stderr)
         return 1
-    calibration.save(args.out)
+    try:
+        calibration.save(args.out)
+    except OSError as exc:
+        raise InputError(args.out, f"cannot write the calibration ({exc.strerror or exc}); choose another --out") \
+            from None
     print("SRCC/MAE are in-sample (the pairs the fit was trained on) and flatter the calibration; "
           "hold videos out to judge it.")
     print(f"wrote {args.out} (fingerprint {calibration.fingerprint()}); use it with: "
