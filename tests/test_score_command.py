@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from aigve.cli import main
 from aigve.results import iter_records
 
@@ -186,3 +188,39 @@ def test_rerun_into_a_used_folder_names_resume_overwrite_and_out(shared_videos, 
     assert _score(clip, out, "--prompt", "p", "--backend", "fake") == 2
     err = capsys.readouterr().err
     assert "--resume" in err and "--overwrite" in err and "another --out" in err
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    from aigve.backends import hf_checkpoint
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hf_checkpoint, "_cached", lambda repo, filename: False)  # whatever this machine cached
+
+
+@pytest.mark.parametrize("extra", [
+    [],  # the default backend and model
+    ["--backend", "macs", "--scores-only", "--model", "nobody/not-a-model"],
+    ["--backend", "vllm", "--model", "nobody/not-a-model"],
+])
+def test_an_unavailable_model_fails_before_anything_is_written(shared_videos, tmp_path, capsys, offline, extra):
+    out = tmp_path / "run"
+    code = _score(shared_videos / "lavie_beach_00.mp4", out, "--prompt", "p", *extra)
+    err = capsys.readouterr().err
+    assert code == 2 and "offline" in err and "hf download" in err
+    assert "scoring" not in err  # no progress bar was drawn
+    assert not out.exists()
+
+
+def test_a_missing_adapter_fails_before_overwrite_discards_anything(shared_videos, tmp_path, capsys, offline):
+    clip, out = shared_videos / "lavie_beach_00.mp4", tmp_path / "run"
+    assert _score(clip, out, "--prompt", "p", "--backend", "fake") == 0
+    before = sorted(p.name for p in out.iterdir())
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text("{}")  # enough for the source check, which loads nothing
+    capsys.readouterr()
+    code = _score(clip, out, "--prompt", "p", "--model", str(ckpt), "--adapter", str(tmp_path / "lora"), "--overwrite")
+    err = capsys.readouterr().err
+    assert code == 2 and "adapter" in err and "lora" in err
+    assert sorted(p.name for p in out.iterdir()) == before and (out / "results.jsonl").stat().st_size

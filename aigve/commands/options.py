@@ -20,6 +20,8 @@ RUNTIME_OPTIONS = frozenset({
     "gpu_memory_utilization", "tensor_parallel_size", "pipeline_parallel_size", "max_num_seqs", "enforce_eager",
 })
 _SECRET_OPTIONS = frozenset({"api_key"})
+#: Backends that load a checkpoint (hub id or folder) in this process (``vllm`` only without ``server_url``).
+CHECKPOINT_BACKENDS = ("macs", "macs-scores", "vllm")
 
 
 def add_backend_args(p: argparse.ArgumentParser, *, default_backend: str = "macs") -> None:
@@ -88,6 +90,27 @@ def evaluator_from_args(args: argparse.Namespace, **extra: Any):
 
     extra.setdefault("workers", getattr(args, "decode_workers", "thread"))
     return load_evaluator(args.backend, sampling=sampling_from_args(args), **backend_options(args), **extra)
+
+
+def check_sources(args: argparse.Namespace) -> None:
+    """Pre-flight for :data:`CHECKPOINT_BACKENDS`: raise ModelLoadError now when the model or adapter cannot be
+    found (a missing folder, a folder without its config, a hub id not cached while offline, an unreachable hub).
+
+    Cheap: :func:`aigve.backends.hf_checkpoint.resolve_source` reads the local cache and at most opens one TCP
+    connection; nothing is loaded. The backend resolves the same names again when it loads them.
+    """
+    options = backend_options(args)
+    if args.backend not in CHECKPOINT_BACKENDS or (args.backend == "vllm" and options.get("server_url")):
+        return
+    from aigve.backends.hf_checkpoint import resolve_source
+    from aigve.registry import BACKENDS
+
+    local = options.get("local_files_only")
+    resolve_source(options.get("model") or _default(BACKENDS.get(args.backend), "model") or DEFAULT_MODEL,
+                   local_files_only=local)
+    if options.get("adapter") is not None:
+        resolve_source(options["adapter"], local_files_only=local, what="adapter", flag="--adapter",
+                       required_file="adapter_config.json")
 
 
 def run_spec(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -10,6 +10,7 @@ from aigve.commands.options import (
     add_backend_args,
     add_sampling_args,
     backend_options,
+    check_sources,
     evaluator_from_args,
     run_spec,
 )
@@ -50,22 +51,25 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--batch-size", args.batch_size, "must be >= 1")
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit", args.limit, "must be >= 1 (a negative value would silently drop the last inputs)")
-    items = collect_items(args.input, prompt=args.prompt)
     if args.overwrite and args.resume:
         raise ConfigError("--overwrite", True, "choose either --overwrite or --resume")
-    if args.overwrite:
-        _discard_results(Path(args.out))
-    if args.limit is not None:
-        items = items[: args.limit]
     if args.scores_only:
         if args.backend != "macs":
             raise ConfigError("--scores-only", args.backend, "works with --backend macs only")
         args.backend = "macs-scores"
-    _make_out_dir(Path(args.out))
-    rank_device(args)
     check_backend_options(args.backend, **backend_options(args))
+    items = collect_items(args.input, prompt=args.prompt)
+    if args.limit is not None:
+        items = items[: args.limit]
+    rank_device(args)
+    # Pre-flight: a model or adapter that cannot be found fails here, before --overwrite discards anything and
+    # before any output file or progress bar exists.
+    check_sources(args)
     # What decides the scores, recorded in run.json and compared on --resume (before any model loads)
     spec, settings = run_spec(args)
+    if args.overwrite:
+        _discard_results(Path(args.out))
+    _make_out_dir(Path(args.out))
     built: list = []
 
     def evaluator():  # built after the probe, so bad inputs are reported before a model loads
