@@ -31,33 +31,34 @@ MANIFEST_SUFFIXES = (".csv", ".jsonl", ".json")
 RESULTS_NAME, CSV_NAME, RUN_NAME = "results.jsonl", "results.csv", "run.json"
 
 
-def collect_items(source: str | os.PathLike, *, prompt: str | None = None) -> list[VideoItem]:
+def collect_items(source: str | os.PathLike, *, prompt: str | None = None, uses_prompt: bool = True) -> list[VideoItem]:
     """Turn INPUT into items: a video file (``prompt`` applies), a folder (prompts from a
     ``manifest.csv``/``manifest.jsonl`` inside it, else ``<stem>.txt`` beside each video, else
     ``prompt``), or a CSV/JSONL/JSON-list manifest with ``video``, ``prompt`` and optional ``id`` fields
-    (relative paths resolve against the manifest's folder)."""
+    (relative paths resolve against the manifest's folder). ``uses_prompt=False`` (a backend that never
+    reads prompts, or no backend at all) silences the warnings about missing prompts."""
     from aigve.video import is_video_path
 
     path = Path(source)
     if path.is_dir():
         for name in ("manifest.csv", "manifest.jsonl"):
             if (path / name).is_file():
-                return read_manifest(path / name)
+                return read_manifest(path / name, uses_prompt=uses_prompt)
         videos = sorted(p for p in path.iterdir() if p.is_file() and is_video_path(p))
         if not videos:
             raise InputError(path, "folder holds no video files and no manifest.csv/manifest.jsonl")
         items = _unique([VideoItem(id=p.stem, video=str(p), prompt=_sidecar_prompt(p, prompt)) for p in videos], path)
         unprompted = [it.id for it in items if not it.prompt]
-        if unprompted:
+        if unprompted and uses_prompt:
             log.warning("%s: %d video(s) have no prompt (no manifest.csv, no <name>.txt beside them, no --prompt); "
                         "prompt-dependent aspects will be judged without one, e.g. %s", path, len(unprompted),
                         unprompted[0])
         return items
     if path.suffix.lower() in MANIFEST_SUFFIXES:
-        return read_manifest(path)
+        return read_manifest(path, uses_prompt=uses_prompt)
     if not path.exists():
         raise InputError(path, "no such file or folder")
-    if prompt is None:
+    if prompt is None and uses_prompt:
         log.warning("%s: no --prompt given; prompt-dependent aspects will be judged without one", path)
     return [VideoItem(id=path.stem, video=str(path), prompt=prompt or _sidecar_prompt(path, None))]
 
@@ -67,8 +68,9 @@ def _sidecar_prompt(video: Path, default: str | None) -> str:
     return txt.read_text(encoding="utf-8").strip() if txt.is_file() else (default or "")
 
 
-def read_manifest(path: str | os.PathLike) -> list[VideoItem]:
-    """Read a CSV, JSONL or JSON-list manifest; errors name the file and row."""
+def read_manifest(path: str | os.PathLike, *, uses_prompt: bool = True) -> list[VideoItem]:
+    """Read a CSV, JSONL or JSON-list manifest; errors name the file and row. Empty prompts are warned
+    about unless ``uses_prompt`` is False."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "manifest not found")
@@ -87,7 +89,7 @@ def read_manifest(path: str | os.PathLike) -> list[VideoItem]:
     if not items:
         raise InputError(path, "manifest has no rows")
     unprompted = [it.row for it in items if not it.prompt.strip()]
-    if unprompted:
+    if unprompted and uses_prompt:
         log.warning("%s: %d row(s) have an empty prompt (first: row %s); prompt-dependent aspects will be "
                     "judged without one", path, len(unprompted), unprompted[0])
     named = {i for i, rec in rows if str(rec.get("id") or "").strip()}

@@ -224,3 +224,21 @@ def test_a_missing_adapter_fails_before_overwrite_discards_anything(shared_video
     err = capsys.readouterr().err
     assert code == 2 and "adapter" in err and "lora" in err
     assert sorted(p.name for p in out.iterdir()) == before and (out / "results.jsonl").stat().st_size
+
+
+@pytest.mark.parametrize("backend,reads_prompt", [("signals", False), ("fake", True)])
+def test_missing_prompt_warning_only_for_backends_that_read_it(shared_videos, tmp_path, caplog, backend, reads_prompt):
+    out = tmp_path / "run"
+    with caplog.at_level("WARNING"):
+        assert _score(shared_videos / "lavie_beach_00.mp4", out, "--backend", backend) == 0
+    assert ("no --prompt given" in caplog.text) is reads_prompt
+    assert (_run_info(out)["spec"]["prompt_template"] is not None) is reads_prompt
+
+
+def test_probe_does_not_warn_about_prompts(shared_videos, tmp_path, caplog):
+    import shutil
+
+    shutil.copy(shared_videos / "lavie_beach_00.mp4", tmp_path / "a.mp4")
+    with caplog.at_level("WARNING"):
+        assert main(["probe", str(tmp_path)]) == 0
+    assert "prompt" not in caplog.text

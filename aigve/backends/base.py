@@ -37,6 +37,8 @@ class Backend(Protocol):
 
     ``score`` takes equal-length lists and returns one output per video, in order. A backend may
     raise for the whole batch; the evaluator then retries items one by one to isolate the failure.
+    A backend that never reads the prompts may say so with a class attribute ``uses_prompt = False``
+    (optional; read as ``getattr(backend, "uses_prompt", True)``): nobody then warns about missing prompts.
     """
 
     name: str

@@ -67,6 +67,8 @@ class SignalsBackend:
     """
 
     name = "signals"
+    #: Scores come from pixels alone: callers need not warn about missing prompts (see ``Backend``).
+    uses_prompt = False
 
     def __init__(self, calibration: str | os.PathLike | Calibration | None = None, *,
                  flow_preset: str = "medium", device: str | None = None):

@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from aigve.runner import collect_items, probe_items
 
-    report = probe_items(collect_items(args.input, prompt=""))
+    report = probe_items(collect_items(args.input, prompt="", uses_prompt=False))  # probing reads no prompt
     for item, info in report.ok:
         if args.json:
             print(json.dumps({"id": item.id, "status": "ok", **info.to_dict()}))

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--scores-only", args.backend, "works with --backend macs only")
         args.backend = "macs-scores"
     check_backend_options(args.backend, **backend_options(args))
-    items = collect_items(args.input, prompt=args.prompt)
+    items = collect_items(args.input, prompt=args.prompt, uses_prompt=_uses_prompt(args.backend))
     if args.limit is not None:
         items = items[: args.limit]
     rank_device(args)
@@ -123,6 +123,13 @@ def failure_line(record: dict, width: int = 200) -> str:
     if len(message) > width:
         message = message[: width - 3] + "..."
     return f"  {record.get('id')}: {message}"
+
+
+def _uses_prompt(backend: str) -> bool:
+    """False for a backend that declares ``uses_prompt = False`` (it never reads the prompt)."""
+    from aigve.registry import BACKENDS
+
+    return bool(getattr(BACKENDS.get(backend), "uses_prompt", True))
 
 
 def print_means(results_path) -> None:
