@@ -127,3 +127,29 @@ def test_chat_template_falls_back_to_the_tokenizer(tiny_model, tmp_path):
     (folder / "tokenizer_config.json").write_text(json.dumps(config))
     with pytest.raises(ModelLoadError, match="no chat template"):
         load_processor(resolve_source(folder))
+
+
+@pytest.mark.parametrize("attn", ["flash_attention_2", "flash_attention_3"])
+def test_missing_attention_kernel_says_install_it_or_use_sdpa(tiny_model, attn):
+    import importlib.util
+
+    from aigve.backends.hf_checkpoint import load_model
+
+    if importlib.util.find_spec("flash_attn") is not None:
+        pytest.skip("flash-attn is installed here")
+    with pytest.raises(ModelLoadError) as info:
+        load_model(resolve_source(tiny_model), dtype=torch.float32, device="cpu", attn_implementation=attn)
+    message = str(info.value)
+    assert "install flash-attn" in message and "--attn sdpa" in message and "leave --attn unset" in message
+    assert "complete checkpoint" not in message
+
+
+def test_unknown_attention_name_lists_the_choices(tiny_model):
+    from aigve.backends.hf_checkpoint import load_model
+
+    with pytest.raises(ModelLoadError) as info:
+        load_model(resolve_source(tiny_model), dtype=torch.float32, device="cpu", attn_implementation="fast")
+    message = str(info.value)
+    assert "--attn takes sdpa, eager or flash_attention_2" in message and "complete checkpoint" not in message
+    unrelated = OSError("no file named model.safetensors found in directory")
+    assert hf_checkpoint.attention_hint(unrelated, "flash_attention_2") is None  # the checkpoint hint stays

@@ -143,10 +143,25 @@ def resolve_dtype(dtype: Any, device: str):
     return getattr(torch, _DTYPES[key])
 
 
-def _load_error(source: Source, what: str, flag: str, exc: Exception) -> ModelLoadError:
-    hint = ("check that the folder is a complete checkpoint" if source.is_folder
-            else _download_hint(source.name, flag))
+def _load_error(source: Source, what: str, flag: str, exc: Exception, attn: str | None = None) -> ModelLoadError:
+    hint = attention_hint(exc, attn) or ("check that the folder is a complete checkpoint" if source.is_folder
+                                         else _download_hint(source.name, flag))
     return ModelLoadError(f"cannot load {what} {source.name!r}: {type(exc).__name__}: {exc}; {hint}")
+
+
+def attention_hint(exc: Exception, attn: str | None) -> str | None:
+    """The fix when loading failed because of the requested attention implementation ``attn`` (``--attn``),
+    else None. transformers names the kernel ("FlashAttention2 has been toggled on, but ... doesn't seem to
+    be installed") or the option (``attn_implementation="..." is not supported``) in its message."""
+    if not attn:
+        return None
+    text = str(exc).lower()
+    if any(word in text for word in ("flashattention", "flash_attn", "flash-attn", "flash attention")):
+        return (f"--attn {attn} needs the flash-attn package (and a CUDA GPU it supports): install flash-attn, "
+                f"or use --attn sdpa (or leave --attn unset)")
+    if "attn_implementation" in text or "attention implementation" in text:
+        return "--attn takes sdpa, eager or flash_attention_2, and not every model supports each (or leave --attn unset)"
+    return None
 
 
 def load_processor(source: Source, *, trust_remote_code: bool = False) -> Any:
@@ -184,7 +199,7 @@ def load_model(source: Source, *, dtype: Any, device: str, attn_implementation: 
     try:
         model = AutoModelForImageTextToText.from_pretrained(source.location, **kwargs)
     except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:  # RuntimeError: size mismatch, OOM
-        raise _load_error(source, "model", "--model", exc) from exc
+        raise _load_error(source, "model", "--model", exc, attn_implementation) from exc
     if device == "cpu":
         model = model.to(device)
     return model.eval()
