@@ -242,3 +242,28 @@ def test_probe_does_not_warn_about_prompts(shared_videos, tmp_path, caplog):
     with caplog.at_level("WARNING"):
         assert main(["probe", str(tmp_path)]) == 0
     assert "prompt" not in caplog.text
+
+
+# ------------------------------------------------------------------------------ help
+
+
+def test_help_lists_every_registered_backend_and_the_defaults(capsys):
+    from aigve.registry import BACKENDS
+
+    with pytest.raises(SystemExit) as done:
+        main(["score", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for name in BACKENDS.names():
+        assert name in text
+    assert "default: runs/score" in text and "(default: 1)" in text
+
+
+def test_building_the_parser_imports_no_backend():
+    import subprocess
+    import sys
+
+    code = ("import sys; from aigve.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in sys.modules if m.startswith('aigve.backends.') and m != 'aigve.backends.base'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -25,9 +25,13 @@ CHECKPOINT_BACKENDS = ("macs", "macs-scores", "vllm")
 
 
 def add_backend_args(p: argparse.ArgumentParser, *, default_backend: str = "macs") -> None:
+    from aigve.registry import BACKENDS  # names only: no backend module is imported
+
     g = p.add_argument_group("judge")
-    g.add_argument("--backend", default=default_backend,
-                   help=f"scoring backend: macs (Qwen2.5-VL judge), signals (pixel measurements, no weights), fake (tests); default {default_backend}")
+    g.add_argument("--backend", default=default_backend, metavar="NAME",
+                   help=f"scoring backend, one of: {', '.join(BACKENDS.names())} (macs: the Qwen2.5-VL judge; "
+                        f"macs-scores: macs reading scores only, as --scores-only; vllm: the judge served by vLLM; "
+                        f"signals: pixel measurements, no weights; fake: tests); default: {default_backend}")
     g.add_argument("--model", default=None, help=f"macs: hub id or local checkpoint folder (default {DEFAULT_MODEL})")
     g.add_argument("--adapter", default=None, help="macs: LoRA adapter folder (peft) applied on top of --model")
     g.add_argument("--dtype", default=None, help="macs: auto, bfloat16, float16 or float32")

@@ -23,10 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(columns video, prompt, optional id).")
     p.add_argument("input", help="video file, folder, or manifest (.csv/.jsonl)")
     p.add_argument("--prompt", default=None, help="prompt for a single video (or default for a folder)")
-    p.add_argument("--out", default="runs/score", help="output folder (results.jsonl, results.csv, run.json)")
+    p.add_argument("--out", default="runs/score",
+                   help="output folder (results.jsonl, results.csv, run.json); default: %(default)s")
     p.add_argument("--resume", action="store_true", help="skip videos already scored in --out; retry failed ones")
     p.add_argument("--overwrite", action="store_true", help="discard earlier results in --out and start afresh")
-    p.add_argument("--batch-size", type=int, default=1, help="videos per model call")
+    p.add_argument("--batch-size", type=int, default=1, help="videos per model call (default: %(default)s)")
     p.add_argument("--limit", type=int, default=None, help="score only the first N inputs")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--scores-only", action="store_true",
