@@ -7,7 +7,7 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 COMMANDS = ("score", "probe", "report", "train", "refine", "bench", "app", "testing", "merge_shards", "calibrate")
 
@@ -30,25 +30,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI in process; returns the exit code (0 ok, 1 some items failed, 2 usage/input error)."""
+def run_guarded(prog: str, body: Callable[[], int | None], *, verbose: int = 0) -> int:
+    """Run ``body()`` and return its exit code, the error contract of every aigve entry point: an
+    AigveError prints ``PROG: error: MESSAGE`` on stderr and returns 2; Ctrl-C returns 130 (what was written
+    so far is kept). Used by :func:`main` and by the scripts in eval/ under their own names."""
     from aigve.errors import AigveError
 
+    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(body() or 0)
+    except AigveError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; everything written so far is kept", file=sys.stderr)
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI in process; returns the exit code (0 ok, 1 some items failed, 2 usage/input error)."""
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except AigveError as exc:
-        print(f"aigve {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"aigve {args.command}: interrupted; everything written so far is kept", file=sys.stderr)
-        return 130
+    return run_guarded(f"aigve {args.command}", lambda: args.func(args), verbose=args.verbose)
 
 
 if __name__ == "__main__":

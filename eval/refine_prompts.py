@@ -17,7 +17,7 @@ import re
 import time
 from pathlib import Path
 
-from script_entry import run_guarded
+from aigve.cli import run_guarded
 
 PROG = Path(__file__).name
 DEMO_PROMPTS = Path(__file__).resolve().parents[1] / "data" / "prompts" / "refine_demo.txt"

@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from script_entry import run_guarded
+from aigve.cli import run_guarded
 
 PROG = Path(__file__).name
 DEFAULT_OUT = "runs/aigve_bench_report"  # runs/ is git-ignored
