@@ -190,6 +190,20 @@ def test_rerun_into_a_used_folder_names_resume_overwrite_and_out(shared_videos, 
     assert "--resume" in err and "--overwrite" in err and "another --out" in err
 
 
+def test_overwrite_is_refused_for_a_sharded_run(shared_videos, tmp_path, capsys, monkeypatch):
+    """Each rank clearing the folder would delete what the ranks that started earlier already wrote."""
+    clip, out = shared_videos / "manifest.csv", tmp_path / "run"
+    assert _score(clip, out, "--backend", "fake", "--shard", "0/2") == 0
+    kept = (out / "results.rank0.jsonl").read_bytes()
+    capsys.readouterr()
+    assert _score(clip, out, "--backend", "fake", "--shard", "1/2", "--overwrite") == 2
+    assert "sharded" in capsys.readouterr().err and (out / "results.rank0.jsonl").read_bytes() == kept
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert _score(clip, out, "--backend", "fake", "--overwrite") == 2  # under torchrun too
+    assert (out / "results.rank0.jsonl").read_bytes() == kept
+
+
 @pytest.fixture
 def offline(monkeypatch):
     from aigve.backends import hf_checkpoint

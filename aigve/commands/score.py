@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from aigve.evaluator import check_backend_options
     from aigve.report.provenance import backend_problem
     from aigve.runner import collect_items, run_batch
-    from aigve.sharding import rank_device, run_sharded_from_args
+    from aigve.sharding import rank_device, resolve_shard, run_sharded_from_args
 
     # Checked before the model loads or anything is written: a bad value found later would leave
     # probe-failure records behind that block a corrected rerun without --resume.
@@ -54,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--limit", args.limit, "must be >= 1 (a negative value would silently drop the last inputs)")
     if args.overwrite and args.resume:
         raise ConfigError("--overwrite", True, "choose either --overwrite or --resume")
+    if args.overwrite and resolve_shard(getattr(args, "shard", None)) is not None:
+        # Ranks start at different times: one rank's clean-up would delete what another rank of the same
+        # launch is already writing.
+        raise ConfigError("--overwrite", True, "a sharded run cannot clear its folder safely from each rank; "
+                                               "delete the --out folder before the launch, or use a new --out")
     if args.scores_only:
         if args.backend != "macs":
             raise ConfigError("--scores-only", args.backend, "works with --backend macs only")
