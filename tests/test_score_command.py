@@ -281,3 +281,13 @@ def test_building_the_parser_imports_no_backend():
             "print(sorted(m for m in sys.modules if m.startswith('aigve.backends.') and m != 'aigve.backends.base'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_in_process_vllm_without_vllm_fails_before_anything_is_written(shared_videos, tmp_path, capsys):
+    from aigve.backends.vllm import vllm_unavailable_reason
+
+    if vllm_unavailable_reason() is None:
+        pytest.skip("vllm and a GPU are present here")
+    out = tmp_path / "run"
+    assert _score(shared_videos / "lavie_beach_00.mp4", out, "--prompt", "p", "--backend", "vllm") == 2
+    assert "server_url" in capsys.readouterr().err and not out.exists()

@@ -7,7 +7,7 @@ import inspect
 from typing import Any
 
 from aigve.config import SAMPLING_STRATEGIES
-from aigve.errors import ConfigError
+from aigve.errors import ConfigError, ModelLoadError
 
 DEFAULT_MODEL = "xiaoliux/AIGVE-MACS"
 
@@ -109,6 +109,13 @@ def check_sources(args: argparse.Namespace) -> None:
     from aigve.backends.hf_checkpoint import resolve_source
     from aigve.registry import BACKENDS
 
+    if args.backend == "vllm":
+        from aigve.backends.vllm import vllm_unavailable_reason
+
+        reason = vllm_unavailable_reason()
+        if reason is not None:
+            raise ModelLoadError(f"vllm backend: {reason}; or pass --backend-option server_url=http://HOST:PORT "
+                                 f"to use a running `vllm serve` instead")
     local = options.get("local_files_only")
     resolve_source(options.get("model") or _default(BACKENDS.get(args.backend), "model") or DEFAULT_MODEL,
                    local_files_only=local)
