@@ -109,6 +109,12 @@ def check_sources(args: argparse.Namespace) -> None:
     from aigve.backends.hf_checkpoint import resolve_source
     from aigve.registry import BACKENDS
 
+    local = options.get("local_files_only")
+    resolve_source(options.get("model") or _default(BACKENDS.get(args.backend), "model") or DEFAULT_MODEL,
+                   local_files_only=local)
+    if options.get("adapter") is not None:
+        resolve_source(options["adapter"], local_files_only=local, what="adapter", flag="--adapter",
+                       required_file="adapter_config.json")
     if args.backend == "vllm":
         from aigve.backends.vllm import vllm_unavailable_reason
 
@@ -116,12 +122,6 @@ def check_sources(args: argparse.Namespace) -> None:
         if reason is not None:
             raise ModelLoadError(f"vllm backend: {reason}; or pass --backend-option server_url=http://HOST:PORT "
                                  f"to use a running `vllm serve` instead")
-    local = options.get("local_files_only")
-    resolve_source(options.get("model") or _default(BACKENDS.get(args.backend), "model") or DEFAULT_MODEL,
-                   local_files_only=local)
-    if options.get("adapter") is not None:
-        resolve_source(options["adapter"], local_files_only=local, what="adapter", flag="--adapter",
-                       required_file="adapter_config.json")
 
 
 def run_spec(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
