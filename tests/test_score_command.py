@@ -283,11 +283,12 @@ def test_building_the_parser_imports_no_backend():
     assert out.strip() == "[]"
 
 
-def test_in_process_vllm_without_vllm_fails_before_anything_is_written(shared_videos, tmp_path, capsys):
+def test_in_process_vllm_without_vllm_fails_before_anything_is_written(shared_videos, tmp_path, capsys, tiny_model):
     from aigve.backends.vllm import vllm_unavailable_reason
 
     if vllm_unavailable_reason() is None:
         pytest.skip("vllm and a GPU are present here")
     out = tmp_path / "run"
-    assert _score(shared_videos / "lavie_beach_00.mp4", out, "--prompt", "p", "--backend", "vllm") == 2
+    assert _score(shared_videos / "lavie_beach_00.mp4", out, "--prompt", "p", "--backend", "vllm",
+                  "--model", str(tiny_model)) == 2
     assert "server_url" in capsys.readouterr().err and not out.exists()
