@@ -180,3 +180,24 @@ def test_scaled_down_or_allowed_random_arch_goes_on_to_build(shared_videos, tmp_
                  "--arch-dir", str(tmp_path / "r7"), *flags])
     assert code == 2 and "stopped by the test before building" in capsys.readouterr().err
     assert [name for name, _ in calls] == ["qwen2.5-vl-7b"] and calls[0][1]["device"] == "cpu"
+
+
+def test_json_keeps_finished_paths_when_a_run_is_stopped(tiny_model, shared_videos, tmp_path, monkeypatch):
+    """A time limit on a borrowed GPU stops the bench part-way: the paths that finished are on disk."""
+    from aigve.bench import harness
+
+    def stopped(ctx):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(harness._RUNNERS, "batched", stopped)
+    out = tmp_path / "bench.json"
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(["bench", str(shared_videos / "manifest.csv"), "--model", str(tiny_model), "--limit", "1",
+                     "--paths", "default,batched", "--warmup", "0", "--force-new-tokens", "2", "--json", str(out),
+                     "--min-frames", "2", "--max-frames", "2", "--max-pixels", str(56 * 56),
+                     "--min-pixels", str(28 * 28)])
+    assert code == 130
+    report = json.loads(out.read_text())
+    assert report["complete"] is False and [p["name"] for p in report["paths"]] == ["default"]
+    assert report["paths"][0]["status"] == "ok"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json"]  # no temporary file left

@@ -136,6 +136,7 @@ class BenchReport:
     videos: list[str]
     paths: list[PathResult]
     agreement: dict[str, Any]
+    complete: bool = True  # False: written part-way, after some of the configured paths
 
     def path(self, name: str) -> PathResult | None:
         return next((p for p in self.paths if p.name == name), None)
@@ -144,7 +145,8 @@ class BenchReport:
         ref = self.path("reference")
         ref = ref if ref is not None and ref.status == "ok" else None
         return {"config": asdict(self.config), "environment": self.environment, "videos": self.videos,
-                "paths": [p.to_dict(ref) for p in self.paths], "agreement": self.agreement}
+                "paths": [p.to_dict(ref) for p in self.paths], "agreement": self.agreement,
+                "complete": self.complete}
 
 
 def environment(device: str) -> dict[str, Any]:
@@ -163,8 +165,13 @@ def environment(device: str) -> dict[str, Any]:
     return env
 
 
-def run_bench(items: Sequence[VideoItem], config: BenchConfig, *, progress: Callable[[str], None] | None = None) -> BenchReport:
-    """Load the model once, warm up, then time every path of ``config.paths`` over ``items`` in turn."""
+def run_bench(items: Sequence[VideoItem], config: BenchConfig, *, progress: Callable[[str], None] | None = None,
+              on_path: Callable[[BenchReport], None] | None = None) -> BenchReport:
+    """Load the model once, warm up, then time every path of ``config.paths`` over ``items`` in turn.
+
+    ``on_path``: called with the report so far (``complete`` False) after each path, so a run stopped
+    part-way (a time limit on a borrowed GPU) keeps the paths it finished.
+    """
     from aigve.backends.base import default_sampling
     from aigve.backends.macs import MacsBackend
 
@@ -180,17 +187,24 @@ def run_bench(items: Sequence[VideoItem], config: BenchConfig, *, progress: Call
     env = environment(backend.device)
     _warm_file_cache(items)
     ctx.warm_up()
-    results = []
+    results: list[PathResult] = []
     for name in config.paths:
         say(f"running {PATH_LABELS[name]} on {len(items)} video(s)")
         results.append(_RUNNERS[name](ctx))
+        if on_path is not None and len(results) < len(config.paths):
+            on_path(_report(config, env, items, results, complete=False))
     if hasattr(os, "getloadavg"):
         env["loadavg_end"] = list(os.getloadavg())
+    return _report(config, env, items, results)
+
+
+def _report(config: BenchConfig, env: dict[str, Any], items: Sequence[VideoItem], results: list[PathResult],
+            complete: bool = True) -> BenchReport:
     by_name = {r.name: r for r in results}
     generated = next((by_name[n] for n in ("default", "batched", "reference") if n in by_name
                       and by_name[n].status == "ok"), None)
     agreement = compare_paths(by_name.get("scores-only"), generated)
-    return BenchReport(config, env, [it.id for it in items], results, agreement)
+    return BenchReport(config, dict(env), [it.id for it in items], list(results), agreement, complete=complete)
 
 
 @dataclass

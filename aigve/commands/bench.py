@@ -49,7 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", default="auto", help="auto (bfloat16 on GPU, float32 on CPU), bfloat16, float16, float32")
     p.add_argument("--attn", dest="attn_implementation", default=None, help="sdpa, eager or flash_attention_2")
-    p.add_argument("--json", dest="json_out", default=None, help="write every figure and per-video record here")
+    p.add_argument("--json", dest="json_out", default=None,
+                   help="write every figure and per-video record here (rewritten after each path, so a run stopped "
+                        "part-way keeps the paths it finished; 'complete' says whether all ran)")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table (for a README)")
     add_sampling_args(p)
     p.set_defaults(func=run)
@@ -109,9 +111,17 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, dtype=args.dtype, attn_implementation=args.attn_implementation,
         sampling=sampling_from_args(args), prefetch=args.prefetch, warmup=args.warmup, score_fill=args.score_fill,
         threads=args.threads)
-    report = run_bench(items, config, progress=lambda msg: print(msg, file=sys.stderr)).to_dict()
+    def save(report: dict) -> None:
+        if args.json_out:  # atomic: a run killed mid-write keeps the previous, complete file
+            out = Path(args.json_out)
+            tmp = out.with_name(f".{out.name}.tmp")
+            tmp.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+            tmp.replace(out)
+
+    report = run_bench(items, config, progress=lambda msg: print(msg, file=sys.stderr),
+                       on_path=lambda partial: save(partial.to_dict())).to_dict()
     print(render_markdown(report) if args.markdown else render_table(report))
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+        save(report)
         print(f"wrote {args.json_out}", file=sys.stderr)
     return 0 if all(p["status"] != "failed" for p in report["paths"]) else 1
