@@ -17,6 +17,7 @@ from aigve.backends.digit_scores import (
     read_expected_scores,
     token_index_at_char,
 )
+from aigve.errors import ResponseParseError
 from aigve.parsing import parse_response
 from aigve.prompt import format_answer
 
@@ -95,12 +96,67 @@ def test_locate_edge_cases():
     '{"physics": {"comment": "thinking"}, "dynamic": 2, "physics": {"comment": "ok", "score": 5}}',
     # fenced answer after prose that mentions a score
     'I would say "dynamic": 1 at first.\n```json\n{"dynamic": {"score": 3}, "overall": {"score": 4}}\n```',
+    # comments before scores, comments starting with a digit
+    '{"comments": {"physics": "3 balls fall", "overall": "5 stars"}, "scores": {"physics": 4, "overall": 2}}',
+    # a first occurrence whose score the parser cannot read, then a readable one
+    '{"physics": {"score": "n/a"}, "physics": {"score": 3}, "dynamic": {"score": 2}}',
+    '{"physics": "3D effect fine", "physics": 2, "overall": {"score": 1}}',
+    # a comment that repeats the score's digit before the score
+    '{"physics": {"comment": "score 3 of 5: the 3 balls fall", "score": 3}}',
 ])
 def test_located_digits_are_the_parsed_scores(text):
     """Expected scores must be read at the very digit the parser reports, whatever the answer's shape."""
     found = locate_score_digits(text)
     parsed = {k: v for k, v in parse_response(text).scores.items() if v is not None}
     assert found and {k: int(text[p]) for k, p in found.items()} == parsed
+
+
+def test_a_score_written_as_a_word_has_no_digit_to_read():
+    text = '{"physics": {"score": "four"}, "physics": {"score": 3}, "dynamic": {"score": 2}}'
+    assert parse_response(text).scores["physics"] == 4  # the parser reads the word; no token holds a digit
+    assert set(locate_score_digits(text)) == {"dynamic"}
+
+
+def test_a_cut_off_string_digit_is_not_located():
+    text = '{"physics": {"score": 4}, "dynamic": "3'
+    assert parse_response(text).scores["dynamic"] is None
+    assert set(locate_score_digits(text)) == {"physics"}
+
+
+def test_located_digits_match_the_parser_on_random_answers():
+    """Property: whatever the shape, a located digit is the parsed score, and rewriting it changes the parse."""
+    import random
+
+    rng = random.Random(0)
+    keys = [a.key for a in ASPECTS]
+    shapes = [
+        lambda k, s, c: f'"{k}": {{"comment": "{c}", "score": {s}}}',
+        lambda k, s, c: f'"{k}": {{"score": {s}, "comment": "{c}"}}',
+        lambda k, s, c: f'"{k}": {s}',
+        lambda k, s, c: f'"{k}": "{s} - {c}"',
+        lambda k, s, c: f'"{k}": {{"comment": "{c}"}}',
+        lambda k, s, c: f'"{k}": {{"score": "{s}/5"}}',
+    ]
+    checked = 0
+    for _ in range(300):
+        parts = []
+        for _ in range(rng.randint(1, 12)):
+            comment = rng.choice(["ok", "3 balls", "score 2", "5 stars, 4 legs", "fine"])
+            parts.append(rng.choice(shapes)(rng.choice(keys), rng.randint(0, 5), comment))
+        text = "{" + ", ".join(parts) + "}"
+        if rng.random() < 0.3:  # an echoed example first
+            text = '{"physics": {"score": 1}} then ' + text
+        try:
+            parsed = parse_response(text).scores
+        except ResponseParseError:
+            assert locate_score_digits(text) == {}
+            continue
+        for key, pos in locate_score_digits(text).items():
+            assert int(text[pos]) == parsed[key], (text, key)
+            other = (parsed[key] + 1) % 6
+            assert parse_response(text[:pos] + str(other) + text[pos + 1:]).scores[key] == other
+            checked += 1
+    assert checked > 500
 
 
 def test_located_digits_match_the_parser_on_every_real_answer(macs_outputs):

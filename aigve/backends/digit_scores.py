@@ -21,6 +21,8 @@ SCORE_VALUES: tuple[int, ...] = tuple(range(SCORE_MIN, SCORE_MAX + 1))
 _KEY = re.compile(r'(?<!\\)"((?:[^"\\]|\\.)*)"\s*:\s*')
 _SCORE = re.compile(r'(?<!\\)"score"\s*:\s*"?(-?\d+(?:\.\d+)?)')
 _BARE_NUMBER = re.compile(r'"?(-?\d+(?:\.\d+)?)')
+# A lone digit 0-5: not part of a longer number, a decimal or a negative number.
+_SINGLE_DIGIT = re.compile(r'(?<![\d.\-])[0-5](?![\d.])')
 
 
 def expected_digit_score(
@@ -52,35 +54,59 @@ def digit_mass(digit_logits: Sequence[float] | np.ndarray, logsumexp_all: float)
     return float(np.exp(z - logsumexp_all).sum())
 
 
+def _hinted_positions(text: str) -> dict[str, list[int]]:
+    """Cheap guesses, in text order, of where each aspect's score digit is: a number right after an aspect
+    key (``"dynamic": 3``) or the first ``"score": N`` inside the aspect's object, for every occurrence."""
+    keys = [(m, canonical_key(m.group(1))) for m in _KEY.finditer(text)]
+    aspects = [(m, key) for m, key in keys if key is not None]
+    hints: dict[str, list[int]] = {}
+    for i, (match, key) in enumerate(aspects):
+        end = aspects[i + 1][0].start() if i + 1 < len(aspects) else len(text)
+        score = _BARE_NUMBER.match(text, match.end()) or _SCORE.search(text, match.end(), end)
+        if score:
+            hints.setdefault(key, []).append(score.start(1))
+    return hints
+
+
 def locate_score_digits(text: str) -> dict[str, int]:
     """Character offset of each aspect's score digit in a generated answer, by canonical aspect key.
 
-    Reads the same score the parser reports: only inside the block :func:`aigve.parsing.parse_response`
-    reads (when the answer echoes an example or writes a draft first), and for a key written twice, its first
-    occurrence that carries a score (later ones are the parser's ``duplicate`` flags). Aspects are found
-    through the JSON keys (any accepted spelling); the score is the first ``"score": N`` inside the aspect's
-    object, or a bare number right after the key (``"dynamic": 3``). Only single-digit scores in
-    [SCORE_MIN, SCORE_MAX] are located (``"10"``, ``"4.5"``, ``-1`` are not).
+    The digit is the one :func:`aigve.parsing.parse_response` reads, proven by changing it: position ``p``
+    counts for aspect ``k`` only if the parser's score for ``k`` equals the digit at ``p`` and becomes the
+    new digit when ``p`` alone is rewritten. This holds whatever the answer's shape (an echoed example, a
+    key written twice, comments before scores, a digit inside a comment, a cut-off string), so expected
+    scores are always read at the generated token that decided the reported score. Candidates are tried
+    in a likely order (digits after the aspect's keys first), so a clean answer costs about one parse per
+    aspect. Only single-digit scores in [SCORE_MIN, SCORE_MAX] are located (``"10"``, ``"4.5"``, ``-1`` are
+    not); an aspect whose digit cannot be proven is left out.
     """
-    from aigve.parsing import json_block_span
+    from aigve.errors import ResponseParseError
+    from aigve.parsing import parse_response
 
-    lo, hi = json_block_span(text) or (0, len(text))
-    keys = [(m, canonical_key(m.group(1))) for m in _KEY.finditer(text, lo, hi)]
-    aspects = [(m, key) for m, key in keys if key is not None]
+    def score_of(candidate: str, key: str) -> int | None:
+        try:
+            return parse_response(candidate).scores.get(key)
+        except ResponseParseError:
+            return None
+
+    try:
+        parsed = parse_response(text).scores
+    except ResponseParseError:
+        return {}
+    digits = [m.start() for m in _SINGLE_DIGIT.finditer(text)]
+    hints = _hinted_positions(text)
     found: dict[str, int] = {}
-    decided: set[str] = set()
-    for i, (match, key) in enumerate(aspects):
-        if key in decided:
+    for key, want in parsed.items():
+        if want is None or want not in SCORE_VALUES:
             continue
-        end = aspects[i + 1][0].start() if i + 1 < len(aspects) else hi
-        bare = _BARE_NUMBER.match(text, match.end(), hi)
-        score = bare or _SCORE.search(text, match.end(), end)
-        if not score:
-            continue  # no score here: a later occurrence may carry it, as in the parser
-        decided.add(key)
-        number, start = score.group(1), score.start(1)
-        if len(number) == 1 and int(number) in SCORE_VALUES:
-            found[key] = start
+        order = [*hints.get(key, ()), *digits]
+        for pos in dict.fromkeys(order):  # each position once, hinted ones first
+            if text[pos] != str(want):
+                continue
+            other = SCORE_VALUES[(SCORE_VALUES.index(want) + 1) % len(SCORE_VALUES)]
+            if score_of(text[:pos] + str(other) + text[pos + 1:], key) == other:
+                found[key] = pos
+                break
     return found
 
 
