@@ -292,3 +292,28 @@ def test_in_process_vllm_without_vllm_fails_before_anything_is_written(shared_vi
     assert _score(shared_videos / "lavie_beach_00.mp4", out, "--prompt", "p", "--backend", "vllm",
                   "--model", str(tiny_model)) == 2
     assert "server_url" in capsys.readouterr().err and not out.exists()
+
+
+def _spec(*argv: str) -> dict:
+    from aigve.cli import build_parser
+    from aigve.commands.options import run_spec
+
+    return run_spec(build_parser().parse_args(["score", "clip.mp4", *argv]))[0]
+
+
+def test_a_vllm_client_run_is_identified_by_its_server():
+    a = _spec("--backend", "vllm", "--backend-option", "server_url=http://a:8000")
+    b = _spec("--backend", "vllm", "--backend-option", "server_url=http://b:8000")
+    assert a != b and a["backend_options"]["server_url"] == "http://a:8000"
+    assert a["model"] is None  # --model is not what a client scores with
+    named = _spec("--backend", "vllm", "--backend-option", "server_url=http://a:8000",
+                  "--backend-option", "served_model_name=judge-v2")
+    assert named["backend_options"]["served_model_name"] == "judge-v2" and named != a
+
+
+def test_released_keys_is_recorded_as_the_backend_reads_it():
+    zero = _spec("--model", "owner/judge", "--backend-option", "released_keys=0")
+    false = _spec("--model", "owner/judge", "--backend-option", "released_keys=false")
+    true = _spec("--model", "owner/judge")
+    assert zero == false and zero["released_keys"] is False
+    assert zero["prompt_template"] != true["prompt_template"]
