@@ -76,11 +76,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from aigve.commands.options import evaluator_from_args, parse_key_values
-    from aigve.commands.refine import check_run_folders
+    from aigve.commands.refine import check_run_folders, stop_policy_from_args
     from aigve.errors import ConfigError, InputError
     from aigve.refine.assembly import build_generator, build_refiner
     from aigve.refine.critic import check_objective
-    from aigve.refine.loop import Controller, StopPolicy
+    from aigve.refine.loop import Controller
     from aigve.refine.trace import aggregate, write_json_atomic
 
     if args.limit is not None and args.limit < 1:
@@ -92,11 +92,11 @@ def run(args: argparse.Namespace) -> int:
     folders = prompt_dirs(out, prompts)
     check_run_folders(out, folders, args.overwrite)  # before any model loads
     objective = check_objective(args.objective)
+    stop = stop_policy_from_args(args)
     generator = build_generator(args.generator, parse_key_values(args.generator_option, "--generator-option"))
     evaluator = evaluator_from_args(args)
     refiner = build_refiner(args.refiner, args.refiner_model,
                             parse_key_values(args.refiner_option, "--refiner-option"), evaluator=evaluator)
-    stop = StopPolicy(rounds=args.rounds, target=args.target, patience=args.patience, time_budget_s=args.time_budget)
     rows, summaries = [], []
     start = time.perf_counter()
     print(f"{'#':>3} {'round0':>6} {'best':>5} {'gain':>7} {'rounds':>6} {'stop':<12} prompt")

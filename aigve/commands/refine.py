@@ -130,17 +130,35 @@ def check_run_folders(out: Any, folders: list[Any], overwrite: bool) -> None:
         raise ConfigError("--out", str(out), f"{where}; choose a new --out or pass --overwrite")
 
 
+#: Loop fields (StopPolicy, check_run_settings) -> the flags that set them, so errors name what the user typed.
+FLAGS = {"rounds": "--rounds", "target": "--target", "patience": "--patience", "time_budget": "--time-budget",
+         "seed": "--seed", "seed_step": "--seed-step", "generator_retries": "--retries"}
+
+
+def stop_policy_from_args(args: argparse.Namespace) -> Any:
+    """The StopPolicy of the stopping flags, after checking every numeric loop flag against its range (before
+    any model loads); a bad value raises ConfigError naming the flag, the value and the valid range."""
+    from aigve.errors import ConfigError
+    from aigve.refine.loop import StopPolicy, check_run_settings
+
+    try:
+        check_run_settings(args.seed, getattr(args, "seed_step", 0), getattr(args, "retries", 0))
+        return StopPolicy(rounds=args.rounds, target=args.target, patience=args.patience,
+                          time_budget_s=args.time_budget)
+    except ConfigError as exc:
+        raise ConfigError(FLAGS.get(exc.field, exc.field), exc.value, exc.fix) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from aigve.commands.options import parse_key_values
     from aigve.refine.assembly import build_generator, build_refiner
     from aigve.refine.critic import check_objective
-    from aigve.refine.loop import Controller, StopPolicy
+    from aigve.refine.loop import Controller
 
     objective = check_objective(args.objective)
-    stop = StopPolicy(rounds=args.rounds, target=args.target, patience=args.patience,
-                      time_budget_s=args.time_budget)
+    stop = stop_policy_from_args(args)
     check_run_folders(args.out, [args.out], args.overwrite)
     generator = build_generator(args.generator, parse_key_values(args.generator_option, "--generator-option"))
     evaluator = build_evaluator(args)

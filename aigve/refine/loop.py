@@ -11,6 +11,8 @@ A round whose generation fails after all retries, or whose evaluation fails, end
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import shutil
 import time
 from collections.abc import Callable
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aigve.aspects import SCORE_MAX, SCORE_MIN
 from aigve.errors import ConfigError
 from aigve.refine.critic import ScoreCritic
 from aigve.refine.roles import Critic, Evaluator, Generator, Refiner
@@ -35,11 +38,33 @@ from aigve.refine.trace import (
 log = logging.getLogger(__name__)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    """A finite int or float (not bool, NaN or infinity: each compares false or never ends a run)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_run_settings(seed: int, seed_step: int, generator_retries: int) -> None:
+    """Raise ConfigError unless ``seed`` and ``seed_step`` are integers >= 0 (the generators seed NumPy and
+    torch random generators; NumPy refuses a negative seed, so every generation of the run would fail) and
+    ``generator_retries`` is an integer >= 0. Cheap: callers run it before a model loads."""
+    for field, value in (("seed", seed), ("seed_step", seed_step), ("generator_retries", generator_retries)):
+        if not _is_int(value) or value < 0:
+            raise ConfigError(field, value, "must be an integer >= 0")
+
+
 @dataclass(frozen=True)
 class StopPolicy:
     """``rounds``: most rounds in all, round 0 (the user's prompt) included. ``target``: objective on the 0-5
     scale. ``patience``: rounds without a new best before stopping. ``time_budget_s``: wall seconds.
-    ``min_delta``: how much the objective must exceed the best to count as an improvement."""
+    ``min_delta``: how much the objective must exceed the best to count as an improvement.
+
+    Every value is checked against the range in which it can act (ConfigError naming field, value and range):
+    a target at or below 0 is met by round 0 and one above 5 is never met, and a patience of ``rounds`` or
+    more never fires, so each would silently turn into a plain round budget."""
 
     rounds: int = 4
     target: float | None = None
@@ -48,14 +73,27 @@ class StopPolicy:
     min_delta: float = 0.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.rounds, int) or self.rounds < 1:
+        if not _is_int(self.rounds) or self.rounds < 1:
             raise ConfigError("rounds", self.rounds, "must be a positive integer (round 0 counts)")
-        if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 1):
-            raise ConfigError("patience", self.patience, "must be a positive integer or unset")
-        if self.time_budget_s is not None and self.time_budget_s <= 0:
-            raise ConfigError("time_budget", self.time_budget_s, "must be a positive number of seconds")
-        if self.min_delta < 0:
-            raise ConfigError("min_delta", self.min_delta, "must be >= 0")
+        if self.target is not None and not (_is_real(self.target) and SCORE_MIN < self.target <= SCORE_MAX):
+            raise ConfigError("target", self.target,
+                              f"must be in ({SCORE_MIN}, {SCORE_MAX}]: every objective (mean or one aspect) is on "
+                              f"the {SCORE_MIN}-{SCORE_MAX} score scale, a target of {SCORE_MIN} or less is met by "
+                              f"round 0 and one above {SCORE_MAX} is never reached; leave it out to stop on the "
+                              f"round budget")
+        if self.patience is not None:
+            if not _is_int(self.patience) or self.patience < 1:
+                raise ConfigError("patience", self.patience, "must be a positive integer or unset")
+            if self.patience >= self.rounds:
+                valid = f"be in 1..{self.rounds - 1}" if self.rounds > 1 else "be left out"
+                raise ConfigError("patience", self.patience,
+                                  f"must {valid} with rounds={self.rounds}: only {self.rounds - 1} round(s) follow "
+                                  f"round 0, so a larger patience never fires; raise rounds or lower patience")
+        if self.time_budget_s is not None and not (_is_real(self.time_budget_s) and self.time_budget_s > 0):
+            raise ConfigError("time_budget", self.time_budget_s,
+                              "must be a positive, finite number of seconds (leave it out for no time limit)")
+        if not (_is_real(self.min_delta) and 0 <= self.min_delta < SCORE_MAX):
+            raise ConfigError("min_delta", self.min_delta, f"must be in [0, {SCORE_MAX}) score points")
 
     def check(self, round_index: int, objective: float | None, since_best: int,
               elapsed_s: float) -> tuple[str, str] | None:
@@ -92,8 +130,7 @@ class Controller:
                  retry_wait_s: float = 0.0, objective: str = "mean",
                  on_round: Callable[[dict[str, Any]], None] | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
-        if not isinstance(generator_retries, int) or generator_retries < 0:
-            raise ConfigError("generator_retries", generator_retries, "must be an integer >= 0")
+        check_run_settings(seed, seed_step, generator_retries)
         self.generator, self.evaluator, self.refiner = generator, evaluator, refiner
         self.critic = critic or ScoreCritic(objective=objective)
         self.stop = stop or StopPolicy()
