@@ -160,6 +160,7 @@ def test_batch_endpoint_from_zip_returns_jsonl_and_csv(client, shared_videos, tm
     assert [row[0] for row in table["data"]] == ["lavie_beach_00", "lavie_beach_10"]
     records = [json.loads(line) for line in open(jsonl)]
     assert [r["prompt"] for r in records] == ["one", "two"]
+    assert [r["video"] for r in records] == [CLIP, CLIP2]  # the names in the manifest, not the server's temp folder
     assert open(csv_path).readline().startswith("id,video,prompt,status,technical_quality")
 
 

@@ -127,6 +127,25 @@ def test_batch_zip_with_separate_manifest(svc, shared_videos, tmp_path):
     assert batch.items[0].video.startswith(str(batch.scratch))
 
 
+def test_batch_results_name_videos_as_the_user_gave_them_not_by_server_path(svc, shared_videos, tmp_path):
+    src = _batch_zip(tmp_path / "clips.zip", shared_videos, None)
+    manifest = tmp_path / "upload" / "manifest.csv"
+    manifest.parent.mkdir()
+    manifest.write_text(f"video,prompt\n{CLIPS[0]},one\n{CLIPS[1]},two\nnotes.txt,three\n")
+    with_manifest = svc.run_batch(svc.prepare_batch(zip_path=str(src), manifest_path=str(manifest)), progress=False)
+    assert [r["video"] for r in with_manifest.records] == [*CLIPS, "notes.txt"]  # the manifest's values
+    no_manifest = svc.run_batch(svc.prepare_batch(zip_path=str(src)), progress=False)
+    assert [r["video"] for r in no_manifest.records] == [f"clips/{c}" for c in CLIPS]  # the zip member paths
+    folder = svc.run_batch(svc.prepare_batch(folder=str(shared_videos)), progress=False)
+    assert folder.records[0]["video"] == "lavie_beach_00.mp4"  # relative to the allowed folder
+    for out in (with_manifest, no_manifest, folder):
+        downloads = out.jsonl.read_text() + out.csv.read_text()
+        assert str(svc.work_dir) not in downloads and str(shared_videos) not in downloads
+        assert [json.loads(line)["video"] for line in out.jsonl.read_text().splitlines()] == [
+            r["video"] for r in out.records]
+        assert [r["video"] for r in csv.DictReader(open(out.csv))] == [r["video"] for r in out.records]
+
+
 @pytest.mark.parametrize("row", ["../../../etc/passwd", "/etc/passwd", "sub/../../x.mp4"])
 def test_batch_manifest_pointing_outside_is_refused(svc, shared_videos, tmp_path, row):
     src = _batch_zip(tmp_path / "b.zip", shared_videos, [(CLIPS[0], "ok"), (row, "escape")])

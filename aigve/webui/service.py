@@ -76,11 +76,16 @@ class ServiceConfig:
 
 @dataclass
 class BatchInput:
-    """A checked batch: ``items`` to score, ``refused`` (id, reason) pairs left out, ``scratch`` to delete."""
+    """A checked batch: ``items`` to score, ``refused`` (id, reason) pairs left out, ``scratch`` to delete.
+
+    ``names`` maps each id to the video's name as the user gave it (a manifest's ``video`` value, a zip
+    member's path, or the path inside the allowed folder): results carry it instead of a server path.
+    """
 
     items: list[VideoItem]
     refused: list[tuple[VideoItem, str]] = field(default_factory=list)
     scratch: Path | None = None
+    names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -257,15 +262,17 @@ class WebService:
             scratch = self.work_dir / f"upload-{uuid.uuid4().hex[:12]}"
             extract_zip(zip_path, scratch, self.limits, name=display_name(zip_path))
             root = _single_top_folder(scratch)
+            names_from = scratch.resolve()  # a zip member's name is its path inside the zip
         else:
             if not self.allowed_dirs:
                 raise RequestRefused("this server allows no folders; start it with --allowed-dir to use one")
             root = resolve_inside(folder, self.allowed_dirs, what="folder")
             if not root.is_dir():
                 raise RequestRefused(f"folder {folder!r} is not a folder")
+            names_from = next(d for d in self.allowed_dirs if root.is_relative_to(d))
         try:
             items = _items(root, manifest_path)
-            batch = self._check_items(items, root)
+            batch = self._check_items(items, root, names_from=names_from, zipped=scratch is not None)
         except BaseException:
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
@@ -273,20 +280,28 @@ class WebService:
         batch.scratch = scratch
         return batch
 
-    def _check_items(self, items: list[VideoItem], root: Path) -> BatchInput:
+    def _check_items(self, items: list[VideoItem], root: Path, *, names_from: Path, zipped: bool) -> BatchInput:
+        """Refuse a batch with a row pointing outside ``root``; leave out (with a reason) what cannot be scored.
+
+        Each video is named as the user knows it: zip uploads by the manifest's ``video`` value (the path
+        relative to ``root``) or, without a manifest, by the member's path in the zip (``names_from``);
+        server folders by the path inside the allowed folder ``names_from``.
+        """
         if len(items) > self.limits.max_batch_videos:
             raise RequestRefused(f"the batch lists {len(items)} videos; this server takes at most "
                                  f"{self.limits.max_batch_videos} per batch; split it")
-        ok, refused = [], []
+        ok, refused, names = [], [], {}
         for it in items:
             raw = Path(it.video)
             rel = raw.relative_to(root) if raw.is_absolute() and raw.is_relative_to(root) else raw
             where = f"row {it.row}" if it.row else it.id
             if (raw.is_absolute() and not raw.is_relative_to(root)) or ".." in rel.parts:
                 raise RequestRefused(f"manifest {where}: video {rel.as_posix()!r} points outside the batch folder")
+            from_manifest = zipped and it.row is not None
+            names[it.id] = name = (rel if from_manifest else (root / rel).relative_to(names_from)).as_posix()
             try:
                 path = resolve_inside(root / rel, [root], what="video", shown=repr(rel.as_posix()))
-                check_video_file(path, self.limits, name=rel.as_posix(), check_size=False)
+                check_video_file(path, self.limits, name=name, check_size=False)
             except RequestRefused as exc:
                 refused.append((it, str(exc)))
                 continue
@@ -294,7 +309,7 @@ class WebService:
         if not ok:
             reasons = "; ".join(r for _, r in refused[:3])
             raise RequestRefused(f"no video in the batch can be scored: {reasons}")
-        return BatchInput(items=ok, refused=refused)
+        return BatchInput(items=ok, refused=refused, names=names)
 
     def run_batch(self, batch: BatchInput, backend: str | None = None, model: str | None = None,
                   *, progress: bool = True) -> BatchOutput:
@@ -314,7 +329,11 @@ class WebService:
             with ResultWriter(jsonl, fsync=False) as writer:
                 for it, reason in batch.refused:
                     writer.write(EvaluationResult.failed(it.id, it.video, it.prompt, RequestRefused(reason), stage="input"))
-        records = list(latest_by_id(iter_records(jsonl)).values())
+        records = [_relabel(r, batch.names) for r in latest_by_id(iter_records(jsonl)).values()]
+        with ResultWriter(jsonl.with_suffix(".tmp"), fsync=False) as writer:  # the downloads name no server path
+            for r in records:
+                writer.write(r)
+        jsonl.with_suffix(".tmp").replace(jsonl)
         write_csv(records, out / CSV_NAME)
         line = summary.line().split(" -> ")[0]
         if batch.refused:
@@ -376,6 +395,18 @@ def shown_names(paths: list[str | None], names: dict[str, str]) -> dict[str, str
     the base name. Gradio keeps an upload under its own name in a temporary folder (/tmp/gradio/<hash>/x.jsonl),
     so the base name is what the user uploaded, and the server's folders are never shown."""
     return {p: names.get(p) or display_name(p) for p in paths if p}
+
+
+def _relabel(record: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """``record`` with its ``video`` (a server path) replaced by the name the user gave, in messages too."""
+    name = names.get(str(record.get("id")))
+    path = record.get("video")
+    if name is None or not path:
+        return record
+    error = record.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        error = {**error, "message": error["message"].replace(str(path), name)}
+    return {**record, "video": name, "error": error}
 
 
 def _single_top_folder(folder: Path) -> Path:
