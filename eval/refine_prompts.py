@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from aigve.commands.options import evaluator_from_args, parse_key_values
-    from aigve.commands.refine import check_run_folders, stop_policy_from_args
+    from aigve.commands.refine import check_run_folders, print_caveats, stop_policy_from_args
     from aigve.errors import ConfigError, InputError
     from aigve.refine.assembly import build_generator, build_refiner
     from aigve.refine.critic import check_objective
@@ -115,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
         best = f"{obj['best']:.2f}" if obj["best"] is not None else "-"
         print(f"{i:>3} {r0:>6} {best:>5} {gain:>7} {summary['rounds_run']:>6} {summary['stop_rule']:<12} {prompt}",
               flush=True)
-    report = {**aggregate(summaries), "objective": objective, "generator": args.generator,
+    notes = {key: next((s[key] for s in summaries if s.get(key)), None)
+             for key in ("not_a_real_evaluation", "synthetic_generator")}
+    report = {**aggregate(summaries), **notes, "objective": objective, "generator": args.generator,
               "evaluator": args.backend, "refiner": args.refiner, "rounds": args.rounds,
               "total_s": round(time.perf_counter() - start, 3), "reference_mean_relative_gain": 0.535,
               "per_prompt": rows}
@@ -130,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
           + f"; mean absolute gain {report['mean_abs_gain']}; improved {report['improved']}/{len(prompts)}; "
           f"stop rules {json.dumps(report['stop_rules'])}")
     print("(reference work: +53.5% with a real video model and judge; not comparable with a procedural run)")
+    print_caveats(report)
     print(f"report: {out / 'summary.json'}, {out / 'prompts.csv'}")
     return 0
 

@@ -104,6 +104,18 @@ def print_gain(summary: dict[str, Any], stream: Any = None) -> None:
     print(f"best prompt: {summary['best_prompt']}", file=stream)
 
 
+def print_caveats(summary: dict[str, Any], stream: Any = None) -> None:
+    """On stderr: the banner ``aigve score`` prints when the scores are placeholders (fake backend, tiny test
+    model), and a note when the videos come from a synthetic renderer (see :func:`aigve.refine.trace.caveats`)."""
+    stream = stream or sys.stderr
+    sys.stdout.flush()  # keep the notes after the gain lines in a terminal
+    if summary.get("not_a_real_evaluation"):
+        print(f"NOTE: NOT A REAL EVALUATION: these scores come from {summary['not_a_real_evaluation']}.",
+              file=stream)
+    if summary.get("synthetic_generator"):
+        print(f"NOTE: {summary['synthetic_generator']}.", file=stream)
+
+
 def build_evaluator(args: argparse.Namespace) -> Any:
     """The evaluator from the judge flags (``aigve.load_evaluator``); a seam for tests."""
     from aigve.commands.options import evaluator_from_args
@@ -170,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
                             generator_retries=args.retries, objective=objective, on_round=RoundTable())
     summary = controller.run(args.prompt, args.out, overwrite=args.overwrite)
     print_gain(summary)
+    print_caveats(summary)
     out = Path(args.out)
     print(f"trace: {out / 'trace.jsonl'}  summary: {out / 'summary.json'}"
           + (f"  best video: {out / 'best.mp4'}" if summary["best_round"] is not None else ""))

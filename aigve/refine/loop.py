@@ -31,6 +31,7 @@ from aigve.refine.trace import (
     VIDEO_DIR,
     TraceWriter,
     build_summary,
+    caveats,
     keep_best,
     write_json_atomic,
 )
@@ -213,6 +214,7 @@ class Controller:
                                 "target": self.stop.target, "patience": self.stop.patience,
                                 "time_budget_s": self.stop.time_budget_s,
                                 "generator_retries": self.generator_retries}}
+        context.update(caveats(context["generator"], context["evaluator"]))
         trace.event("start", prompt=prompt, **context)
         rounds: list[dict[str, Any]] = []
         best_round: int | None = None

@@ -18,6 +18,23 @@ TRACE_FILE = "trace.jsonl"
 SUMMARY_FILE = "summary.json"
 BEST_FILE = "best.mp4"
 VIDEO_DIR = "videos"
+#: Generators whose videos are synthetic renderings, not a text-to-video model's output.
+SYNTHETIC_GENERATORS = ("procedural",)
+
+
+def caveats(generator: Any, evaluator: Any) -> dict[str, str | None]:
+    """What a reader of the run's gains must know, from the ``describe()`` dicts of generator and evaluator:
+    ``not_a_real_evaluation`` (why the scores are placeholders: fake backend, tiny random-weight model; the
+    same test as ``aigve score`` / ``aigve report`` / the web UI) and ``synthetic_generator`` (the videos come
+    from an offline renderer, so a gain shows the loop works and is not a video model's). None when not so."""
+    from aigve.report.provenance import backend_problem
+
+    name = generator.get("name") if isinstance(generator, Mapping) else generator
+    synthetic = None
+    if name in SYNTHETIC_GENERATORS:
+        synthetic = (f"the '{name}' generator is a synthetic offline renderer: a gain shows the loop works and is "
+                     "not comparable with the gains of a real text-to-video model")
+    return {"not_a_real_evaluation": backend_problem(evaluator), "synthetic_generator": synthetic}
 
 
 def gain(before: float | None, after: float | None) -> dict[str, float | None]:
