@@ -156,7 +156,7 @@ def test_batch_endpoint_from_zip_returns_jsonl_and_csv(client, shared_videos, tm
         zf.write(shared_videos / CLIP2, CLIP2)
         zf.writestr("manifest.csv", f"video,prompt\n{CLIP},one\n{CLIP2},two\n")
     summary, table, jsonl, csv_path = client.predict(handle_file(str(src)), None, None, api_name="/batch")
-    assert summary.startswith("2 scored, 0 failed")
+    assert summary.startswith("2 rows: 2 scored, 0 failed (")
     assert [row[0] for row in table["data"]] == ["lavie_beach_00", "lavie_beach_10"]
     records = [json.loads(line) for line in open(jsonl)]
     assert [r["prompt"] for r in records] == ["one", "two"]
@@ -166,7 +166,7 @@ def test_batch_endpoint_from_zip_returns_jsonl_and_csv(client, shared_videos, tm
 
 def test_batch_endpoint_from_an_allowed_folder_and_not_others(client, library):
     summary, table, jsonl, _ = client.predict(None, None, str(library.resolve()), api_name="/batch")
-    assert summary.startswith("2 scored, 0 failed")
+    assert summary.startswith("2 rows: 2 scored, 0 failed (")
     assert [json.loads(line)["prompt"] for line in open(jsonl)] == ["first", "second"]
     with pytest.raises(AppError, match="not in the list of choices"):
         client.predict(None, None, "/etc", api_name="/batch")

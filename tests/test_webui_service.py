@@ -9,9 +9,10 @@ import zipfile
 import pytest
 
 from aigve.aspects import ASPECT_KEYS
+from aigve.evaluator import VideoItem
 from aigve.webui import service as service_mod
 from aigve.webui.safety import Limits, RequestRefused
-from aigve.webui.service import DEFAULT_MODEL, ServiceConfig, WebService
+from aigve.webui.service import DEFAULT_MODEL, BatchInput, ServiceConfig, WebService
 
 CLIPS = ("lavie_beach_00.mp4", "lavie_beach_10.mp4")
 
@@ -144,6 +145,31 @@ def test_batch_results_name_videos_as_the_user_gave_them_not_by_server_path(svc,
         assert [json.loads(line)["video"] for line in out.jsonl.read_text().splitlines()] == [
             r["video"] for r in out.records]
         assert [r["video"] for r in csv.DictReader(open(out.csv))] == [r["video"] for r in out.records]
+
+
+def test_batch_messages_name_the_member_and_the_totals_add_up(svc, shared_videos, tmp_path):
+    src = _batch_zip(tmp_path / "clips.zip", shared_videos, None)  # members clips/<clip>, clips/notes.txt
+    manifest = tmp_path / "upload" / "manifest.csv"
+    manifest.parent.mkdir()
+    manifest.write_text(f"video,prompt\n{CLIPS[0]},a\nclips/{CLIPS[1]},b\nclips/missing.mp4,c\nnotes.txt,d\n"
+                        "gone.mp4,e\n")
+    batch = svc.prepare_batch(zip_path=str(src), manifest_path=str(manifest))
+    assert [it.prompt for it in batch.items] == ["a", "b"]  # a member named with or without the zip's folder
+    reasons = [r for _, r in batch.refused]
+    assert reasons[0] == "clips/missing.mp4: not in the uploaded zip" and reasons[2] == "gone.mp4: not in the uploaded zip"
+    assert reasons[1].startswith("notes.txt: not a video file type")
+    out = svc.run_batch(batch, progress=False)
+    assert out.summary.startswith("5 rows: 2 scored, 0 failed, 3 refused before scoring (")
+    assert out.records[2]["error"]["message"] == "clips/missing.mp4: not in the uploaded zip"
+    (tmp_path / "lib").mkdir()
+    shutil.copy(shared_videos / CLIPS[0], tmp_path / "lib" / CLIPS[0])
+    (tmp_path / "lib" / "manifest.csv").write_text(f"video,prompt\n{CLIPS[0]},a\nmissing.mp4,b\n")
+    lib = WebService(ServiceConfig(backend="fake", allowed_dirs=(str(tmp_path / "lib"),), work_dir=str(tmp_path / "w")))
+    assert lib.prepare_batch(folder=str(tmp_path / "lib")).refused[0][1] == "missing.mp4: no such file in the chosen folder"
+    files = BatchInput(items=[VideoItem("a", "a.mp4", "")] * 3, refused=[(VideoItem("b", "b.mp4", ""), "b.mp4: bad")])
+    assert service_mod.batch_summary(files, 2, 1, 2.0) == "4 videos: 2 scored, 1 failed, 1 refused before scoring (2.0 s)"
+    files.refused.clear()
+    assert service_mod.batch_summary(files, 3, 0, 1.0) == "3 videos: 3 scored, 0 failed (1.0 s)"
 
 
 @pytest.mark.parametrize("row", ["../../../etc/passwd", "/etc/passwd", "sub/../../x.mp4"])

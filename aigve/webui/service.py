@@ -299,8 +299,16 @@ class WebService:
                 raise RequestRefused(f"manifest {where}: video {rel.as_posix()!r} points outside the batch folder")
             from_manifest = zipped and it.row is not None
             names[it.id] = name = (rel if from_manifest else (root / rel).relative_to(names_from)).as_posix()
+            # A zip of one folder is read from inside that folder, but a manifest beside it may name members
+            # by their full path in the zip (folder/clip.mp4): accept both.
+            found = [p for p in dict.fromkeys([root / rel, names_from / rel]) if os.path.lexists(p)] if zipped \
+                else [root / rel] if os.path.lexists(root / rel) else []
+            if not found:
+                refused.append((it, f"{name}: not in the uploaded zip" if zipped
+                                else f"{name}: no such file in the chosen folder"))
+                continue
             try:
-                path = resolve_inside(root / rel, [root], what="video", shown=repr(rel.as_posix()))
+                path = resolve_inside(found[0], [names_from if zipped else root], what="video", shown=repr(name))
                 check_video_file(path, self.limits, name=name, check_size=False)
             except RequestRefused as exc:
                 refused.append((it, str(exc)))
@@ -335,10 +343,8 @@ class WebService:
                 writer.write(r)
         jsonl.with_suffix(".tmp").replace(jsonl)
         write_csv(records, out / CSV_NAME)
-        line = summary.line().split(" -> ")[0]
-        if batch.refused:
-            line += f"; {len(batch.refused)} refused before scoring"
-        return BatchOutput(summary=line, jsonl=jsonl, csv=out / CSV_NAME, records=records)
+        return BatchOutput(summary=batch_summary(batch, summary.scored, summary.failed, summary.wall_s),
+                           jsonl=jsonl, csv=out / CSV_NAME, records=records)
 
     # ------------------------------------------------------------------ reports
     def report(self, results: str, human: str | None = None, *, n_boot: int = 1000, embeddings: bool = False,
@@ -395,6 +401,16 @@ def shown_names(paths: list[str | None], names: dict[str, str]) -> dict[str, str
     the base name. Gradio keeps an upload under its own name in a temporary folder (/tmp/gradio/<hash>/x.jsonl),
     so the base name is what the user uploaded, and the server's folders are never shown."""
     return {p: names.get(p) or display_name(p) for p in paths if p}
+
+
+def batch_summary(batch: BatchInput, scored: int, failed: int, wall_s: float) -> str:
+    """``5 rows: 2 scored, 0 failed, 3 refused before scoring (1.2 s)``: the parts add up to the listed total."""
+    listed = [*batch.items, *(it for it, _ in batch.refused)]
+    noun = "rows" if any(it.row is not None for it in listed) else "videos"
+    line = f"{len(listed)} {noun}: {scored} scored, {failed} failed"
+    if batch.refused:
+        line += f", {len(batch.refused)} refused before scoring"
+    return line + f" ({wall_s:.1f} s)"
 
 
 def _relabel(record: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
