@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -120,12 +121,38 @@ class ShardSummary:
         return text
 
 
-def _write_state(out: Path, rank: int, world: int, method: str, items: list[tuple[int, VideoItem]], done: bool) -> None:
+def _write_state(out: Path, rank: int, world: int, method: str, items: list[tuple[int, VideoItem]], done: bool,
+                 spec: Mapping[str, Any] | None = None) -> None:
     state = {"rank": rank, "world": world, "method": method, "done": done, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
              "ids": [it.id for _, it in items], "positions": [pos for pos, _ in items]}
-    tmp = state_path(out, rank).with_suffix(f".{os.getpid()}.tmp")
+    if spec is not None:
+        state["spec"] = json.loads(json.dumps(spec, default=str))  # each rank's own, compared across ranks
+    # host and pid: ranks on several nodes may share the folder over a network file system
+    tmp = state_path(out, rank).with_suffix(f".{socket.gethostname()}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(state), encoding="utf-8")
     os.replace(tmp, state_path(out, rank))
+
+
+def _spec_conflicts(out: Path, rank: int, spec: Mapping[str, Any] | None) -> list[str]:
+    """How other ranks' recorded specs differ from ``spec`` (one line per rank): ranks of one launch must
+    score with the same options, or the merged file would mix two judges."""
+    from aigve.runner import spec_differences
+
+    if spec is None:
+        return []
+    mine = json.loads(json.dumps(spec, default=str))
+    problems = []
+    for path in sorted(out.glob("shard.rank*.json")):
+        try:
+            other = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if other.get("rank") == rank or not isinstance(other.get("spec"), Mapping):
+            continue
+        diffs = spec_differences(other["spec"], mine)
+        if diffs:
+            problems.append(f"shard {other.get('rank')} (recorded -> this rank): " + "; ".join(diffs))
+    return problems
 
 
 def _check_previous(out: Path, rank: int, world: int, method: str) -> None:
@@ -158,14 +185,18 @@ def run_shard(evaluator: EvaluatorSource, items: Sequence[VideoItem], out_dir: s
         raise InputError(path, "already exists; pass --resume to continue this shard or choose another --out")
     if resume:
         _check_previous(out, rank, world, method)
+    conflicts = _spec_conflicts(out, rank, spec)
+    if conflicts:
+        raise InputError(out, "the other shards of this run were started with other options:\n  "
+                              + "\n  ".join(conflicts) + "\nstart every rank with the same options, or use another --out")
     begin_run(out, spec, settings, resume=resume, items=len(items))
-    _write_state(out, rank, world, method, mine, done=False)
+    _write_state(out, rank, world, method, mine, done=False, spec=spec)
     start = time.perf_counter()
     scored, failed, skipped = score_into(recording(evaluator, out, len(items), batch_size), [it for _, it in mine],
                                          path, resume=resume, batch_size=batch_size, progress=progress)
     if resume:
         compact_results(path)  # one record per video in the shard file too (the merge keeps the newest anyway)
-    _write_state(out, rank, world, method, mine, done=True)
+    _write_state(out, rank, world, method, mine, done=True, spec=spec)
     summary = ShardSummary(rank, world, len(mine), scored, failed, skipped, time.perf_counter() - start, out)
     if merge and all_done(out, world):
         summary.merged = merge_shards(out)
@@ -234,6 +265,10 @@ def _completeness(out: Path, states: list[dict], world: int) -> list[str]:
     missing = sorted(set(range(world)) - ranks)
     if missing:
         problems.append(f"shard(s) {missing} of {world} never started")
+    specs = {json.dumps(s["spec"], sort_keys=True): s["rank"] for s in states if isinstance(s.get("spec"), dict)}
+    if len(specs) > 1:
+        problems.append(f"shards {sorted(specs.values())} were scored with different options (see 'spec' in "
+                        f"shard.rank*.json); rescore them with one set of options")
     for s in states:
         if s["world"] != world:
             problems.append(f"shard {s['rank']} was run with {s['world']} shards, others with {world}")

@@ -171,3 +171,27 @@ def test_two_processes_with_the_tiny_judge_equal_one_process(shared_videos, tiny
     two = _core(list(iter_records(tmp_path / "two" / "results.jsonl")))
     assert len(one) == 4 and all(r["status"] == "ok" for r in one)
     assert sorted(two, key=lambda r: r["id"]) == sorted(one, key=lambda r: r["id"])
+
+
+def test_ranks_started_with_different_options_are_refused_before_any_record(items, tmp_path):
+    """A typo on one node of a fresh launch: rank 1 sees rank 0's recorded spec (its state file is written
+    before scoring starts) and refuses, even though rank 0 has no record yet."""
+    out = tmp_path / "launch"
+    out.mkdir()
+    (out / "shard.rank0.json").write_text(json.dumps({"rank": 0, "world": 2, "method": "hash", "done": False,
+                                                      "ids": [], "positions": [], "spec": {"backend": "signals"}}))
+    with pytest.raises(InputError, match=r"shard 0 .*backend: 'signals' -> 'fake'"):
+        run_shard(_evaluator(), items[:4], out, 1, 2, progress=False, spec={"backend": "fake"})
+    assert not results_path(out, 1).exists()
+    run_shard(_evaluator(), items[:4], out / "ok", 1, 2, progress=False, spec={"backend": "fake"})  # fresh folder
+
+
+def test_merge_refuses_shards_scored_with_different_options(items, tmp_path):
+    out = tmp_path / "mixed"
+    run_shard(_evaluator(), items[:4], out, 0, 2, progress=False, merge=False, spec={"backend": "fake"})
+    run_shard(_evaluator(), items[:4], out, 1, 2, progress=False, merge=False, spec={"backend": "fake"})
+    state = json.loads((out / "shard.rank1.json").read_text())
+    state["spec"] = {"backend": "signals"}  # as if rank 1 had been rescored alone with other options
+    (out / "shard.rank1.json").write_text(json.dumps(state))
+    with pytest.raises(InputError, match="different options"):
+        merge_shards(out)
