@@ -33,6 +33,7 @@ from aigve.refine.trace import (
     build_summary,
     caveats,
     keep_best,
+    run_relative,
     write_json_atomic,
 )
 
@@ -123,7 +124,7 @@ class Controller:
 
     ``seed`` is used for every round (``seed_step`` > 0 varies it per round). A failed generation is retried
     ``generator_retries`` times, ``retry_wait_s`` apart. ``on_round(record)`` is called after each round (the
-    CLI prints its table from it). ``clock`` returns seconds (injectable for tests).
+    CLI prints its table from it; ``record["video"]`` is relative to the run folder, as in ``trace.jsonl``). ``clock`` returns seconds (injectable for tests).
     """
 
     def __init__(self, generator: Generator, evaluator: Evaluator, refiner: Refiner, *, critic: Critic | None = None,
@@ -183,7 +184,7 @@ class Controller:
             record["status"] = "generation_failed"
             record["error"] = record["generation_errors"][-1]
             return record, None
-        record["video"] = str(video)
+        record["video"] = run_relative(video, out)  # the folder stays valid when moved
         t = self.clock()
         try:
             result = self.evaluator.evaluate(video, user_prompt)
@@ -233,7 +234,7 @@ class Controller:
                 obj = record["objective"]
                 if obj is not None and (best_obj is None or obj > best_obj + self.stop.min_delta):
                     best_round, best_obj = rnd, obj
-                    keep_best(record["video"], out)
+                    keep_best(out / record["video"], out)  # an absolute path stays itself
                 since_best = rnd - best_round if best_round is not None else rnd + 1
                 record["best_round"] = best_round
                 decision = self.stop.check(rnd, obj, since_best, self.clock() - start)

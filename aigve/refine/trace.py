@@ -1,5 +1,8 @@
 """What a refinement run leaves on disk: ``trace.jsonl`` (one line per event, appended, flushed and fsync-ed as
-the run goes), ``summary.json`` (gains from round 0 to the best round, the stopping rule) and ``best.mp4``."""
+the run goes), ``summary.json`` (gains from round 0 to the best round, the stopping rule) and ``best.mp4``.
+
+Paths in these files are relative to the run folder (``videos/round_00.mp4``, ``best.mp4``), so the folder can
+be moved or copied whole; :func:`read_trace` resolves them against the folder it reads."""
 
 from __future__ import annotations
 
@@ -73,9 +76,45 @@ class TraceWriter:
         self._writer.close()
 
 
-def read_trace(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """All events of a run, in order (a line cut by a crash is skipped)."""
-    return list(iter_records(Path(out_dir) / TRACE_FILE))
+def run_relative(path: str | os.PathLike, out_dir: str | os.PathLike) -> str:
+    """``path`` as the run's files store it: relative to ``out_dir`` (POSIX separators) when inside it, else
+    absolute (a generator that wrote outside the run folder)."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(Path(out_dir).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def resolve_video(out_dir: str | os.PathLike, stored: str) -> Path:
+    """The file a trace's ``video`` field names, for a run folder now at ``out_dir``.
+
+    Current traces store paths relative to the run folder. Traces written before that stored the path as the
+    generator returned it (relative to the directory refine ran from, e.g. ``runs/rt/videos/round_00.mp4``, or
+    absolute): when that path no longer leads to the file (the folder moved, or the reader runs elsewhere), the
+    same file name under ``out_dir/videos/`` is used."""
+    out, path = Path(out_dir), Path(stored)
+    candidate = path if path.is_absolute() else out / path
+    if candidate.exists():
+        return candidate
+    legacy = out / VIDEO_DIR / path.name
+    if path.parent.name == VIDEO_DIR and legacy.exists():
+        return legacy
+    if not path.is_absolute() and path.exists():  # an old trace read from the directory it was written from
+        return path
+    return candidate
+
+
+def read_trace(out_dir: str | os.PathLike, *, resolve_paths: bool = True) -> list[dict[str, Any]]:
+    """All events of a run, in order (a line cut by a crash is skipped). With ``resolve_paths`` each event's
+    ``video`` becomes a path that opens from the current directory (:func:`resolve_video`); without it, the
+    text as stored."""
+    events = list(iter_records(Path(out_dir) / TRACE_FILE))
+    if resolve_paths:
+        for event in events:
+            if isinstance(event.get("video"), str) and event["video"]:
+                event["video"] = str(resolve_video(out_dir, event["video"]))
+    return events
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
