@@ -81,6 +81,16 @@ def test_evaluate_endpoint_scores_a_shared_clip(client, shared_videos):
     assert "/tmp" not in json.dumps(rec["video"])  # the server's upload path is not handed back
 
 
+def test_evaluate_status_warns_when_the_prompt_is_empty(client, shared_videos):
+    from aigve.webui.handlers import status_text
+
+    rec = client.predict(handle_file(str(shared_videos / CLIP)), "", api_name="/evaluate")
+    assert rec["prompt"] == "" and "**No prompt given**: prompt-dependent aspects" in status_text(rec)
+    assert "No prompt" not in status_text({**rec, "prompt": "A beach"})
+    signals = client.predict(handle_file(str(shared_videos / CLIP)), "  ", "signals", api_name="/evaluate")
+    assert "No prompt" not in status_text(signals)  # the signals backend never reads the prompt
+
+
 def test_evaluate_endpoint_with_the_signals_backend(client, shared_videos):
     rec = client.predict(handle_file(str(shared_videos / CLIP)), "A beach", "signals", api_name="/evaluate")
     assert rec["backend"]["name"] == "signals"

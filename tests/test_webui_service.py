@@ -172,6 +172,27 @@ def test_batch_messages_name_the_member_and_the_totals_add_up(svc, shared_videos
     assert service_mod.batch_summary(files, 3, 0, 1.0) == "3 videos: 3 scored, 0 failed (1.0 s)"
 
 
+def test_batch_summary_warns_about_missing_prompts_when_the_backend_reads_them(svc, shared_videos, tmp_path):
+    no_manifest = svc.prepare_batch(zip_path=str(_batch_zip(tmp_path / "a.zip", shared_videos, None)))
+    summary = svc.run_batch(no_manifest, progress=False).summary
+    assert "⚠️ **2 video(s) have no prompt** (no manifest.csv / manifest.jsonl with a prompt column" in summary
+    assert "prompt-dependent aspects (element presence, element quality, action presence, action quality, " \
+           "overall) were judged without one, e.g. clips/lavie_beach_00.mp4" in summary
+    empty = svc.prepare_batch(zip_path=str(_batch_zip(tmp_path / "b.zip", shared_videos, [(CLIPS[0], "a"), (CLIPS[1], "")])))
+    summary = svc.run_batch(empty, progress=False).summary
+    assert "**1 video(s) have no prompt** (an empty prompt in the manifest)" in summary and CLIPS[1] in summary
+    signals = svc.prepare_batch(zip_path=str(_batch_zip(tmp_path / "c.zip", shared_videos, None)))
+    assert "no prompt" not in svc.run_batch(signals, "signals", progress=False).summary  # signals reads no prompt
+    full = svc.prepare_batch(zip_path=str(_batch_zip(tmp_path / "d.zip", shared_videos, [(CLIPS[0], "a"), (CLIPS[1], "b")])))
+    assert "no prompt" not in svc.run_batch(full, progress=False).summary
+
+
+def test_uses_prompt_reads_the_backend_declaration():
+    assert service_mod.uses_prompt("fake") and not service_mod.uses_prompt("signals")
+    assert service_mod.uses_prompt("no-such-backend")  # unknown: warn rather than stay silent
+    assert service_mod.missing_prompt_warning(["x.mp4"]).startswith("⚠️ **No prompt given**: prompt-dependent")
+
+
 @pytest.mark.parametrize("row", ["../../../etc/passwd", "/etc/passwd", "sub/../../x.mp4"])
 def test_batch_manifest_pointing_outside_is_refused(svc, shared_videos, tmp_path, row):
     src = _batch_zip(tmp_path / "b.zip", shared_videos, [(CLIPS[0], "ok"), (row, "escape")])

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from aigve.aspects import ASPECTS, SCORE_MAX
 from aigve.errors import AigveError
 from aigve.webui.safety import RequestRefused, display_name
-from aigve.webui.service import SAMPLES_DIR, WebService
+from aigve.webui.service import SAMPLES_DIR, WebService, missing_prompt_warning, uses_prompt
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,8 @@ def timing_text(record: dict[str, Any]) -> str:
 
 
 def status_text(record: dict[str, Any]) -> str:
-    """Who judged, plus a loud warning when the scores are placeholders (fake backend, tiny test model)."""
+    """Who judged, plus a loud warning when the scores are placeholders (fake backend, tiny test model), and
+    the missing-prompt warning when the video was judged without a prompt by a backend that reads one."""
     from aigve.report.provenance import backend_problem
 
     backend = record.get("backend") or {}
@@ -93,6 +94,8 @@ def status_text(record: dict[str, Any]) -> str:
     if backend.get("model"):
         who += f" · {backend['model']}"
     text = f"Scored **{record.get('video')}** with {who}."
+    if not str(record.get("prompt") or "").strip() and uses_prompt(str(backend.get("name") or "")):
+        text += "  \n" + missing_prompt_warning([str(record.get("video"))])
     problem = backend_problem(backend)
     if problem:
         text = f"⚠️ **NOT A REAL EVALUATION**: scores come from {problem}.  \n" + text

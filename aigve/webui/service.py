@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from aigve.aspects import ASPECTS
 from aigve.errors import AigveError
 from aigve.evaluator import Evaluator, VideoItem
 from aigve.webui.safety import (
@@ -107,6 +108,9 @@ class ReportOutput:
     files: list[Path]
     metrics: dict[str, Any]
 
+
+#: Aspects judged against the prompt (named in the missing-prompt warning).
+PROMPT_ASPECTS = ", ".join(a.label.lower() for a in ASPECTS if a.needs_prompt)
 
 _IMAGE_LINK = re.compile(r"!\[[^\]]*\]\([^)]*\)\n?")
 
@@ -328,6 +332,9 @@ class WebService:
         out = self.work_dir / "runs" / f"batch-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         try:
             evaluator = self.evaluator(backend, model)
+            unprompted = [batch.names.get(it.id, it.id) for it in batch.items if not it.prompt.strip()]
+            if not getattr(evaluator.backend, "uses_prompt", True):
+                unprompted = []  # e.g. signals: it never reads the prompt, so nothing is missing
             summary = run_batch(evaluator, batch.items, out, progress=progress)
         finally:
             if batch.scratch:
@@ -343,8 +350,12 @@ class WebService:
                 writer.write(r)
         jsonl.with_suffix(".tmp").replace(jsonl)
         write_csv(records, out / CSV_NAME)
-        return BatchOutput(summary=batch_summary(batch, summary.scored, summary.failed, summary.wall_s),
-                           jsonl=jsonl, csv=out / CSV_NAME, records=records)
+        line = batch_summary(batch, summary.scored, summary.failed, summary.wall_s)
+        if unprompted:
+            how = ("an empty prompt in the manifest" if any(it.row is not None for it in batch.items)
+                   else "no manifest.csv / manifest.jsonl with a prompt column, no <name>.txt beside them")
+            line += "  \n" + missing_prompt_warning(unprompted, how)
+        return BatchOutput(summary=line, jsonl=jsonl, csv=out / CSV_NAME, records=records)
 
     # ------------------------------------------------------------------ reports
     def report(self, results: str, human: str | None = None, *, n_boot: int = 1000, embeddings: bool = False,
@@ -401,6 +412,26 @@ def shown_names(paths: list[str | None], names: dict[str, str]) -> dict[str, str
     the base name. Gradio keeps an upload under its own name in a temporary folder (/tmp/gradio/<hash>/x.jsonl),
     so the base name is what the user uploaded, and the server's folders are never shown."""
     return {p: names.get(p) or display_name(p) for p in paths if p}
+
+
+def uses_prompt(backend: str) -> bool:
+    """False for a backend that declares ``uses_prompt = False`` (it never reads the prompt), else True."""
+    from aigve.registry import BACKENDS
+
+    try:
+        return bool(getattr(BACKENDS.get(backend), "uses_prompt", True))
+    except AigveError:  # an unknown name: say too much rather than too little
+        return True
+
+
+def missing_prompt_warning(videos: list[str], how: str | None = None) -> str:
+    """The CLI's missing-prompt warning, for the web UI: ``videos`` are the names scored without a prompt
+    (one entry: a single upload) and ``how`` says why they have none (batches)."""
+    if len(videos) == 1 and how is None:
+        return (f"⚠️ **No prompt given**: prompt-dependent aspects ({PROMPT_ASPECTS}) were judged without one; "
+                "enter the prompt that generated the video for a full evaluation.")
+    return (f"⚠️ **{len(videos)} video(s) have no prompt** ({how}); prompt-dependent aspects ({PROMPT_ASPECTS}) "
+            f"were judged without one, e.g. {videos[0]}.")
 
 
 def batch_summary(batch: BatchInput, scored: int, failed: int, wall_s: float) -> str:
