@@ -1,6 +1,7 @@
 """The two doors to the web UI: ``aigve app`` and ``python app.py`` (server start replaced by a stub)."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -35,24 +36,62 @@ def test_config_from_args_maps_every_flag(tmp_path):
     assert (lim.max_upload_mb, lim.max_duration_s, lim.concurrency, lim.max_batch_videos) == (12, 30, 2, 7)
 
 
-def test_aigve_app_builds_the_service_and_launches(monkeypatch, shared_videos):
+def test_aigve_app_builds_the_service_and_launches(monkeypatch, shared_videos, capsys):
     pytest.importorskip("gradio")
     import aigve.webui.app as app_mod
 
-    seen = {}
+    seen, port = {}, free_port()
+
+    class Served:
+        def block_thread(self):
+            seen["blocked"] = True
 
     def fake_launch(service, **kw):
-        seen.update(kw, service=service)
-        return None, "http://127.0.0.1:1/"
+        seen.update(kw, service=service, printed=capsys.readouterr().out)
+        return Served(), f"http://127.0.0.1:{port}/"
 
     monkeypatch.setattr(app_mod, "launch", fake_launch)
     code = main(["app", "--backend", "fake", "--offer-backend", "signals", "--allowed-dir", str(shared_videos),
-                 "--host", "127.0.0.1", "--port", "7999", "--concurrency", "2"])
+                 "--host", "127.0.0.1", "--port", str(port), "--concurrency", "2"])
     assert code == 0
-    assert seen["host"] == "127.0.0.1" and seen["port"] == 7999 and seen["share"] is False
+    assert seen["host"] == "127.0.0.1" and seen["port"] == port and seen["share"] is False
+    assert "serving on" not in seen["printed"]  # not claimed before the server is up
+    assert f"serving on http://127.0.0.1:{port}/" in capsys.readouterr().out and seen["blocked"]
     service = seen["service"]
     assert service.backend_choices() == ["fake", "signals"] and service.limits.concurrency == 2
     assert service._evaluators  # loaded at start (no --lazy), so the first user does not wait
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def busy_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+def test_a_taken_port_is_a_one_line_usage_error(busy_port, capsys):
+    assert main(["app", "--backend", "fake", "--lazy", "--port", str(busy_port)]) == 2
+    out = capsys.readouterr()
+    assert out.err == f"aigve app: error: port {busy_port} is in use; pass another --port\n"
+    assert "serving on" not in out.out
+
+
+def test_a_port_taken_while_the_model_loads_is_the_same_error(busy_port, monkeypatch, capsys):
+    pytest.importorskip("gradio")
+    from aigve.webui import safety
+
+    monkeypatch.setattr(safety, "check_port", lambda host, port: None)  # as if the port was taken after the check
+    assert main(["app", "--backend", "fake", "--lazy", "--port", str(busy_port)]) == 2
+    out = capsys.readouterr()
+    assert out.err.endswith(f"aigve app: error: port {busy_port} is in use; pass another --port\n")
+    assert "Traceback" not in out.err and "serving on" not in out.out
 
 
 def test_bad_allowed_dir_is_a_usage_error(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """Guards of the web UI without a server: limits, path resolution, zip-slip and zip bombs, video checks."""
 
 import os
+import socket
 import stat
 import zipfile
 
@@ -10,7 +11,9 @@ from aigve.errors import ConfigError
 from aigve.webui.safety import (
     MAX_PROMPT_CHARS,
     Limits,
+    PortInUse,
     RequestRefused,
+    check_port,
     check_prompt,
     check_video_file,
     existing_dirs,
@@ -172,3 +175,35 @@ def test_extract_zip_refuses_a_header_that_understates_sizes(tmp_path, monkeypat
     with pytest.raises(RequestRefused, match="a.zip"):
         extract_zip(src, tmp_path / "out", Limits(max_unzipped_mb=0.1))
     assert not (tmp_path / "out").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def busy_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+def test_check_port_reports_what_is_wrong(busy_port):
+    with pytest.raises(PortInUse) as exc:
+        check_port("127.0.0.1", busy_port)
+    assert isinstance(exc.value, ConfigError) and exc.value.field == "port"
+    check_port("127.0.0.1", _free_port())  # a free port passes
+    with pytest.raises(ConfigError, match="invalid --host='192.0.2.1': not an address of this machine"):
+        check_port("192.0.2.1", _free_port())  # TEST-NET-1: never assigned to a machine
+
+
+def test_check_port_names_an_unknown_host(monkeypatch):
+    def no_such_host(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)  # no DNS lookup in tests
+    with pytest.raises(ConfigError, match="invalid --host='nowhere': unknown host name"):
+        check_port("nowhere", 7860)

@@ -53,13 +53,16 @@ def config_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported anywhere
     from aigve.webui import WebService
+    from aigve.webui.safety import check_port
 
     service = WebService(config_from_args(args))
+    check_port(args.host, args.port)  # before a model load that may take minutes
     if not args.lazy:
         print(f"aigve app: loading backend {args.backend} ...", flush=True)
         service.evaluator()
     from aigve.webui.app import launch
 
-    print(f"aigve app: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
-    launch(service, host=args.host, port=args.port, share=args.share, block=True)
+    demo, url = launch(service, host=args.host, port=args.port, share=args.share, block=False)
+    print(f"aigve app: serving on {url} (Ctrl-C to stop)", flush=True)  # only now is the server really up
+    demo.block_thread()
     return 0

@@ -14,7 +14,7 @@ import gradio as gr  # aigve.webui's __init__ has already turned gradio's analyt
 
 from aigve.aspects import ASPECTS
 from aigve.webui.handlers import BATCH_HEADERS, SCORE_HEADERS, Handlers
-from aigve.webui.safety import MAX_PROMPT_CHARS
+from aigve.webui.safety import MAX_PROMPT_CHARS, PortInUse
 from aigve.webui.service import SAMPLES_DIR, WebService
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,8 @@ def _report_tab(h: Handlers, service: WebService, folder: gr.Dropdown) -> None:
 
 def launch(service: WebService, *, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
            block: bool = True, quiet: bool = False) -> tuple[gr.Blocks, str]:
-    """Build the app, queue it, and serve it; returns (app, local URL). ``block=False`` returns at once.
+    """Build the app, queue it, and serve it; returns (app, local URL). ``block=False`` returns as soon as
+    the server is up (then ``app.block_thread()`` waits for Ctrl-C). A taken ``port`` raises PortInUse.
 
     Uploads over ``max_upload_mb`` are refused by gradio itself; messages of errors reach the browser
     (``show_error``) but tracebacks never do (handlers raise ``gr.Error`` with text only).
@@ -137,8 +138,14 @@ def launch(service: WebService, *, host: str = "127.0.0.1", port: int | None = N
     # One slot pool for the judge; bound the waiting line so a flood gets "queue full", not memory growth.
     demo.queue(default_concurrency_limit=limits.concurrency, max_size=max(16, 8 * limits.concurrency))
     allowed = [str(SAMPLES_DIR)] if SAMPLES_DIR.is_dir() else []  # public sample clips only, never --allowed-dir
-    _, url, _ = demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block,
-                            show_error=True, max_file_size=limits.max_upload_bytes, allowed_paths=allowed,
-                            quiet=quiet, ssr_mode=False, mcp_server=False, pwa=False, enable_monitoring=False,
-                            css=CSS, footer_links=["api"])
+    try:
+        _, url, _ = demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block,
+                                show_error=True, max_file_size=limits.max_upload_bytes, allowed_paths=allowed,
+                                quiet=quiet, ssr_mode=False, mcp_server=False, pwa=False, enable_monitoring=False,
+                                css=CSS, footer_links=["api"])
+    except OSError as exc:
+        # gradio says "Cannot find empty port in range: P-P ..." (and names its own env variable) for a taken port
+        if port is not None and "Cannot find empty port" in str(exc):
+            raise PortInUse(port) from None
+        raise
     return demo, url

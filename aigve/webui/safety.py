@@ -7,9 +7,11 @@ user gave it, never a server path) and what to do instead.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
+import socket
 import stat
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -30,6 +32,37 @@ _RATIO_FLOOR_BYTES = 1 * MB
 
 class RequestRefused(AigveError):
     """The server will not serve this request. The message is user-facing: what is wrong and the fix."""
+
+
+class PortInUse(ConfigError):
+    """The server cannot listen on ``port``: another program (or another aigve app) holds it."""
+
+    def __init__(self, port: int):
+        self.field, self.value, self.fix = "port", port, "pass another --port"
+        AigveError.__init__(self, f"port {port} is in use; pass another --port")
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise PortInUse when ``host:port`` cannot be listened on because it is taken (ConfigError for an
+    unknown host, or a port this user may not open). Checked before the model loads, so a busy port is
+    reported in a second rather than after minutes of loading; launch checks again (another program may
+    take the port in between)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigError("--host", host, f"unknown host name ({exc})") from None
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: ignore TIME_WAIT leftovers
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(port) from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise ConfigError("--host", host, "not an address of this machine; use 127.0.0.1 (this machine "
+                                                  "only) or 0.0.0.0 (every interface)") from None
+            raise ConfigError("--port", port, f"cannot listen on {host}:{port} ({exc.strerror}); "
+                                              "pass another --port or --host") from None
 
 
 @dataclass(frozen=True)
