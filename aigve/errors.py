@@ -61,3 +61,11 @@ class UnknownNameError(AigveError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return self.args[0]
+
+
+def json_error_text(exc: ValueError, *, line: bool = False) -> str:
+    """``"Expecting value at column 13"`` (with ``line``: ``"... at line 2, column 13"``) from a
+    ``json.JSONDecodeError``, for messages that already name the file and row."""
+    msg = str(getattr(exc, "msg", exc)).removesuffix(" at")  # "Unterminated string starting at" + position
+    where = f"line {exc.lineno}, column {exc.colno}" if line else f"column {getattr(exc, 'colno', '?')}"
+    return f"{msg} at {where}"

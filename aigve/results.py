@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from aigve.aspects import ASPECT_KEYS, canonical_key
-from aigve.errors import InputError
+from aigve.errors import InputError, json_error_text
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def iter_records(path: str | os.PathLike, *, strict: bool = False,
                 if skipped is not None:
                     skipped.append(n)
                 continue
-            raise InputError(path, f"not valid JSON ({exc.msg})", row=n) from None
+            raise InputError(path, f"not valid JSON ({json_error_text(exc)})", row=n) from None
         if not isinstance(record, dict):
             raise InputError(path, "expected a JSON object per line", row=n)
         yield record

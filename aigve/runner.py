@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aigve.errors import AigveError, InputError
+from aigve.errors import AigveError, InputError, json_error_text
 from aigve.evaluator import Evaluator, VideoItem
 from aigve.results import (
     EvaluationResult,
@@ -111,7 +111,7 @@ def _manifest_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         try:
             data = json.loads(path.read_text(encoding="utf-8-sig"))
         except json.JSONDecodeError as exc:
-            raise InputError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+            raise InputError(path, f"not valid JSON ({json_error_text(exc, line=True)})") from None
         if not isinstance(data, list) or not all(isinstance(r, dict) and "video" in r for r in data):
             raise InputError(path, "a JSON manifest must be a list of objects with a 'video' field (or use CSV/JSONL)")
         rows = list(enumerate(data, 1))
@@ -122,7 +122,7 @@ def _manifest_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise InputError(path, f"not valid JSON ({exc.msg})", row=i) from None
+                raise InputError(path, f"not valid JSON ({json_error_text(exc)})", row=i) from None
             if not isinstance(rec, dict) or "video" not in rec:
                 raise InputError(path, "each line needs a JSON object with a 'video' field", row=i)
             rows.append((i, rec))

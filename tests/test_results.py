@@ -109,3 +109,10 @@ def test_compact_refuses_a_corrupt_file_and_leaves_it(tmp_path):
     with pytest.raises(InputError, match="row 2"):
         compact_results(path)
     assert path.read_text() == text
+
+
+def test_bad_line_error_gives_the_column(tmp_path):
+    path = tmp_path / "results.jsonl"
+    path.write_text('{"id": "a"}\n{"id": "b", "video": "x\n{"id": "c"}\n')
+    with pytest.raises(InputError, match=r"row 2: not valid JSON \(Unterminated string starting at column 22\)"):
+        list(iter_records(path))

@@ -298,3 +298,14 @@ def test_duplicate_ids_say_how_to_fix_them(shared_videos, tmp_path):
         collect_items(folder, prompt="p")
     message = str(err.value)
     assert "a.mkv" in message and "a.mp4" in message and "row None" not in message and "rename" in message
+
+
+def test_bad_manifest_json_gives_line_and_column(tmp_path):
+    jsonl = tmp_path / "m.jsonl"
+    jsonl.write_text('{"video": "a.mp4", "prompt": "p"}\n{"video": "b.mp4", "prompt": "p\n')
+    with pytest.raises(InputError, match=r"row 2: not valid JSON \(Unterminated string starting at column 30\)"):
+        read_manifest(jsonl)
+    js = tmp_path / "m.json"
+    js.write_text('[{"video": "a.mp4",\n  "prompt": }]')
+    with pytest.raises(InputError, match=r"at line 2, column 13"):
+        read_manifest(js)
