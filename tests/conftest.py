@@ -68,3 +68,16 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def load_script(folder: str, name: str):
+    """Import the entry-point script ``REPO/folder/name.py`` (eval/, train/, ...) as a module, by path."""
+    import importlib.util
+    import sys
+
+    path = REPO / folder / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_aigve_script_{folder}_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name
+    spec.loader.exec_module(module)
+    return module

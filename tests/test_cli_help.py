@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from aigve.cli import COMMANDS, build_parser
 
@@ -25,11 +25,7 @@ def _parsers(parser: argparse.ArgumentParser, name: str):
 
 
 def _script(folder: str, name: str):
-    sys.path.insert(0, str(REPO / folder))
-    try:
-        return __import__(name)
-    finally:
-        sys.path.pop(0)
+    return load_script(folder, name)
 
 
 def test_every_subcommand_is_covered():

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from aigve.cli import main
 from aigve.refine.trace import read_trace
@@ -69,12 +70,7 @@ def test_usage_errors_exit_2(tmp_path, capsys):
 
 
 def _refine_prompts_script():
-    sys.path.insert(0, str(REPO / "eval"))
-    try:
-        import refine_prompts
-    finally:
-        sys.path.pop(0)
-    return refine_prompts
+    return load_script("eval", "refine_prompts")
 
 
 def test_refine_prompts_script_reports_mean_relative_gain(tmp_path, capsys):

@@ -4,8 +4,9 @@ summary.json, with the words of ``aigve score`` / ``aigve report`` / the web UI;
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
+
+from conftest import load_script
 
 from aigve.cli import main
 from aigve.refine.trace import caveats, read_trace
@@ -52,11 +53,7 @@ def test_refine_with_a_real_measurement_has_no_banner(tmp_path, capsys):
 
 
 def test_refine_prompts_script_marks_a_fake_run(tmp_path, capsys):
-    sys.path.insert(0, str(REPO / "eval"))
-    try:
-        import refine_prompts
-    finally:
-        sys.path.pop(0)
+    refine_prompts = load_script("eval", "refine_prompts")
     prompts = tmp_path / "prompts.txt"
     prompts.write_text(PROMPT + "\n")
     rc = refine_prompts.main(["--prompts", str(prompts), "--evaluator", "fake", "--rounds", "2",

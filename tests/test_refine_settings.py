@@ -3,10 +3,10 @@ any model loads), instead of silently turning into a plain round budget or stopp
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from aigve.cli import main
 from aigve.errors import ConfigError
@@ -93,11 +93,7 @@ def test_refine_command_refuses_out_of_range_flags_before_the_evaluator_loads(tm
 
 
 def test_refine_prompts_script_refuses_out_of_range_flags_before_the_evaluator_loads(tmp_path, capsys):
-    sys.path.insert(0, str(REPO / "eval"))
-    try:
-        import refine_prompts
-    finally:
-        sys.path.pop(0)
+    refine_prompts = load_script("eval", "refine_prompts")
     # macs without a model would fail to load: exit 2 with the flag's message proves nothing loaded first
     for argv, expected in [(["--target", "6"], "invalid --target=6.0: must be in (0, 5]"),
                            (["--patience", "9"], "invalid --patience=9"),

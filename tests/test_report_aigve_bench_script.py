@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
+
+from conftest import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _script():
-    sys.path.insert(0, str(REPO / "eval"))
-    try:
-        import report_aigve_bench
-    finally:
-        sys.path.pop(0)
-    return report_aigve_bench
+    return load_script("eval", "report_aigve_bench")
 
 
 def test_input_error_names_the_script_not_aigve_report(tmp_path, capsys):
