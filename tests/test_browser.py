@@ -5,10 +5,10 @@ Leaves a screenshot in test-artifacts/webui.png. Needs Debian's chromium (/usr/b
 
 import os
 import re
-import socket
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 from aigve.aspects import ASPECTS
 
@@ -28,9 +28,7 @@ def server(tmp_path_factory):
     from aigve.webui import Limits, ServiceConfig, WebService
     from aigve.webui.app import launch
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     service = WebService(ServiceConfig(backend="fake", backends=("signals",), limits=Limits(max_upload_mb=5),
                                        work_dir=str(tmp_path_factory.mktemp("browser"))))
     demo, url = launch(service, host="127.0.0.1", port=port, block=False, quiet=True)

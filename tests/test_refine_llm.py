@@ -8,11 +8,11 @@ OpenAI-compatible server on 127.0.0.1 started by the test.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import free_port
 
 from aigve.refine.assembly import build_refiner
 from aigve.refine.chat import ChatError, OpenAIChat, TransformersChat, VisionLMChat, load_local_chat
@@ -191,9 +191,7 @@ def test_endpoint_client_error_is_not_retried(stub_server):
 
 
 def test_unreachable_endpoint_backs_off_then_falls_back():
-    with socket.socket() as s:  # a port with nobody listening
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nobody listening
     waits: list[float] = []
     refiner = LLMRefiner(endpoint=f"http://127.0.0.1:{port}/v1", model="m", retries=3, backoff_s=0.5,
                          timeout_s=2.0, sleep=waits.append)

@@ -2,7 +2,6 @@
 
 import json
 import shutil
-import socket
 import sys
 import threading
 import zipfile
@@ -12,6 +11,7 @@ import pytest
 pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
 
+from conftest import free_port
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
@@ -20,12 +20,6 @@ from aigve.webui import Limits, ServiceConfig, WebService  # noqa: E402
 
 CLIP, CLIP2, BIG = "lavie_beach_00.mp4", "lavie_beach_10.mp4", "lavie_beach_03.mp4"  # 0.25, 0.25, 0.91 MB
 MAX_MB = 0.6
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

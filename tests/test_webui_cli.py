@@ -1,12 +1,12 @@
 """The two doors to the web UI: ``aigve app`` and ``python app.py`` (server start replaced by a stub)."""
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 from aigve.cli import build_parser, main
 
@@ -60,20 +60,6 @@ def test_aigve_app_builds_the_service_and_launches(monkeypatch, shared_videos, c
     service = seen["service"]
     assert service.backend_choices() == ["fake", "signals"] and service.limits.concurrency == 2
     assert service._evaluators  # loaded at start (no --lazy), so the first user does not wait
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def busy_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        yield s.getsockname()[1]
 
 
 def test_a_taken_port_is_a_one_line_usage_error(busy_port, capsys):

@@ -6,6 +6,7 @@ import stat
 import zipfile
 
 import pytest
+from conftest import free_port
 
 from aigve.errors import ConfigError
 from aigve.webui.safety import (
@@ -177,27 +178,13 @@ def test_extract_zip_refuses_a_header_that_understates_sizes(tmp_path, monkeypat
     assert not (tmp_path / "out").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def busy_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        yield s.getsockname()[1]
-
-
 def test_check_port_reports_what_is_wrong(busy_port):
     with pytest.raises(PortInUse) as exc:
         check_port("127.0.0.1", busy_port)
     assert isinstance(exc.value, ConfigError) and exc.value.field == "port"
-    check_port("127.0.0.1", _free_port())  # a free port passes
+    check_port("127.0.0.1", free_port())  # a free port passes
     with pytest.raises(ConfigError, match="invalid --host='192.0.2.1': not an address of this machine"):
-        check_port("192.0.2.1", _free_port())  # TEST-NET-1: never assigned to a machine
+        check_port("192.0.2.1", free_port())  # TEST-NET-1: never assigned to a machine
 
 
 def test_check_port_names_an_unknown_host(monkeypatch):
