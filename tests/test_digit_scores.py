@@ -222,3 +222,18 @@ def test_digit_token_ids_need_single_tokens():
             return [ord(c) for c in text] + ([0] if text == "3" else [])
 
     assert digit_token_ids(Chars()) is None
+
+
+def test_locating_costs_a_few_parses_even_in_a_long_answer_full_of_digits(monkeypatch):
+    """A judge looping until max_new_tokens writes hundreds of digits; locating must not parse once per
+    digit (it runs after every generated answer). Counted in parses, not timed."""
+    import aigve.parsing
+
+    calls = []
+    real = aigve.parsing.parse_response
+    monkeypatch.setattr(aigve.parsing, "parse_response", lambda text: calls.append(1) or real(text))
+    body = ", ".join(f"'{k}': {{'comment': 'frame{' 5' * 150}', 'score': 5}}" for k in ASPECT_KEYS)
+    text = "{" + body + "}"  # Python quotes: no quick hints, 1350 candidate 5s
+    found = locate_score_digits(text)
+    assert {k: text[p] for k, p in found.items()} == dict.fromkeys(ASPECT_KEYS, "5")
+    assert len(calls) <= 1 + len(ASPECT_KEYS) * 14, len(calls)  # ~2 + log2(1350) per aspect; was ~1 per digit

@@ -75,39 +75,64 @@ def locate_score_digits(text: str) -> dict[str, int]:
     counts for aspect ``k`` only if the parser's score for ``k`` equals the digit at ``p`` and becomes the
     new digit when ``p`` alone is rewritten. This holds whatever the answer's shape (an echoed example, a
     key written twice, comments before scores, a digit inside a comment, a cut-off string), so expected
-    scores are always read at the generated token that decided the reported score. Candidates are tried
-    in a likely order (digits after the aspect's keys first), so a clean answer costs about one parse per
-    aspect. Only single-digit scores in [SCORE_MIN, SCORE_MAX] are located (``"10"``, ``"4.5"``, ``-1`` are
-    not); an aspect whose digit cannot be proven is left out.
+    scores are always read at the generated token that decided the reported score. Only single-digit
+    scores in [SCORE_MIN, SCORE_MAX] are located (``"10"``, ``"4.5"``, ``-1`` are not); an aspect whose digit
+    cannot be proven is left out.
+
+    Cost: digits right after the aspect's keys are tried first (a clean answer: one parse per aspect); other
+    candidates are group-tested (all rewritten at once, then halved), so a long answer full of digits costs
+    about log2(candidates) parses per aspect, not one per digit.
     """
     from aigve.errors import ResponseParseError
     from aigve.parsing import parse_response
 
-    def score_of(candidate: str, key: str) -> int | None:
-        try:
-            return parse_response(candidate).scores.get(key)
-        except ResponseParseError:
-            return None
-
     try:
-        parsed = parse_response(text).scores
+        first = parse_response(text)
     except ResponseParseError:
         return {}
+    flags = set(first.flags)
     digits = [m.start() for m in _SINGLE_DIGIT.finditer(text)]
     hints = _hinted_positions(text)
     found: dict[str, int] = {}
-    for key, want in parsed.items():
+    for key, want in first.scores.items():
         if want is None or want not in SCORE_VALUES:
             continue
-        order = [*hints.get(key, ()), *digits]
-        for pos in dict.fromkeys(order):  # each position once, hinted ones first
-            if text[pos] != str(want):
-                continue
-            other = SCORE_VALUES[(SCORE_VALUES.index(want) + 1) % len(SCORE_VALUES)]
-            if score_of(text[:pos] + str(other) + text[pos + 1:], key) == other:
-                found[key] = pos
-                break
+        if any(f"{flag}:{key}" in flags for flag in ("rounded", "rescaled", "clamped")):
+            continue  # the score was not written as a lone digit: there is no digit to read it at
+        pos = _proven_position(text, key, want, hints.get(key, ()), digits)
+        if pos is not None:
+            found[key] = pos
     return found
+
+
+def _flips(text: str, key: str, other: int, positions: Sequence[int]) -> bool:
+    """Does rewriting these positions (all holding the parsed score's digit) move ``key``'s parsed score to
+    ``other``? Only digits change, so the answer's structure, and which value the parser reads, stay put."""
+    from aigve.errors import ResponseParseError
+    from aigve.parsing import parse_response
+
+    chars = list(text)
+    for q in positions:
+        chars[q] = str(other)
+    try:
+        return parse_response("".join(chars)).scores.get(key) == other
+    except ResponseParseError:
+        return False
+
+
+def _proven_position(text: str, key: str, want: int, hinted: Sequence[int], digits: Sequence[int]) -> int | None:
+    """The position of the digit that decides ``key``'s parsed score ``want``, or None when none can be proven."""
+    digit, other = str(want), SCORE_VALUES[(SCORE_VALUES.index(want) + 1) % len(SCORE_VALUES)]
+    pos = next((q for q in hinted if text[q] == digit and _flips(text, key, other, [q])), None)
+    if pos is not None:
+        return pos
+    candidates = [q for q in digits if text[q] == digit]
+    if not candidates or not _flips(text, key, other, candidates):
+        return None
+    while len(candidates) > 1:  # the deciding digit is among them: halve until one is left
+        half = candidates[: len(candidates) // 2]
+        candidates = half if _flips(text, key, other, half) else candidates[len(candidates) // 2:]
+    return candidates[0] if _flips(text, key, other, candidates) else None  # proven alone, as promised
 
 
 def token_index_at_char(decode_prefix: Callable[[int], str], num_tokens: int, char_pos: int) -> int | None:
