@@ -388,11 +388,24 @@ def begin_run(out_dir: str | os.PathLike, spec: Mapping[str, Any] | None, settin
     write_run_info(out, info)
 
 
+def _check_served_model(out_dir: str | os.PathLike, recorded: Any, now: Mapping[str, Any]) -> None:
+    """A server-backed judge (vLLM client) is known only once connected: refuse to add to results scored
+    with another served model (the run spec cannot see it; servers may differ per node or move)."""
+    before = recorded if isinstance(recorded, Mapping) else {}
+    if now.get("mode") != "client" or before.get("mode") != "client" or not has_results(out_dir):
+        return
+    if before.get("model") != now.get("model"):
+        raise InputError(out_dir, f"the results here were scored with the model {before.get('model')!r} served by "
+                                  f"{before.get('server_url')}; {now.get('server_url')} serves {now.get('model')!r}. "
+                                  f"Point server_url at a server of that model, or use another --out")
+
+
 def recording(evaluator: EvaluatorSource, out_dir: str | os.PathLike, n: int, batch_size: int) -> Callable[[], Evaluator]:
     """A factory that builds ``evaluator`` (when it is one) and adds its description to run.json."""
     def ready() -> Evaluator:
         built = _materialise(evaluator)
         info = read_run_info(out_dir)
+        _check_served_model(out_dir, info.get("evaluator"), built.describe())
         info.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         info.update(items=n, batch_size=batch_size, evaluator=built.describe())
         write_run_info(out_dir, info)

@@ -40,7 +40,8 @@ def _logprobs(text: str) -> list[dict]:
 class Stub:
     """Records requests, fails the first ``fail_first`` chat requests with 503, tracks concurrency."""
 
-    def __init__(self, fail_first: int = 0, delay_s: float = 0.0):
+    def __init__(self, fail_first: int = 0, delay_s: float = 0.0, model_id: str = "stub-judge"):
+        self.model_id = model_id
         self.requests: list[dict] = []
         self.fail_first, self.delay_s = fail_first, delay_s
         self.in_flight = self.max_in_flight = 0
@@ -67,7 +68,7 @@ def server():
                 self.wfile.write(data)
 
             def do_GET(self):
-                self._send(200, {"data": [{"id": "stub-judge"}]})
+                self._send(200, {"data": [{"id": stub.model_id}]})
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -168,3 +169,28 @@ def test_in_process_fails_clearly_without_vllm():
         pytest.skip("vllm and a GPU are present here")
     with pytest.raises(ModelLoadError, match="server_url"):
         VllmBackend(model="some/model")
+
+
+def test_resume_against_a_server_of_another_model_is_refused(server, shared_videos, tmp_path, capsys):
+    """server_url may change between resumes (per-node servers, a moved server); the served model may not."""
+    from aigve.cli import main
+
+    _, judge_a = server(model_id="judge-a")
+    _, also_a = server(model_id="judge-a")
+    _, judge_b = server(model_id="judge-b")
+    manifest, out = shared_videos / "manifest.csv", tmp_path / "run"
+
+    def score(url: str, *extra: str) -> int:
+        return main(["score", str(manifest), "--backend", "vllm", "--backend-option", f"server_url={url}",
+                     "--out", str(out), "--no-progress", "--max-frames", "4", "--max-pixels", str(56 * 56),
+                     "--min-pixels", str(28 * 28), *extra])
+
+    assert score(judge_a, "--limit", "2") == 0
+    before = (out / "results.jsonl").read_bytes()
+    capsys.readouterr()
+    assert score(judge_b, "--limit", "3", "--resume") == 2
+    err = capsys.readouterr().err
+    assert "'judge-a'" in err and "'judge-b'" in err
+    assert (out / "results.jsonl").read_bytes() == before
+    assert score(also_a, "--limit", "3", "--resume") == 0  # another server of the same model
+    assert len((out / "results.jsonl").read_text().splitlines()) == 3

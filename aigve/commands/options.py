@@ -14,10 +14,11 @@ DEFAULT_MODEL = "xiaoliux/AIGVE-MACS"
 #: Backend options that do not decide what a run scores: how fast or where it runs, how it reaches a server, and
 #: numerics-only choices (dtype, attention kernel, a merged LoRA: the same weights, scores equal up to rounding).
 #: run.json records them as ``settings``; a resume may change them. ``api_key`` is recorded only as "<set>".
-#: ``server_url`` is not among them: another server may serve another checkpoint.
+#: ``server_url`` is among them (each node may run its own server); what a server serves is checked when the
+#: evaluator starts (:func:`aigve.runner.recording`).
 RUNTIME_OPTIONS = frozenset({
     "dtype", "device", "attn_implementation", "merge_adapter", "local_files_only", "trust_remote_code",
-    "api_key", "concurrency", "max_retries", "retry_backoff_s", "timeout_s",
+    "server_url", "api_key", "concurrency", "max_retries", "retry_backoff_s", "timeout_s",
     "gpu_memory_utilization", "tensor_parallel_size", "pipeline_parallel_size", "max_num_seqs", "enforce_eager",
 })
 _SECRET_OPTIONS = frozenset({"api_key"})
@@ -151,10 +152,12 @@ def run_spec(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     options.pop("api_key", None)
     for key in ("dtype", "device", "attn_implementation"):
         settings.setdefault(key, None)
-    # A vLLM client scores with whatever the server serves: --model is not used, the server (and the served
-    # model name, when given) identifies the judge.
-    client = args.backend == "vllm" and bool(options.get("server_url"))
-    model = options.pop("model", None if client else _default(factory, "model"))
+    # A vLLM client scores with whatever its server serves: --model is not used. The served model name (when
+    # given) is in the spec; the name the server reports is compared when the evaluator starts.
+    client = args.backend == "vllm" and bool(options.get("server_url") or settings.get("server_url"))
+    model = options.pop("model", _default(factory, "model"))
+    if client:
+        model = None
     adapter = options.pop("adapter", None)
     generation = options.pop("generation", None)
     if _param(factory, "generation") is not None and (generation is None or isinstance(generation, dict)):
