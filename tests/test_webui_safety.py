@@ -187,6 +187,12 @@ def test_check_port_reports_what_is_wrong(busy_port):
         check_port("192.0.2.1", free_port())  # TEST-NET-1: never assigned to a machine
 
 
+@pytest.mark.parametrize("port", [0, -1, 70000])
+def test_check_port_refuses_numbers_that_are_not_ports(port):
+    with pytest.raises(ConfigError, match=f"invalid --port={port}: must be a TCP port from 1 to 65535"):
+        check_port("127.0.0.1", port)
+
+
 def test_check_port_names_an_unknown_host(monkeypatch):
     def no_such_host(*args, **kwargs):
         raise socket.gaierror(-2, "Name or service not known")

@@ -47,6 +47,8 @@ def check_port(host: str, port: int) -> None:
     unknown host, or a port this user may not open). Checked before the model loads, so a busy port is
     reported in a second rather than after minutes of loading; launch checks again (another program may
     take the port in between)."""
+    if not 0 < int(port) <= 65535:
+        raise ConfigError("--port", port, "must be a TCP port from 1 to 65535")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except (socket.gaierror, UnicodeError) as exc:
