@@ -323,3 +323,11 @@ def test_out_that_is_a_file_is_a_one_line_error(macs_outputs, tmp_path, capsys):
     assert "is a file; give --out a folder" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "taken" / "sub")]) == 2
     assert "cannot create the report folder" in capsys.readouterr().err
+
+
+def test_md_text_escapes_line_markers_on_every_line():
+    from aigve.report.render import md_text
+
+    text = md_text("first line\n# not a heading\n> not a quote\n- not a list\n1. not a list\nplain 2 * 3")
+    assert text.splitlines() == ["first line", "\\# not a heading", "\\> not a quote", "\\- not a list",
+                                 "1\\. not a list", "plain 2 \\* 3"]

@@ -35,7 +35,7 @@ CSV_COLUMNS = ("section", "system", "other", "group", "aspect", "metric", "value
 # quote and list markers. Only these are escaped so that report.md stays readable as plain text (a CI
 # "[0.431, 0.580]" is no link). A backslash before ASCII punctuation is a literal (CommonMark).
 _MD_INLINE = re.compile(r"[\\`*~]|\](?=\()|<(?=[A-Za-z/!?])|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
-_MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+)([.)]?)(?=\s|$)")
+_MD_LINE_START = re.compile(r"^([ \t]*)([#>+=-]|\d+)([.)]?)(?=\s|$)", re.MULTILINE)  # every line of a text
 
 
 def md_text(text: Any) -> str:
