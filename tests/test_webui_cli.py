@@ -82,7 +82,7 @@ def test_a_port_taken_while_the_model_loads_is_the_same_error(busy_port, monkeyp
 
 def test_bad_allowed_dir_is_a_usage_error(tmp_path, capsys):
     assert main(["app", "--backend", "fake", "--lazy", "--allowed-dir", str(tmp_path / "missing")]) == 2
-    assert "allowed_dir" in capsys.readouterr().err
+    assert "--allowed-dir" in capsys.readouterr().err
 
 
 def test_root_app_py_is_the_same_door():

@@ -157,7 +157,7 @@ def test_check_prompt():
 def test_scrub_and_existing_dirs(tmp_path):
     assert scrub(f"{tmp_path}/x/clip.mp4: broken", tmp_path / "x" / "clip.mp4") == "clip.mp4: broken"
     assert existing_dirs([tmp_path, str(tmp_path)]) == [tmp_path.resolve()]
-    with pytest.raises(ConfigError, match="allowed_dir"):
+    with pytest.raises(ConfigError, match="--allowed-dir"):
         existing_dirs([tmp_path / "missing"])
 
 

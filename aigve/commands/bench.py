@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "per video per stage, videos/s, generated tokens/s, peak memory and ratios to the released "
                     "usage. With random weights (--random-init-arch, tiny test models) the scores are noise: "
                     "only the timings mean something.")
-    p.add_argument("input", help="video file, folder, or manifest (.csv/.jsonl)")
+    p.add_argument("input", help="video file, folder, or manifest (.csv, .jsonl, or .json list)")
     p.add_argument("--model", default=None, help="checkpoint folder (Qwen2.5-VL family)")
     p.add_argument("--random-init-arch", default=None, metavar="ARCH",
                    help="instead of --model: build random weights with a real architecture's dimensions "

@@ -8,7 +8,7 @@ import json
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("probe", help="check that every input video can be read (no model needed)")
-    p.add_argument("input", help="video file, folder, or manifest (.csv/.jsonl)")
+    p.add_argument("input", help="video file, folder, or manifest (.csv, .jsonl, or .json list)")
     p.add_argument("--json", action="store_true", help="print one JSON object per video")
     p.set_defaults(func=run)
 

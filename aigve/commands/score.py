@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="score videos on the nine aspects",
                        description="Score a video file, a folder of videos, or a CSV/JSONL manifest "
                                    "(columns video, prompt, optional id).")
-    p.add_argument("input", help="video file, folder, or manifest (.csv/.jsonl)")
+    p.add_argument("input", help="video file, folder, or manifest (.csv, .jsonl, or .json list)")
     p.add_argument("--prompt", default=None, help="prompt for a single video (or default for a folder)")
     p.add_argument("--out", default="runs/score",
                    help="output folder (results.jsonl, results.csv, run.json); default: %(default)s")

@@ -263,12 +263,16 @@ def _teach(model, processor, *, steps: int, seed: int) -> dict:
 
     from aigve.testing.teach import TAUGHT_COMMENT, teach
 
-    state = torch.random.get_rng_state()
+    state, threads = torch.random.get_rng_state(), torch.get_num_threads()
     torch.manual_seed(seed)
+    # The tiny model's matrices are too small to split: with a busy core, several OpenMP threads spin
+    # against each other and teaching took minutes instead of ~15 s. One thread is fastest either way.
+    torch.set_num_threads(1)
     try:
         stats = teach(model, processor, steps=steps, seed=seed)
     finally:
         torch.random.set_rng_state(state)
+        torch.set_num_threads(threads)
     return {
         "warning": "random weights taught for a few seconds on synthetic clips to write the answer format: "
                    "its scores and comments are memorised placeholders, not an evaluation",

@@ -262,7 +262,7 @@ def existing_dirs(paths: Iterable[str | os.PathLike]) -> list[Path]:
     for p in paths:
         resolved = Path(p).expanduser().resolve()
         if not resolved.is_dir():
-            raise ConfigError("allowed_dir", os.fspath(p), "must be an existing folder")
+            raise ConfigError("--allowed-dir", os.fspath(p), "must be an existing folder")
         if resolved not in out:
             out.append(resolved)
     return out
