@@ -38,7 +38,7 @@ class Backend(Protocol):
     ``score`` takes equal-length lists and returns one output per video, in order. A backend may
     raise for the whole batch; the evaluator then retries items one by one to isolate the failure.
     A backend that never reads the prompts may say so with a class attribute ``uses_prompt = False``
-    (optional; read as ``getattr(backend, "uses_prompt", True)``): nobody then warns about missing prompts.
+    (optional; read with :func:`uses_prompt`): nobody then warns about missing prompts.
     """
 
     name: str
@@ -53,6 +53,21 @@ class Backend(Protocol):
 
     def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
         ...
+
+
+def uses_prompt(backend: Any) -> bool:
+    """False when ``backend`` (an instance, a class, or a registered name) declares ``uses_prompt = False``:
+    it never reads the prompt, so nobody should warn about missing prompts. An unknown name counts as True
+    (warn too much rather than too little)."""
+    if isinstance(backend, str):
+        from aigve.errors import AigveError
+        from aigve.registry import BACKENDS
+
+        try:
+            backend = BACKENDS.get(backend)
+        except AigveError:
+            return True
+    return bool(getattr(backend, "uses_prompt", True))
 
 
 def default_sampling(backend: Backend, user: SamplingConfig | dict[str, Any] | None) -> SamplingConfig:

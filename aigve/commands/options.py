@@ -139,6 +139,7 @@ def run_spec(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     """
     import hashlib
 
+    from aigve.backends.base import uses_prompt
     from aigve.config import GenerationConfig
     from aigve.prompt import SYSTEM_PROMPT, build_instruction
     from aigve.registry import BACKENDS
@@ -148,13 +149,13 @@ def run_spec(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     settings: dict[str, Any] = {"batch_size": getattr(args, "batch_size", None),
                                 "decode_workers": getattr(args, "decode_workers", None)}
     for key in sorted(RUNTIME_OPTIONS & set(options)):
-        settings[key] = "<set>" if key in _SECRET_OPTIONS else options.pop(key)
-    options.pop("api_key", None)
+        value = options.pop(key)
+        settings[key] = "<set>" if key in _SECRET_OPTIONS else value
     for key in ("dtype", "device", "attn_implementation"):
         settings.setdefault(key, None)
     # A vLLM client scores with whatever its server serves: --model is not used. The served model name (when
     # given) is in the spec; the name the server reports is compared when the evaluator starts.
-    client = args.backend == "vllm" and bool(options.get("server_url") or settings.get("server_url"))
+    client = args.backend == "vllm" and bool(settings.get("server_url"))
     model = options.pop("model", _default(factory, "model"))
     if client:
         model = None
@@ -166,7 +167,7 @@ def run_spec(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     if released is not None:
         released = bool(released)  # as the backend reads it: 0/"false"-like values must not hash as released
     template = None
-    if getattr(factory, "uses_prompt", True):
+    if uses_prompt(factory):
         text = SYSTEM_PROMPT + "\n" + build_instruction("{prompt}", released_keys=released is not False)
         template = hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
     spec = {"backend": args.backend, "model": _source_name(model), "adapter": _source_name(adapter),

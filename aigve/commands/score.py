@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from aigve.backends.base import uses_prompt
     from aigve.errors import ConfigError
     from aigve.evaluator import check_backend_options
     from aigve.report.provenance import backend_problem
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--scores-only", args.backend, "works with --backend macs only")
         args.backend = "macs-scores"
     check_backend_options(args.backend, **backend_options(args))
-    items = collect_items(args.input, prompt=args.prompt, uses_prompt=_uses_prompt(args.backend))
+    items = collect_items(args.input, prompt=args.prompt, uses_prompt=uses_prompt(args.backend))
     if args.limit is not None:
         items = items[: args.limit]
     rank_device(args)
@@ -129,13 +130,6 @@ def failure_line(record: dict, width: int = 200) -> str:
     if len(message) > width:
         message = message[: width - 3] + "..."
     return f"  {record.get('id')}: {message}"
-
-
-def _uses_prompt(backend: str) -> bool:
-    """False for a backend that declares ``uses_prompt = False`` (it never reads the prompt)."""
-    from aigve.registry import BACKENDS
-
-    return bool(getattr(BACKENDS.get(backend), "uses_prompt", True))
 
 
 def print_means(results_path) -> None:

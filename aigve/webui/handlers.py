@@ -13,9 +13,10 @@ import gradio as gr
 from matplotlib.figure import Figure
 
 from aigve.aspects import ASPECTS, SCORE_MAX
+from aigve.backends.base import uses_prompt
 from aigve.errors import AigveError
 from aigve.webui.safety import RequestRefused, display_name
-from aigve.webui.service import SAMPLES_DIR, WebService, missing_prompt_warning, uses_prompt
+from aigve.webui.service import SAMPLES_DIR, WebService, missing_prompt_warning
 
 log = logging.getLogger(__name__)
 

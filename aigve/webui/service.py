@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from aigve.aspects import ASPECTS
+from aigve.backends.base import uses_prompt
 from aigve.errors import AigveError
 from aigve.evaluator import Evaluator, VideoItem
 from aigve.webui.safety import (
@@ -336,7 +337,7 @@ class WebService:
         try:
             evaluator = self.evaluator(backend, model)
             unprompted = [batch.names.get(it.id, it.id) for it in batch.items if not it.prompt.strip()]
-            if not getattr(evaluator.backend, "uses_prompt", True):
+            if not uses_prompt(evaluator.backend):
                 unprompted = []  # e.g. signals: it never reads the prompt, so nothing is missing
             summary = run_batch(evaluator, batch.items, out, progress=progress)
         finally:
@@ -416,16 +417,6 @@ def shown_names(paths: list[str | None], names: dict[str, str]) -> dict[str, str
     the base name. Gradio keeps an upload under its own name in a temporary folder (/tmp/gradio/<hash>/x.jsonl),
     so the base name is what the user uploaded, and the server's folders are never shown."""
     return {p: names.get(p) or display_name(p) for p in paths if p}
-
-
-def uses_prompt(backend: str) -> bool:
-    """False for a backend that declares ``uses_prompt = False`` (it never reads the prompt), else True."""
-    from aigve.registry import BACKENDS
-
-    try:
-        return bool(getattr(BACKENDS.get(backend), "uses_prompt", True))
-    except AigveError:  # an unknown name: say too much rather than too little
-        return True
 
 
 def missing_prompt_warning(videos: list[str], how: str | None = None) -> str:
