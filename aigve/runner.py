@@ -342,6 +342,12 @@ def spec_differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str
     return lines
 
 
+def as_recorded(spec: Mapping[str, Any]) -> Any:
+    """``spec`` as a JSON file holds it (tuples as lists, paths and other objects as text), so a spec just
+    built compares equal to the same spec read back from run.json or a shard's state file."""
+    return json.loads(json.dumps(spec, default=str))
+
+
 def check_spec(out_dir: str | os.PathLike, spec: Mapping[str, Any]) -> None:
     """Refuse (InputError) to add to ``out_dir``'s results with a ``spec`` other than the recorded one.
 
@@ -356,7 +362,7 @@ def check_spec(out_dir: str | os.PathLike, spec: Mapping[str, Any]) -> None:
         log.warning("%s: run.json records no run spec (written by an older aigve, or without one); cannot check "
                     "that this run uses the same backend, model and options as the results already there", out)
         return
-    diffs = spec_differences(recorded, json.loads(json.dumps(spec, default=str)))  # as run.json would hold it
+    diffs = spec_differences(recorded, as_recorded(spec))
     if diffs:
         raise InputError(out, "cannot add to the results in this run folder: they were scored with other settings "
                               "(recorded -> now):\n"
@@ -404,10 +410,10 @@ def recording(evaluator: EvaluatorSource, out_dir: str | os.PathLike, n: int, ba
     """A factory that builds ``evaluator`` (when it is one) and adds its description to run.json."""
     def ready() -> Evaluator:
         built = _materialise(evaluator)
-        info = read_run_info(out_dir)
-        _check_served_model(out_dir, info.get("evaluator"), built.describe())
+        info, described = read_run_info(out_dir), built.describe()
+        _check_served_model(out_dir, info.get("evaluator"), described)
         info.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        info.update(items=n, batch_size=batch_size, evaluator=built.describe())
+        info.update(items=n, batch_size=batch_size, evaluator=described)
         write_run_info(out_dir, info)
         return built
 

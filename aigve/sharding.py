@@ -126,7 +126,9 @@ def _write_state(out: Path, rank: int, world: int, method: str, items: list[tupl
     state = {"rank": rank, "world": world, "method": method, "done": done, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
              "ids": [it.id for _, it in items], "positions": [pos for pos, _ in items]}
     if spec is not None:
-        state["spec"] = json.loads(json.dumps(spec, default=str))  # each rank's own, compared across ranks
+        from aigve.runner import as_recorded
+
+        state["spec"] = as_recorded(spec)  # each rank's own, compared across ranks
     # host and pid: ranks on several nodes may share the folder over a network file system
     tmp = state_path(out, rank).with_suffix(f".{socket.gethostname()}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(state), encoding="utf-8")
@@ -136,11 +138,11 @@ def _write_state(out: Path, rank: int, world: int, method: str, items: list[tupl
 def _spec_conflicts(out: Path, rank: int, spec: Mapping[str, Any] | None) -> list[str]:
     """How other ranks' recorded specs differ from ``spec`` (one line per rank): ranks of one launch must
     score with the same options, or the merged file would mix two judges."""
-    from aigve.runner import spec_differences
+    from aigve.runner import as_recorded, spec_differences
 
     if spec is None:
         return []
-    mine = json.loads(json.dumps(spec, default=str))
+    mine = as_recorded(spec)
     problems = []
     for path in sorted(out.glob("shard.rank*.json")):
         try:
