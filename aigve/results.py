@@ -6,6 +6,7 @@ import csv
 import json
 import logging
 import os
+import socket
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -176,6 +177,22 @@ def latest_by_id(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]
     return out
 
 
+def write_text_atomic(path: str | os.PathLike, text: str, *, fsync: bool = False) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and an atomic rename, so a
+    reader (or a crash) never sees half a file. The temporary name carries host and pid: several processes
+    (sharded ranks, possibly on other nodes sharing the folder) may write the same file at once. ``fsync``:
+    flush to disk before the rename (for files whose loss would lose results)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{socket.gethostname()}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        if fsync:
+            fh.flush()
+            os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
 def compact_results(path: str | os.PathLike) -> int:
     """Rewrite a results JSONL keeping one record per id (the last), in the order ids first appeared.
 
@@ -201,12 +218,7 @@ def compact_results(path: str | os.PathLike) -> int:
     removed = len(records) - len(kept)
     if removed == 0:
         return 0
-    tmp = path.with_name(f".{path.name}.compact")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), fsync=True)
     log.info("%s: %d superseded record(s) of retried videos removed", path, removed)
     return removed
 

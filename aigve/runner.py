@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import platform
-import socket
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from aigve.results import (
     iter_records,
     latest_by_id,
     write_csv,
+    write_text_atomic,
 )
 
 log = logging.getLogger(__name__)
@@ -314,10 +314,7 @@ def read_run_info(out_dir: str | os.PathLike) -> dict[str, Any]:
 
 def write_run_info(out_dir: str | os.PathLike, info: Mapping[str, Any]) -> None:
     """Write ``run.json`` atomically (sharded ranks may write it at the same time)."""
-    path = Path(out_dir) / RUN_NAME
-    tmp = path.with_name(f".{RUN_NAME}.{socket.gethostname()}.{os.getpid()}.tmp")  # ranks may share an NFS folder
-    tmp.write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(Path(out_dir) / RUN_NAME, json.dumps(info, indent=2, default=str))
 
 
 def has_results(out_dir: str | os.PathLike) -> bool:

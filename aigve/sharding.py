@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import re
-import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from aigve.errors import ConfigError, InputError
 from aigve.evaluator import VideoItem
-from aigve.results import compact_results
+from aigve.results import compact_results, write_text_atomic
 
 if TYPE_CHECKING:
     from aigve.runner import EvaluatorSource
@@ -129,10 +128,7 @@ def _write_state(out: Path, rank: int, world: int, method: str, items: list[tupl
         from aigve.runner import as_recorded
 
         state["spec"] = as_recorded(spec)  # each rank's own, compared across ranks
-    # host and pid: ranks on several nodes may share the folder over a network file system
-    tmp = state_path(out, rank).with_suffix(f".{socket.gethostname()}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state), encoding="utf-8")
-    os.replace(tmp, state_path(out, rank))
+    write_text_atomic(state_path(out, rank), json.dumps(state))
 
 
 def _spec_conflicts(out: Path, rank: int, spec: Mapping[str, Any] | None) -> list[str]:
@@ -248,11 +244,7 @@ def merge_shards(out_dir: str | os.PathLike, *, allow_incomplete: bool = False) 
     merged = sorted(records.values(), key=lambda r: order.get(str(r.get("id")), len(order)))
     target = out / RESULTS_NAME
     # Private temporary names + atomic renames: two ranks finishing at once cannot interleave their writes.
-    tmp = target.with_name(f".{RESULTS_NAME}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for r in merged:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    os.replace(tmp, target)
+    write_text_atomic(target, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in merged))
     tmp_csv = write_csv(merged, out / f".{CSV_NAME}.{os.getpid()}.tmp")
     os.replace(tmp_csv, out / CSV_NAME)
     log.info("merged %d records from %d shard(s) into %s", len(merged), len(parsed), target)

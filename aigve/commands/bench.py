@@ -98,6 +98,7 @@ def _check_json_out(path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from aigve.bench.harness import BenchConfig, run_bench
     from aigve.bench.table import render_markdown, render_table
+    from aigve.results import write_text_atomic
     from aigve.runner import collect_items
 
     items = collect_items(args.input)
@@ -113,10 +114,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads)
     def save(report: dict) -> None:
         if args.json_out:  # atomic: a run killed mid-write keeps the previous, complete file
-            out = Path(args.json_out)
-            tmp = out.with_name(f".{out.name}.tmp")
-            tmp.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
-            tmp.replace(out)
+            write_text_atomic(args.json_out, json.dumps(report, indent=2, default=str))
 
     report = run_bench(items, config, progress=lambda msg: print(msg, file=sys.stderr),
                        on_path=lambda partial: save(partial.to_dict())).to_dict()

@@ -119,11 +119,9 @@ def read_trace(out_dir: str | os.PathLike, *, resolve_paths: bool = True) -> lis
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
     """Write JSON through a temporary file and ``os.replace`` so readers never see half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    from aigve.results import write_text_atomic
+
+    return write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def keep_best(video: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
