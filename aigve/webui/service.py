@@ -330,15 +330,24 @@ class WebService:
     def run_batch(self, batch: BatchInput, backend: str | None = None, model: str | None = None,
                   *, progress: bool = True) -> BatchOutput:
         """Score a checked batch into a fresh run folder; refused inputs become error records."""
-        from aigve.results import EvaluationResult, ResultWriter, iter_records, latest_by_id, write_csv
+        import json
+
+        from aigve.results import (
+            EvaluationResult,
+            ResultWriter,
+            iter_records,
+            latest_by_id,
+            write_csv,
+            write_text_atomic,
+        )
         from aigve.runner import CSV_NAME, RESULTS_NAME, run_batch
 
         out = self.work_dir / "runs" / f"batch-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         try:
             evaluator = self.evaluator(backend, model)
-            unprompted = [batch.names.get(it.id, it.id) for it in batch.items if not it.prompt.strip()]
-            if not uses_prompt(evaluator.backend):
-                unprompted = []  # e.g. signals: it never reads the prompt, so nothing is missing
+            # a backend that never reads the prompt (e.g. signals) misses nothing
+            unprompted = [batch.names.get(it.id, it.id) for it in batch.items
+                          if not it.prompt.strip()] if uses_prompt(evaluator.backend) else []
             summary = run_batch(evaluator, batch.items, out, progress=progress)
         finally:
             if batch.scratch:
@@ -349,10 +358,8 @@ class WebService:
                 for it, reason in batch.refused:
                     writer.write(EvaluationResult.failed(it.id, it.video, it.prompt, RequestRefused(reason), stage="input"))
         records = [_relabel(r, batch.names) for r in latest_by_id(iter_records(jsonl)).values()]
-        with ResultWriter(jsonl.with_suffix(".tmp"), fsync=False) as writer:  # the downloads name no server path
-            for r in records:
-                writer.write(r)
-        jsonl.with_suffix(".tmp").replace(jsonl)
+        # the downloads name no server path
+        write_text_atomic(jsonl, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         write_csv(records, out / CSV_NAME)
         line = batch_summary(batch, summary.scored, summary.failed, summary.wall_s)
         if unprompted:
