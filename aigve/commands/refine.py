@@ -110,8 +110,9 @@ def print_caveats(summary: dict[str, Any], stream: Any = None) -> None:
     stream = stream or sys.stderr
     sys.stdout.flush()  # keep the notes after the gain lines in a terminal
     if summary.get("not_a_real_evaluation"):
-        print(f"NOTE: NOT A REAL EVALUATION: these scores come from {summary['not_a_real_evaluation']}.",
-              file=stream)
+        from aigve.report.provenance import console_note
+
+        print(console_note(summary["not_a_real_evaluation"]), file=stream)
     if summary.get("synthetic_generator"):
         print(f"NOTE: {summary['synthetic_generator']}.", file=stream)
 

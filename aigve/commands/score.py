@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from aigve.backends.base import uses_prompt
     from aigve.errors import ConfigError
     from aigve.evaluator import check_backend_options
-    from aigve.report.provenance import backend_problem
+    from aigve.report.provenance import backend_problem, console_note
     from aigve.runner import collect_items, run_batch
     from aigve.sharding import rank_device, resolve_shard, run_sharded_from_args
 
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     print(summary.line())
     problem = backend_problem(built[0].describe()) if built else None
     if problem:
-        print(f"NOTE: NOT A REAL EVALUATION: these scores come from {problem}.", file=sys.stderr)
+        print(console_note(problem), file=sys.stderr)
     if summary.failed:
         print_failures(summary, {it.id for it in items})
         return 1

@@ -49,6 +49,11 @@ def backend_problem(backend: Any) -> str | None:
     return None
 
 
+def console_note(problem: str) -> str:
+    """The line command-line tools print (on stderr) after a run whose scores are placeholders."""
+    return f"NOTE: NOT A REAL EVALUATION: these scores come from {problem}."
+
+
 def disclaimer_for(backends: Iterable[Any]) -> str | None:
     """One disclaimer line for a score file whose records came (at least partly) from placeholder backends."""
     problems: list[str] = []
