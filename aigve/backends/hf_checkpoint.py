@@ -6,10 +6,12 @@ network call, with the command that downloads it and the flag that points aigve 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,3 +222,27 @@ def load_adapter(model: Any, source: Source, *, merge: bool = False) -> Any:
     if merge:
         model = model.merge_and_unload()
     return model.eval()
+
+
+@contextlib.contextmanager
+def quiet_progress_bars() -> Iterator[None]:
+    """transformers' and huggingface_hub's tqdm bars off for the block ("Loading weights", "Writing model
+    shards": clutter in a report's or a one-line command's output), then each back as it was (the settings
+    are global)."""
+    try:
+        from huggingface_hub import utils as hub_utils
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # without them there is no bar to hide
+        yield
+        return
+    transformers_on, hub_off = hf_logging.is_progress_bar_enabled(), hub_utils.are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()  # turns the hub's bars off too
+    try:
+        yield
+    finally:
+        if transformers_on:
+            hf_logging.enable_progress_bar()  # ...and this turns them back on
+        if hub_off:
+            hub_utils.disable_progress_bars()
+        else:
+            hub_utils.enable_progress_bars()

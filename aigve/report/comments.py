@@ -13,11 +13,12 @@ the embedding model loads lazily (seconds) and only when asked for.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
+
+from aigve.backends.hf_checkpoint import quiet_progress_bars
 
 log = logging.getLogger(__name__)
 
@@ -51,29 +52,6 @@ def bleu(candidates: Sequence[str], references: Sequence[str]) -> float | None:
     if not candidates:
         return None
     return float(sacrebleu.corpus_bleu(list(candidates), [list(references)]).score)
-
-
-@contextlib.contextmanager
-def quiet_progress_bars() -> Iterator[None]:
-    """transformers' and huggingface_hub's tqdm bars off for the block (transformers draws a "Loading weights"
-    bar that would cut through a report's console output), then each back as it was."""
-    try:
-        from huggingface_hub import utils as hub_utils
-        from transformers.utils import logging as hf_logging
-    except ImportError:  # without them there is no bar to hide
-        yield
-        return
-    transformers_on, hub_off = hf_logging.is_progress_bar_enabled(), hub_utils.are_progress_bars_disabled()
-    hf_logging.disable_progress_bar()  # turns the hub's bars off too
-    try:
-        yield
-    finally:
-        if transformers_on:
-            hf_logging.enable_progress_bar()  # ...and this turns them back on
-        if hub_off:
-            hub_utils.disable_progress_bars()
-        else:
-            hub_utils.enable_progress_bars()
 
 
 @functools.lru_cache(maxsize=1)

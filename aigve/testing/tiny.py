@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from aigve.backends.hf_checkpoint import quiet_progress_bars
 from aigve.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -246,7 +247,7 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
                         "warning": "random weights for tests: outputs are noise, not an evaluation"}
         if teach:
             marker.update(_teach(model, processor, steps=int(teach_steps), seed=seed))
-        with _quiet_progress():
+        with quiet_progress_bars():
             model.save_pretrained(tmp, safe_serialization=True)
             processor.save_pretrained(tmp)
         n_params = sum(p.numel() for p in model.parameters())
@@ -293,7 +294,7 @@ def build_tiny_adapter(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
     from transformers import Qwen2_5_VLForConditionalGeneration
 
     out = Path(out_dir).expanduser().resolve()
-    with _quiet_progress():
+    with quiet_progress_bars():
         model = Qwen2_5_VLForConditionalGeneration.from_pretrained(Path(model_dir), local_files_only=True)
     config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, init_lora_weights=False,
                         target_modules=r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj)")
@@ -305,24 +306,9 @@ def build_tiny_adapter(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
             peft_model = get_peft_model(model, config)
     finally:
         torch.random.set_rng_state(state)
-    with _quiet_progress():
+    with quiet_progress_bars():
         peft_model.save_pretrained(out)
     return out
-
-
-@contextmanager
-def _quiet_progress() -> Iterator[None]:
-    """Hide transformers' tqdm bars ("Writing model shards", "Loading weights") for a ~1 MB model: they
-    only clutter a one-line command's output. The previous setting is restored afterwards (it is global)."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
 
 
 @contextmanager
