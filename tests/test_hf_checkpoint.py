@@ -153,3 +153,22 @@ def test_unknown_attention_name_lists_the_choices(tiny_model):
     assert "--attn takes sdpa, eager or flash_attention_2" in message and "complete checkpoint" not in message
     unrelated = OSError("no file named model.safetensors found in directory")
     assert hf_checkpoint.attention_hint(unrelated, "flash_attention_2") is None  # the checkpoint hint stays
+
+
+def test_quiet_progress_bars_restores_each_setting():
+    pytest.importorskip("transformers")
+    from huggingface_hub import utils as hub_utils
+    from transformers.utils import logging as hf_logging
+
+    from aigve.backends.hf_checkpoint import quiet_progress_bars
+
+    try:
+        for transformers_on, hub_on in [(True, True), (False, True), (True, False), (False, False)]:
+            (hf_logging.enable_progress_bar if transformers_on else hf_logging.disable_progress_bar)()
+            (hub_utils.enable_progress_bars if hub_on else hub_utils.disable_progress_bars)()
+            with quiet_progress_bars():
+                assert not hf_logging.is_progress_bar_enabled() and hub_utils.are_progress_bars_disabled()
+            assert hf_logging.is_progress_bar_enabled() == transformers_on
+            assert hub_utils.are_progress_bars_disabled() == (not hub_on)
+    finally:
+        hf_logging.enable_progress_bar()

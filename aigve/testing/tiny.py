@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from aigve.backends.hf_checkpoint import quiet_progress_bars
 from aigve.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -215,6 +214,8 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
     import torch
     from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
 
+    from aigve.backends.hf_checkpoint import quiet_progress_bars
+
     out = Path(out_dir).expanduser().resolve()
     params = {"version": BUILD_VERSION, "seed": seed, "vocab_size": vocab_size,
               "hidden_size": hidden_size, "num_layers": num_layers}
@@ -292,6 +293,8 @@ def build_tiny_adapter(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from aigve.backends.hf_checkpoint import quiet_progress_bars
 
     out = Path(out_dir).expanduser().resolve()
     with quiet_progress_bars():
