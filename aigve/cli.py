@@ -9,7 +9,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-COMMANDS = ("score", "probe", "report", "train", "refine", "bench", "app", "testing", "merge_shards", "calibrate")
+COMMANDS = ("score", "probe", "inputs", "profiles", "report", "leaderboard", "pairwise", "sanity", "benchmark", "train",
+            "refine", "bench", "app", "serve", "testing", "merge_shards", "calibrate")
 
 
 def build_parser() -> argparse.ArgumentParser:
