@@ -71,6 +71,8 @@ class GenerationConfig:
 
     ``force_new_tokens``: when set, generation runs exactly this many tokens (min = max), used by
     benchmarks so random-weight models generate equal lengths on every path.
+    ``repetition_penalty`` (1.0 = off) and ``top_k`` (0 = off) are explicit so that every backend (HF, vLLM
+    in process, a vLLM server) is sent the same decoding, never "whatever the checkpoint or server defaults to".
     """
 
     max_new_tokens: int = 1536
@@ -79,12 +81,16 @@ class GenerationConfig:
     top_p: float = 1.0
     force_new_tokens: int | None = None
     min_new_tokens: int | None = None
+    repetition_penalty: float = 1.0
+    top_k: int = 0
 
     def __post_init__(self) -> None:
         _positive_int(self, "max_new_tokens")
-        _positive(self, "temperature", "top_p")
+        _positive(self, "temperature", "top_p", "repetition_penalty")
         if self.top_p > 1:
             raise ConfigError("top_p", self.top_p, "must be in (0, 1]")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 0:
+            raise ConfigError("top_k", self.top_k, "must be an integer >= 0 (0 = off)")
         for name in ("force_new_tokens", "min_new_tokens"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):

@@ -56,10 +56,10 @@ def hf_generation_config(gen: GenerationConfig, *, eos_token_id: Any, pad_token_
     eos = list(eos_token_id) if isinstance(eos_token_id, (list, tuple)) else [eos_token_id]
     max_new = gen.force_new_tokens or gen.max_new_tokens
     min_new = gen.force_new_tokens or gen.min_new_tokens
-    sampling = {"do_sample": True, "temperature": gen.temperature, "top_p": gen.top_p, "top_k": 0} \
+    sampling = {"do_sample": True, "temperature": gen.temperature, "top_p": gen.top_p, "top_k": gen.top_k} \
         if gen.do_sample else {"do_sample": False}
     return HFGenerationConfig(
-        max_new_tokens=max_new, min_new_tokens=min_new, num_beams=1, repetition_penalty=1.0,
+        max_new_tokens=max_new, min_new_tokens=min_new, num_beams=1, repetition_penalty=gen.repetition_penalty,
         return_dict_in_generate=True,
         eos_token_id=eos, pad_token_id=pad_token_id if pad_token_id is not None else eos[0],
         bos_token_id=bos_token_id, **sampling,
