@@ -1,4 +1,4 @@
-"""Shared fixtures: the real LaVie clips in ../shared/videos, a tiny checkpoint, synthetic videos."""
+"""Shared fixtures: the real LaVie clips and judge outputs carried in data/, a tiny checkpoint, synthetic videos."""
 
 from __future__ import annotations
 
@@ -13,26 +13,47 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("AIGVE_SHARED", REPO.parent / "shared"))
+DATA = REPO / "data"
+# The repository carries its test data (data/clips, data/reference): a fresh clone needs nothing beside it.
+# AIGVE_SHARED, when it names an existing folder laid out as videos/, data/, reference/, is used instead.
+_ENV_SHARED = Path(os.environ["AIGVE_SHARED"]) if os.environ.get("AIGVE_SHARED") else None
+SHARED = _ENV_SHARED if _ENV_SHARED is not None and _ENV_SHARED.is_dir() else None
+
+
+def _shared_or_repo(shared_rel: str, repo_path: Path) -> Path:
+    """``$AIGVE_SHARED/shared_rel`` when AIGVE_SHARED is in use, else the in-repo copy ``repo_path``."""
+    return SHARED / shared_rel if SHARED is not None else repo_path
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.exists():
-        pytest.skip(f"{SHARED} not found (set AIGVE_SHARED)")
-    return SHARED
+def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder laid out as ``videos/`` (clips + manifest.csv), ``data/`` (judge outputs) and ``reference/``
+    (the released usage): $AIGVE_SHARED itself, or links to the in-repo copies."""
+    if SHARED is not None:
+        return SHARED
+    root = tmp_path_factory.mktemp("shared")
+    for name, target in (("videos", DATA / "clips"), ("data", DATA / "reference"),
+                         ("reference", DATA / "reference" / "release")):
+        (root / name).symlink_to(target, target_is_directory=True)
+    return root
 
 
 @pytest.fixture(scope="session")
-def shared_videos(shared_dir: Path) -> Path:
-    """Folder with the 11 LaVie clips and manifest.csv (read-only)."""
-    return shared_dir / "videos"
+def shared_videos() -> Path:
+    """Folder with the 11 LaVie clips and manifest.csv (read-only): data/clips."""
+    return _shared_or_repo("videos", DATA / "clips")
 
 
 @pytest.fixture(scope="session")
-def macs_outputs(shared_dir: Path) -> Path:
-    """149 real AIGVE-MACS outputs with human scores (JSONL)."""
-    return shared_dir / "data" / "aigve_macs_outputs_sample.jsonl"
+def macs_outputs() -> Path:
+    """149 real AIGVE-MACS outputs with human scores (JSONL): data/reference/aigve_macs_outputs_sample.jsonl."""
+    return _shared_or_repo("data/aigve_macs_outputs_sample.jsonl", DATA / "reference" / "aigve_macs_outputs_sample.jsonl")
+
+
+@pytest.fixture(scope="session")
+def release_reference() -> Path:
+    """The released judge's usage as data (aigve_macs_release.json, aigve_macs_instruction.txt)."""
+    return _shared_or_repo("reference", DATA / "reference" / "release")
 
 
 @pytest.fixture(scope="session")
