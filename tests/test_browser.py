@@ -37,16 +37,24 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.set_default_timeout(30_000)
-        page.goto(server, wait_until="domcontentloaded")
-        page.wait_for_selector("#evaluate-button")
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh tab on a freshly loaded UI for every test: no test sees another's upload or outputs."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(server, wait_until="domcontentloaded")
+    page.wait_for_selector("#evaluate-button")
+    yield page
+    context.close()
 
 
 def _score_rows(page) -> dict[str, str]:
@@ -82,7 +90,6 @@ def test_upload_evaluate_and_see_nine_scores(page, shared_videos):
 def test_a_non_video_shows_an_error_message_not_a_traceback(page, tmp_path):
     bad = tmp_path / "clip.mp4"
     bad.write_text("not really a video")
-    page.locator("#video button[aria-label*='Clear'], #video button[title*='Clear']").first.click()
     page.locator("#video input[type=file]").set_input_files(str(bad))
     page.click("#evaluate-button")
     toast = page.get_by_text("not a readable video")
