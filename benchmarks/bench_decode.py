@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_decode.py [VIDEO_DIR] [--repeats 3] [--strategy uniform|motion]
 
-VIDEO_DIR defaults to ../shared/videos (the 11 LaVie clips). Prints one line per clip and decoder
+VIDEO_DIR defaults to data/clips (the 11 LaVie clips; $AIGVE_SHARED/videos when AIGVE_SHARED is set). Prints one line per clip and decoder
 (median of the repeats, after one warm-up pass) and a summary; also checks both decoders return
 identical pixels.
 """
@@ -24,7 +24,7 @@ from aigve.video import decord_available, is_video_path, load_video
 
 def main(argv: list[str] | None = None) -> int:
     repo = Path(__file__).resolve().parents[1]
-    default_dir = Path(os.environ.get("AIGVE_SHARED", repo.parent / "shared")) / "videos"
+    default_dir = Path(os.environ["AIGVE_SHARED"]) / "videos" if os.environ.get("AIGVE_SHARED") else repo / "data" / "clips"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("video_dir", nargs="?", type=Path, default=default_dir)
     ap.add_argument("--repeats", type=int, default=3)

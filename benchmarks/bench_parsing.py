@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_parsing.py [JSONL] [--repeats 5]
 
-JSONL defaults to $AIGVE_SHARED/data/aigve_macs_outputs_sample.jsonl (AIGVE_SHARED defaults to ../shared):
+JSONL defaults to data/reference/aigve_macs_outputs_sample.jsonl ($AIGVE_SHARED/data/... when AIGVE_SHARED is set):
 149 raw outputs of the released AIGVE-MACS judge. Each answer is parsed in five variants:
 
 - clean: the raw output (strict JSON; the normal case);
@@ -72,13 +72,14 @@ def _parse_all(texts: list[str], reference: list[dict] | None) -> tuple[float, i
 
 
 def main(argv: list[str] | None = None) -> int:
-    default = Path(os.environ.get("AIGVE_SHARED", REPO.parent / "shared")) / "data" / "aigve_macs_outputs_sample.jsonl"
+    default = (Path(os.environ["AIGVE_SHARED"]) / "data" if os.environ.get("AIGVE_SHARED")
+               else REPO / "data" / "reference") / "aigve_macs_outputs_sample.jsonl"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("jsonl", nargs="?", type=Path, default=default)
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args(argv)
     if not args.jsonl.is_file():
-        print(f"{args.jsonl} not found (pass the JSONL path or set AIGVE_SHARED)", file=sys.stderr)
+        print(f"{args.jsonl} not found (pass the JSONL path)", file=sys.stderr)
         return 1
     lines = args.jsonl.read_text(encoding="utf-8").splitlines()
     outputs = [json.loads(line)["output"] for line in lines if line.strip()]

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_scoring.py [MANIFEST] [--model DIR] [--force-new-tokens 64]
         [--batch-size 4] [--repeats 1] [--json OUT]
 
-MANIFEST defaults to ../shared/videos/manifest.csv (11 LaVie clips). Without --model a tiny random-weight
+MANIFEST defaults to data/clips/manifest.csv (11 LaVie clips). Without --model a tiny random-weight
 Qwen2.5-VL is built offline (aigve.testing.tiny); its scores are noise, only the timings mean anything.
 Prints:
 
@@ -94,7 +94,8 @@ def kv_reuse(model: str, items: list, batch_size: int, sampling: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     repo = Path(__file__).resolve().parents[1]
-    default = Path(os.environ.get("AIGVE_SHARED", repo.parent / "shared")) / "videos" / "manifest.csv"
+    default = (Path(os.environ["AIGVE_SHARED"]) / "videos" if os.environ.get("AIGVE_SHARED")
+               else repo / "data" / "clips") / "manifest.csv"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("manifest", nargs="?", default=str(default))
     ap.add_argument("--model", default=None, help="checkpoint folder (default: build the tiny random model)")

@@ -5,7 +5,7 @@
 Prints one line per video (decode s, measure s, frames, scores) and the totals: seconds per video,
 videos/s and frames/s (wall clock), CPU seconds per video (process time over all threads, which other
 load on the machine barely changes) and the load average (wall figures only mean something when it
-is below the core count). Default input: the clips in ../shared/videos (or $AIGVE_SHARED/videos).
+is below the core count). Default input: the 11 clips in data/clips (or $AIGVE_SHARED/videos).
 Target (issue #3): at least 2 videos/s on 2 CPU cores for 16-frame 512x512 clips.
 """
 
@@ -23,8 +23,8 @@ sys.path.insert(0, str(REPO))
 
 def _videos(args: list[str]) -> list[Path]:
     if not args:
-        shared = Path(os.environ.get("AIGVE_SHARED", REPO.parent / "shared"))
-        args = [str(shared / "videos")]
+        shared = os.environ.get("AIGVE_SHARED")
+        args = [str(Path(shared) / "videos" if shared else REPO / "data" / "clips")]
     out: list[Path] = []
     for arg in args:
         p = Path(arg)
@@ -34,7 +34,7 @@ def _videos(args: list[str]) -> list[Path]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("videos", nargs="*", help="video files or folders (default: shared/videos)")
+    parser.add_argument("videos", nargs="*", help="video files or folders (default: data/clips)")
     parser.add_argument("--repeat", type=int, default=2, help="passes over the videos; the first warms caches")
     parser.add_argument("--threads", type=int, default=None, help="cv2.setNumThreads (default: OpenCV's choice)")
     parser.add_argument("--flow-preset", default="medium", choices=("ultrafast", "fast", "medium"))

@@ -3,11 +3,11 @@
 #
 # On the development machine, once (network to the package registry needed):
 #     bash benchmarks/gpu_session.sh --prepare
-#   downloads the wheels the GPU image lacks (decord, av, qwen-vl-utils; Python 3.12, x86-64) into .whl/ and
-#   copies the LaVie clips from ../shared/videos into .gpu-videos/ (both git-ignored; the machine receives
-#   only the working tree and what is carried).
+#   downloads the wheels the GPU image lacks (decord, av, qwen-vl-utils; Python 3.12, x86-64) into .whl/
+#   (git-ignored; the machine receives only the working tree, which holds the clips in data/clips, and what
+#   is carried).
 # On the GPU machine (device tool):
-#     run(command="bash benchmarks/gpu_session.sh", carry=[".whl", ".gpu-videos"], timeout_s=560)
+#     run(command="bash benchmarks/gpu_session.sh", carry=[".whl"], timeout_s=560)
 #   installs the wheels into /tmp/site, runs the CUDA test (pytest -m gpu), builds a random-weight model with
 #   the real Qwen2.5-VL-7B architecture in bf16 and runs `aigve bench` with ~700 forced tokens. Results land
 #   in $OUT: bench.json, bench.md, gpu-tests.log, env.txt. Paste bench.md into README "Speed". Exit 0: done;
@@ -24,12 +24,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ "${1:-}" == "--prepare" ]]; then
-  mkdir -p .whl .gpu-videos
+  mkdir -p .whl
   python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     --platform manylinux1_x86_64 -d .whl decord==0.6.0 av qwen-vl-utils
-  cp ../shared/videos/*.mp4 ../shared/videos/manifest.csv .gpu-videos/
-  du -sh .whl .gpu-videos
+  du -sh .whl
   exit 0
 fi
 
@@ -48,12 +47,7 @@ if compgen -G ".whl/*.whl" >/dev/null; then
   fi
 fi
 export PYTHONPATH="$PWD:${PYTHONPATH:-}"   # the checkout itself, no install needed
-VIDEOS=".gpu-videos/manifest.csv"
-[[ -f "$VIDEOS" ]] || VIDEOS="../shared/videos/manifest.csv"
-if [[ ! -d ../shared/videos && -d .gpu-videos ]]; then  # the tests look for ../shared/videos or $AIGVE_SHARED
-  mkdir -p /tmp/aigve-shared && ln -sfn "$PWD/.gpu-videos" /tmp/aigve-shared/videos
-  export AIGVE_SHARED=/tmp/aigve-shared
-fi
+VIDEOS="data/clips/manifest.csv"   # carried in the repository, as the tests' clips are
 
 {
   date -u

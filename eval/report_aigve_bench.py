@@ -5,7 +5,7 @@
         --scores mine=runs/mine/results.jsonl --out runs/aigve_bench_report
 
     # a released results dump holding the model's raw answers AND the human scores in one JSONL
-    python eval/report_aigve_bench.py --outputs ../shared/data/aigve_macs_outputs_sample.jsonl --out runs/macs_report
+    python eval/report_aigve_bench.py --outputs data/reference/aigve_macs_outputs_sample.jsonl --out runs/macs_report
 
 A thin door onto :func:`aigve.report.build_report` (same as ``aigve report ... --group-by generator``).
 Errors in the inputs are one ``report_aigve_bench.py: error: ...`` line and exit 2.
