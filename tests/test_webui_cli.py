@@ -25,7 +25,7 @@ def test_config_from_args_maps_every_flag(tmp_path):
     args = build_parser().parse_args([
         "app", "--backend", "macs", "--model", "some/ckpt", "--adapter", "lora", "--dtype", "bfloat16",
         "--allowed-dir", str(tmp_path), "--allowed-dir", str(tmp_path / "b"), "--max-upload-mb", "12",
-        "--max-duration-s", "30", "--concurrency", "2", "--max-batch-videos", "7", "--offer-backend", "signals",
+        "--max-duration-s", "30", "--concurrency", "2", "--queue-size", "9", "--max-batch-videos", "7", "--offer-backend", "signals",
         "--offer-model", "other/ckpt", "--max-frames", "16"])
     cfg = config_from_args(args)
     assert (cfg.backend, cfg.model, cfg.adapter) == ("macs", "some/ckpt", "lora")
@@ -33,7 +33,8 @@ def test_config_from_args_maps_every_flag(tmp_path):
     assert cfg.allowed_dirs == (str(tmp_path), str(tmp_path / "b"))
     assert cfg.backends == ("signals",) and cfg.models == ("other/ckpt",)
     lim = cfg.limits
-    assert (lim.max_upload_mb, lim.max_duration_s, lim.concurrency, lim.max_batch_videos) == (12, 30, 2, 7)
+    assert (lim.max_upload_mb, lim.max_duration_s, lim.concurrency, lim.queue_size, lim.max_batch_videos) == \
+        (12, 30, 2, 9, 7)
 
 
 def test_aigve_app_builds_the_service_and_launches(monkeypatch, shared_videos, capsys):
@@ -46,8 +47,11 @@ def test_aigve_app_builds_the_service_and_launches(monkeypatch, shared_videos, c
         def block_thread(self):
             seen["blocked"] = True
 
+        def close(self):
+            seen["closed"] = True
+
     def fake_launch(service, **kw):
-        seen.update(kw, service=service, printed=capsys.readouterr().out)
+        seen.update(kw, service=service, printed=capsys.readouterr().out, loaded=dict(service._evaluators))
         return Served(), f"http://127.0.0.1:{port}/"
 
     monkeypatch.setattr(app_mod, "launch", fake_launch)
@@ -56,10 +60,11 @@ def test_aigve_app_builds_the_service_and_launches(monkeypatch, shared_videos, c
     assert code == 0
     assert seen["host"] == "127.0.0.1" and seen["port"] == port and seen["share"] is False
     assert "serving on" not in seen["printed"]  # not claimed before the server is up
-    assert f"serving on http://127.0.0.1:{port}/" in capsys.readouterr().out and seen["blocked"]
+    assert f"serving on http://127.0.0.1:{port}/" in capsys.readouterr().out and seen["blocked"] and seen["closed"]
     service = seen["service"]
     assert service.backend_choices() == ["fake", "signals"] and service.limits.concurrency == 2
-    assert service._evaluators  # loaded at start (no --lazy), so the first user does not wait
+    assert seen["loaded"]  # loaded at start (no --lazy), so the first user does not wait
+    assert not service._evaluators  # and dropped when the server stopped
 
 
 def test_a_taken_port_is_a_one_line_usage_error(busy_port, capsys):

@@ -1,7 +1,7 @@
 """The Gradio app: Evaluate, Batch and Report tabs over one :class:`~aigve.webui.service.WebService`.
 
-API endpoints (``gradio_client``): ``/evaluate`` (video, prompt[, backend, model]) -> result record
-(dict); ``/batch`` and ``/report`` mirror their tabs. All model work shares one queue slot pool
+API endpoints (``gradio_client``): ``/evaluate`` (video, prompt, backend, model) -> result record
+(dict; gradio_client fills backend and model with their defaults, a plain HTTP call sends all four); ``/batch`` and ``/report`` mirror their tabs. All model work shares one queue slot pool
 (``concurrency_id="model"``, size ``Limits.concurrency``), so parallel users wait instead of loading
 or running the model side by side beyond what the operator allowed.
 """
@@ -9,12 +9,13 @@ or running the model side by side beyond what the operator allowed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import gradio as gr  # aigve.webui's __init__ has already turned gradio's analytics off
 
 from aigve.aspects import ASPECTS
 from aigve.webui.handlers import BATCH_HEADERS, SCORE_HEADERS, Handlers
-from aigve.webui.safety import MAX_PROMPT_CHARS, PortInUse
+from aigve.webui.safety import MAX_PROMPT_CHARS, PortInUse, check_exposure
 from aigve.webui.service import SAMPLES_DIR, WebService
 
 log = logging.getLogger(__name__)
@@ -126,23 +127,29 @@ def _report_tab(h: Handlers, service: WebService, folder: gr.Dropdown) -> None:
 
 
 def launch(service: WebService, *, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
-           block: bool = True, quiet: bool = False) -> tuple[gr.Blocks, str]:
+           block: bool = True, quiet: bool = False,
+           auth: Sequence[tuple[str, str]] | None = None) -> tuple[gr.Blocks, str]:
     """Build the app, queue it, and serve it; returns (app, local URL). ``block=False`` returns as soon as
     the server is up (then ``app.block_thread()`` waits for Ctrl-C). A taken ``port`` raises PortInUse.
+    ``auth``: ``(user, password)`` pairs (:func:`~aigve.webui.safety.read_auth_file`); with them every page,
+    upload and API call needs a login (gradio's own login form; API clients pass ``auth=(user, password)``).
+    Serving beyond loopback or through ``share`` without ``auth`` raises ConfigError.
 
     Uploads over ``max_upload_mb`` are refused by gradio itself; messages of errors reach the browser
     (``show_error``) but tracebacks never do (handlers raise ``gr.Error`` with text only).
     """
+    check_exposure(host, share, auth)
     demo = build_app(service)
     limits = service.limits
     # One slot pool for the judge; bound the waiting line so a flood gets "queue full", not memory growth.
-    demo.queue(default_concurrency_limit=limits.concurrency, max_size=max(16, 8 * limits.concurrency))
+    demo.queue(default_concurrency_limit=limits.concurrency, max_size=limits.queue_size)
     allowed = [str(SAMPLES_DIR)] if SAMPLES_DIR.is_dir() else []  # public sample clips only, never --allowed-dir
     try:
         _, url, _ = demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block,
                                 show_error=True, max_file_size=limits.max_upload_bytes, allowed_paths=allowed,
                                 quiet=quiet, ssr_mode=False, mcp_server=False, pwa=False, enable_monitoring=False,
-                                css=CSS, footer_links=["api"])
+                                css=CSS, footer_links=["api"], auth=list(auth) if auth else None,
+                                auth_message="Log in with a user and password from the server's --auth-file.")
     except OSError as exc:
         # gradio says "Cannot find empty port in range: P-P ..." (and names its own env variable) for a taken port
         if port is not None and "Cannot find empty port" in str(exc):

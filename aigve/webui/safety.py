@@ -8,6 +8,7 @@ user gave it, never a server path) and what to do instead.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import os
 import shutil
@@ -67,13 +68,71 @@ def check_port(host: str, port: int) -> None:
                                               "pass another --port or --host") from None
 
 
+def is_loopback(host: str) -> bool:
+    """True when ``host`` reaches this machine only: a 127.0.0.0/8 or ::1 address, or a name (``localhost``)
+    whose every address is one. ``0.0.0.0``/``::`` (every interface) and unknown names are not loopback."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
+
+
+def read_auth_file(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """The ``(user, password)`` pairs of an auth file: one ``user:password`` per line (the password is
+    everything after the first colon), blank lines and ``#`` comments skipped. Errors name the file and the
+    line number, never a password. A file others may read is accepted with a warning (``chmod 600`` it)."""
+    p = Path(path).expanduser()
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+        mode = p.stat().st_mode
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError("auth_file", os.fspath(path), f"cannot be read ({exc.__class__.__name__}: "
+                                                        f"{getattr(exc, 'strerror', None) or exc})") from None
+    pairs: dict[str, str] = {}
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        user, sep, password = text.partition(":")
+        if not sep or not user.strip() or not password:
+            raise ConfigError("auth_file", os.fspath(path),
+                              f"line {number} is not 'user:password' (both parts non-empty)")
+        if user.strip() in pairs:
+            raise ConfigError("auth_file", os.fspath(path), f"line {number} repeats user {user.strip()!r}")
+        pairs[user.strip()] = password
+    if not pairs:
+        raise ConfigError("auth_file", os.fspath(path), "holds no 'user:password' line")
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        log.warning("%s can be read by other users of this machine; chmod 600 it", p)
+    return list(pairs.items())
+
+
+def check_exposure(host: str, share: bool, auth: Sequence[tuple[str, str]] | None) -> None:
+    """Refuse to serve beyond this machine without a password: a non-loopback ``host`` or a public ``share``
+    link needs ``auth`` (pairs from :func:`read_auth_file`). Raises ConfigError; loopback needs none."""
+    if auth:
+        return
+    if share:
+        raise ConfigError("share", True, "a public link needs a password: pass --auth-file FILE "
+                                         "(user:password lines)")
+    if not is_loopback(host):
+        raise ConfigError("--host", host, "reachable from other machines, so it needs a password: pass "
+                                          "--auth-file FILE (user:password lines), or --host 127.0.0.1")
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one request may cost.
 
     ``max_upload_mb``: largest uploaded file (MiB; also gradio's ``max_file_size``). ``max_duration_s``:
     longest video (seconds, from the container). ``concurrency``: model calls running at once, shared by
-    every user and tab. ``max_batch_videos``: videos per batch request. ``max_unzipped_mb`` /
+    every user and tab. ``queue_size``: requests that may wait for a slot (more get "queue is full"; the
+    default lets 20+ users call at once). ``max_batch_videos``: videos per batch request. ``max_unzipped_mb`` /
     ``max_zip_entries`` / ``max_zip_ratio``: zip-bomb guards (total extracted MiB, member count,
     uncompressed/compressed ratio of any member over 1 MiB).
     """
@@ -81,6 +140,7 @@ class Limits:
     max_upload_mb: float = 200.0
     max_duration_s: float = 600.0
     concurrency: int = 1
+    queue_size: int = 64
     max_batch_videos: int = 200
     max_unzipped_mb: float = 2048.0
     max_zip_entries: int = 1000
@@ -91,7 +151,7 @@ class Limits:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(name, value, "must be a positive number")
-        for name in ("concurrency", "max_batch_videos", "max_zip_entries"):
+        for name in ("concurrency", "queue_size", "max_batch_videos", "max_zip_entries"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(name, value, "must be a positive integer")

@@ -126,7 +126,11 @@ class WebService:
         self.config = config
         self.limits = config.limits
         self.allowed_dirs = existing_dirs(config.allowed_dirs)
-        self.work_dir = Path(config.work_dir or tempfile.mkdtemp(prefix="aigve-webui-")).resolve()
+        # A scratch folder of our own is a TemporaryDirectory: close() removes it, and so does interpreter exit
+        # if close() never ran (aigve app turns SIGTERM into a normal exit so that this happens then too).
+        self._scratch = None if config.work_dir else tempfile.TemporaryDirectory(prefix="aigve-webui-",
+                                                                                  ignore_cleanup_errors=True)
+        self.work_dir = Path(config.work_dir or self._scratch.name).resolve()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self._evaluators: dict[tuple[str, str | None], Evaluator] = {}
         self._lock = threading.Lock()
@@ -414,9 +418,12 @@ class WebService:
         return resolve_inside(path, [*self.allowed_dirs, self.work_dir / "runs"], what="file")
 
     def close(self) -> None:
-        """Drop loaded models (the scratch folder is left for gradio's cache cleanup / the OS)."""
+        """Drop loaded models and delete the scratch folder this service created (a ``work_dir`` the operator
+        gave is kept). Call it once the server has stopped."""
         with self._lock:
             self._evaluators.clear()
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
 
 def shown_names(paths: list[str | None], names: dict[str, str]) -> dict[str, str]:
