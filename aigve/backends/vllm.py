@@ -27,10 +27,10 @@ transformers >= 5 computes it only from per-video metadata (a bare ``fps`` is ig
 ``(frames, metadata)`` tuple's metadata only for models that set ``video_needs_metadata`` (Qwen3-VL, not
 Qwen2.5-VL, in vLLM's ``vllm/multimodal/parse.py`` / ``models/qwen2_5_vl.py``). vLLM does forward
 ``mm_processor_kwargs`` to the HF processor call, so the metadata travels there as ``video_metadata`` (plain
-dicts, JSON-safe for the server too) next to ``fps`` (what transformers 4.49-4.5x reads). Tested on CPU with a
-stand-in that drops tuple metadata exactly as vLLM does for Qwen2.5-VL; not yet run against a real vLLM on a
-GPU (compare ``aigve bench`` paths (b) and (e) there). A Qwen3-VL-style model that needs tuple metadata would
-get it twice; aigve's judges are Qwen2.5-VL.
+dicts, JSON-safe for the server too) next to ``fps`` (what transformers 4.49-4.5x reads); in process the frames
+go as a bare array. Tested on CPU with a stand-in that drops tuple metadata exactly as vLLM does for
+Qwen2.5-VL; not yet run against a real vLLM on a GPU (compare ``aigve bench`` paths (b) and (e) there).
+A Qwen3-VL-style model (``video_needs_metadata``) would need the tuple instead; aigve's judges are Qwen2.5-VL.
 """
 
 from __future__ import annotations
@@ -321,14 +321,15 @@ class VllmBackend:
         return LLM(model=source.location, **options), processor
 
     def _engine_request(self, video: SampledVideo, prompt: str) -> dict[str, Any]:
-        """One ``vllm.LLM.generate`` prompt: chat-template text, the frames (with their metadata, kept by vLLM
-        only for models that ask for it) and the processor options, which carry the timing for Qwen2.5-VL."""
+        """One ``vllm.LLM.generate`` prompt: chat-template text, the bare frames and the processor options,
+        which carry the timing. A ``(frames, metadata)`` tuple would not: vLLM keeps tuple metadata only for
+        models that ask for it (not Qwen2.5-VL), and releases before video metadata existed read the tuple
+        itself as the video."""
         from aigve.prompt import build_messages
 
         text = self._processor.apply_chat_template(build_messages(prompt, released_keys=self.released_keys),
                                                    tokenize=False, add_generation_prompt=True)
-        metadata = {**frames_metadata(video), "video_backend": "aigve", "do_sample_frames": False}
-        return {"prompt": text, "multi_modal_data": {"video": [(video.frames, metadata)]},
+        return {"prompt": text, "multi_modal_data": {"video": [video.frames]},
                 "mm_processor_kwargs": self._processor_kwargs(video)}
 
     def _engine_scores(self, comp: Any) -> tuple[dict, dict] | None:
