@@ -21,6 +21,9 @@ from aigve.results import EvaluationResult
 log = logging.getLogger(__name__)
 
 DECODE_WORKERS = ("thread", "process")
+#: Length sorting looks this many batches ahead: batches pad little, and the results held back to keep
+#: input order stay bounded (at most this many batches' records).
+SORT_WINDOW_BATCHES = 8
 
 
 @dataclass(frozen=True)
@@ -142,13 +145,22 @@ class Evaluator:
     ) -> Iterator[EvaluationResult]:
         """Score many videos, ``batch_size`` per backend call, yielding results in input order.
 
-        Decoding of the next ``prefetch`` batches overlaps the model call on the current one. ``infos``: probe
-        results already in hand, keyed by item id (saves probing twice).
+        With ``batch_size > 1``, each window of ``SORT_WINDOW_BATCHES * batch_size`` items is ordered by
+        estimated input length (:func:`estimated_input_tokens`) before it is cut into batches, so a batch
+        holds similar lengths and left padding stays small. Padding still changes bf16 logits, so greedy
+        text can differ from ``batch_size=1``, the exactly reproducible setting; each record carries the
+        effective batch size of its backend call in ``extra["batch_size"]``. Results are held back only
+        until every earlier item of the input is done, then yielded (and passed to ``on_result``) in input
+        order. Decoding of the next ``prefetch`` batches overlaps the model call on the current one.
+        ``infos``: probe results already in hand, keyed by item id (saves probing twice; also gives the
+        visual part of the length estimate).
         """
         infos = dict(infos or {})
         if batch_size < 1:
             raise ConfigError("batch_size", batch_size, "must be >= 1")
-        batches = _chunks([as_item(it, i) for i, it in enumerate(items)], batch_size)
+        todo = [as_item(it, i) for i, it in enumerate(items)]
+        lengths = [estimated_input_tokens(it, infos.get(it.id), self.sampling) for it in todo]
+        batches = length_sorted_batches(lengths, batch_size, SORT_WINDOW_BATCHES * batch_size)
         pool, owned = self._pool()
         # The backend's CPU preprocessing (HF processor) of a decoded batch also runs ahead, in one more
         # thread, so it never waits in the decode pool behind the jobs it depends on (no deadlock).
@@ -162,34 +174,48 @@ class Evaluator:
             decodes = [pool.submit(_load, it, self.sampling, infos.get(it.id)) for it in batch]
             return decodes, prep_pool.submit(_prepare_when_decoded, prepare, batch, decodes) if prep_pool else None
 
+        done: dict[int, EvaluationResult] = {}
+        next_out = 0
+
+        def release(positions: list[int], results: list[EvaluationResult]) -> Iterator[EvaluationResult]:
+            nonlocal next_out
+            done.update(zip(positions, results, strict=True))
+            while next_out in done:
+                result = done.pop(next_out)
+                next_out += 1
+                if on_result:
+                    on_result(result)
+                yield result
+
         try:
-            pending: list[tuple[list[VideoItem], tuple]] = []
-            for batch in batches:
-                pending.append((batch, start(batch)))
+            pending: list[tuple[list[int], tuple]] = []
+            for positions in batches:
+                batch = [todo[i] for i in positions]
+                pending.append((positions, (batch, start(batch))))
                 if pool and len(pending) <= self.prefetch:
                     continue  # keep `prefetch` batches decoding ahead of the model
-                yield from self._finish(pending.pop(0), on_result)
+                positions, job = pending.pop(0)
+                yield from release(positions, self._finish(job))
             while pending:
-                yield from self._finish(pending.pop(0), on_result)
+                positions, job = pending.pop(0)
+                yield from release(positions, self._finish(job))
         finally:
             for executor in (pool if owned else None, prep_pool):
                 if executor:
                     executor.shutdown(wait=False, cancel_futures=True)
 
-    def _finish(self, pending: tuple, on_result: Callable | None) -> Iterator[EvaluationResult]:
+    def _finish(self, pending: tuple) -> list[EvaluationResult]:
         batch, (futures, prepared) = pending
         loaded = [f.result() if isinstance(f, Future) else _load(it, self.sampling, f)
                   for it, f in zip(batch, futures, strict=True)]
         prepared = prepared.result() if prepared is not None else None
-        for result in self._score_batch(batch, loaded, prepared):
-            if on_result:
-                on_result(result)
-            yield result
+        return self._score_batch(batch, loaded, prepared)
 
     def _score_batch(self, batch: Sequence[VideoItem], loaded: Sequence[SampledVideo | EvaluationResult],
                      prepared: Any = None) -> list[EvaluationResult]:
         ready = [(it, v) for it, v in zip(batch, loaded, strict=True) if isinstance(v, SampledVideo)]
         outputs: dict[str, BackendOutput | EvaluationResult] = {}
+        sizes = dict.fromkeys((it.id for it, _ in ready), len(ready))  # effective batch of each backend call
         if ready:
             start = time.perf_counter()
             videos, prompts = [v for _, v in ready], [it.prompt for it, _ in ready]
@@ -209,6 +235,7 @@ class Evaluator:
                     log.warning("batch of %d failed (%s); retrying one by one", len(ready), exc)
                     for it, v in ready:
                         outputs[it.id] = self._score_batch([it], [v])[0]
+                        sizes[it.id] = 1
                 else:
                     it, v = ready[0]
                     log.warning("%s: backend failed: %s", it.video, exc)
@@ -220,7 +247,9 @@ class Evaluator:
                 results.append(v)
                 continue
             out = outputs[it.id]
-            results.append(out if isinstance(out, EvaluationResult) else self._to_result(it, v, out))
+            result = out if isinstance(out, EvaluationResult) else self._to_result(it, v, out)
+            result.extra["batch_size"] = sizes[it.id]
+            results.append(result)
         return results
 
     def _to_result(self, item: VideoItem, video: SampledVideo, out: BackendOutput) -> EvaluationResult:
@@ -245,9 +274,36 @@ class Evaluator:
                                 comments=dict(parsed.comments), parse_flags=list(parsed.flags), timings=timings, **common)
 
 
-def _chunks(items: list[VideoItem], size: int) -> Iterator[list[VideoItem]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+def estimated_input_tokens(item: VideoItem, info: VideoInfo | None, sampling: SamplingConfig) -> int:
+    """Rough input length of one item in tokens, for grouping similar lengths into a batch (never decodes):
+    the visual tokens its sampling plan costs (0 without probe ``info`` or when it cannot be planned) plus
+    the prompt at ~4 characters per token (the instruction around it is the same for every item)."""
+    visual = 0
+    if info is not None:
+        from aigve.sampling import plan_sampling
+
+        try:
+            visual = plan_sampling(info, sampling).visual_tokens
+        except (ValueError, ZeroDivisionError):
+            visual = 0  # the decode reports the problem; for ordering it is just "unknown"
+    return visual + -(-len(item.prompt) // 4)
+
+
+def length_sorted_batches(lengths: Sequence[int], size: int, window: int) -> list[list[int]]:
+    """Batches of item positions: each ``window`` consecutive items sorted by ``lengths`` (stable, so equal
+    lengths keep input order) and cut into batches of ``size``. ``size`` 1 keeps input order. Pure.
+
+    >>> length_sorted_batches([9, 1, 8, 2, 5], 2, 4)
+    [[1, 3], [2, 0], [4]]
+    """
+    if size <= 1:
+        return [[i] for i in range(len(lengths))]
+    window = max(size, window)
+    batches: list[list[int]] = []
+    for lo in range(0, len(lengths), window):
+        order = sorted(range(lo, min(lo + window, len(lengths))), key=lambda i: lengths[i])
+        batches += [order[i:i + size] for i in range(0, len(order), size)]
+    return batches
 
 
 def list_backends() -> list[str]:

@@ -52,6 +52,8 @@ def test_bench_runs_every_path_side_by_side(bench_report):
                   "(e) vLLM: skipped - vllm is not installed"):
         assert label in printed
     assert render_table(bench_report) == printed.rstrip("\n")
+    assert "1 fps" in bench_report["reference"] and "second_per_grid_ts 2.0" in bench_report["reference"]
+    assert f"(a) reference = {bench_report['reference']}" in printed
 
 
 def test_batched_and_unbatched_generate_identical_text(bench_report):

@@ -109,11 +109,14 @@ def test_client_request_and_result(server, clip):
     out = backend.score([clip], ["beach at dusk"])[0]
     assert backend.describe()["model"] == "stub-judge" and backend.describe()["mode"] == "client"
     body = stub.requests[0]
-    assert body["model"] == "stub-judge" and body["temperature"] == 0.0
+    assert body["model"] == "stub-judge"
+    assert {k: body[k] for k in ("temperature", "top_p", "top_k", "repetition_penalty", "seed")} == \
+        {"temperature": 0.0, "top_p": 1.0, "top_k": -1, "repetition_penalty": 1.0, "seed": 0}
     assert body["max_tokens"] == body["min_tokens"] == 64 and body["top_logprobs"] == 20
-    area = clip.frames.shape[1] * clip.frames.shape[2]
-    assert body["mm_processor_kwargs"] == {"fps": 2.0, "do_sample_frames": False,
-                                           "size": {"shortest_edge": area, "longest_edge": area}}
+    area, t = clip.frames.shape[1] * clip.frames.shape[2], clip.frames.shape[0]
+    assert body["mm_processor_kwargs"] == {
+        "fps": 2.0, "do_sample_frames": False, "size": {"shortest_edge": area, "longest_edge": area},
+        "video_metadata": [{"fps": 2.0, "total_num_frames": t, "frames_indices": list(range(t)), "duration": t / 2.0}]}
     system, user = body["messages"]
     assert system["role"] == "system" and user["content"][1]["text"].endswith("beach at dusk")
     url_text = user["content"][0]["video_url"]["url"]
@@ -146,13 +149,52 @@ def test_gives_up_with_a_clear_error(server, clip):
 
 def test_concurrency_limit_and_evaluator(server, shared_videos, tiny_sampling):
     stub, url = server(delay_s=0.1)
-    backend = VllmBackend(server_url=url, served_model_name="judge", concurrency=2, frame_format="png")
+    backend = VllmBackend(server_url=url, served_model_name="judge", concurrency=2)
     items = [(shared_videos / f"lavie_beach_0{i}.mp4", "a beach", f"v{i}") for i in range(4)]
     results = list(Evaluator(backend, tiny_sampling).evaluate_many(items, batch_size=4))
     assert [r.id for r in results] == ["v0", "v1", "v2", "v3"] and all(r.ok for r in results)
     assert results[0].scores == dict.fromkeys(ASPECT_KEYS, 4)
     assert stub.max_in_flight == 2
-    assert stub.requests[0]["messages"][1]["content"][0]["video_url"]["url"].startswith("data:video/png;base64,")
+
+
+@pytest.mark.parametrize("fmt", ["png", "PNG", "webp", None])
+def test_only_jpeg_frame_lists(fmt):
+    """vLLM reads only data:video/jpeg URLs as frame lists; a video/png URL is decoded as one broken file."""
+    from aigve.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="frame_format.*jpeg"):
+        VllmBackend(server_url="http://127.0.0.1:9", served_model_name="judge", frame_format=fmt)
+
+
+def test_sampling_fields_sent_explicitly(server, clip):
+    stub, url = server()
+    gen = {"do_sample": True, "temperature": 0.7, "top_p": 0.8, "top_k": 0, "repetition_penalty": 1.05,
+           "max_new_tokens": 300}
+    VllmBackend(server_url=url, served_model_name="judge", generation=gen).score([clip], ["p"])
+    VllmBackend(server_url=url, served_model_name="judge", generation={**gen, "top_k": 20}).score([clip], ["p"])
+    first, second = stub.requests
+    assert {k: first[k] for k in ("temperature", "top_p", "top_k", "repetition_penalty", "seed", "max_tokens")} == \
+        {"temperature": 0.7, "top_p": 0.8, "top_k": -1, "repetition_penalty": 1.05, "seed": 0, "max_tokens": 300}
+    assert "min_tokens" not in first and second["top_k"] == 20
+
+
+def test_server_side_processor_gets_the_spacing(server, clip, tiny_model):
+    """What a vLLM server does with the request for Qwen2.5-VL: decode the JPEG frame list, run the HF
+    processor with the request's mm_processor_kwargs (JSON round-tripped). Its second_per_grid_ts must be
+    temporal_patch / sampled fps = 2 / 2.0 = 1.0, not transformers>=5's 24-fps 0.0833."""
+    from transformers import AutoProcessor
+
+    stub, url = server()
+    VllmBackend(server_url=url, served_model_name="judge").score([clip], ["p"])
+    body = json.loads(json.dumps(stub.requests[0]))
+    encoded = body["messages"][1]["content"][0]["video_url"]["url"].split(",", 1)[1].split(",")
+    frames = np.stack([np.asarray(Image.open(io.BytesIO(base64.b64decode(f))).convert("RGB")) for f in encoded])
+    processor = AutoProcessor.from_pretrained(tiny_model)
+    inputs = processor(text=["<|vision_start|><|video_pad|><|vision_end|>p"], videos=[frames], return_tensors="pt",
+                       **body["mm_processor_kwargs"])
+    assert [float(x) for x in inputs["second_per_grid_ts"]] == [pytest.approx(1.0)]
+    h, w = clip.frames.shape[1:3]
+    assert inputs["video_grid_thw"].tolist() == [[clip.frames.shape[0] // 2, h // 14, w // 14]]
 
 
 def test_expected_from_logprobs_skips_digits_outside_top_k():

@@ -1,8 +1,10 @@
 """The vllm backend's in-process path (``vllm.LLM``) on CPU, with a stand-in engine.
 
 vLLM needs a CUDA GPU, so these tests put a small ``vllm`` module in ``sys.modules`` whose ``LLM`` does what
-vLLM does with a request for a Qwen2.5-VL model: it runs the checkpoint's HF processor on the request's prompt
-text, frames, timing metadata and ``mm_processor_kwargs``, then greedy-decodes with the HF model, returning
+vLLM does with a request for a Qwen2.5-VL model: its multimodal parser drops a ``(frames, metadata)`` tuple's
+metadata (vLLM keeps it only for models with ``video_needs_metadata``, which Qwen2.5-VL does not set), the
+checkpoint's HF processor runs on the prompt text, the bare frames and the request's ``mm_processor_kwargs``
+(vLLM forwards those to the processor call), then the HF model greedy-decodes, returning
 token ids and per-step top-k log-probabilities in vLLM's output shape. What is tested is aigve's side: the
 requests it builds, the sampling parameters, and how engine output becomes a result. Running real vLLM is
 left to a GPU machine (``aigve bench`` path (e)).
@@ -36,6 +38,8 @@ class SamplingParams:
     seed: int | None = None
     temperature: float = 1.0
     top_p: float = 1.0
+    top_k: int = -1
+    repetition_penalty: float = 1.0
     logprobs: int | None = None
 
 
@@ -46,6 +50,7 @@ class FakeLLM:
     model: str
     options: dict = field(default_factory=dict)
     calls: list = field(default_factory=list)
+    second_per_grid_ts: list = field(default_factory=list)  # what the processor computed, per request
 
     def __post_init__(self):
         from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -59,23 +64,21 @@ class FakeLLM:
 
     def _one(self, request, params):
         import torch
-        from transformers.video_utils import VideoMetadata
 
-        (frames, meta), = request["multi_modal_data"]["video"]
-        kwargs = dict(request["mm_processor_kwargs"])
-        kwargs.pop("fps", None)  # carried by the metadata, as vLLM's parser does for models that keep it
-        metadata = VideoMetadata(total_num_frames=meta["total_num_frames"], fps=meta["fps"],
-                                 frames_indices=meta["frames_indices"], duration=meta["duration"])
-        inputs = self.processor(text=[request["prompt"]], videos=[frames], video_metadata=[metadata],
-                                return_tensors="pt", **kwargs)
+        item, = request["multi_modal_data"]["video"]
+        frames = item[0] if isinstance(item, tuple) else item  # Qwen2.5-VL: the tuple's metadata is dropped
+        inputs = self.processor(text=[request["prompt"]], videos=[frames], return_tensors="pt",
+                                **request.get("mm_processor_kwargs", {}))
+        self.second_per_grid_ts.append([float(x) for x in inputs["second_per_grid_ts"]])
         with torch.inference_mode():
             out = self.hf.generate(**inputs, max_new_tokens=params.max_tokens, min_new_tokens=params.min_tokens,
+                                   repetition_penalty=params.repetition_penalty,
                                    do_sample=False, output_scores=True, return_dict_in_generate=True)
         ids = out.sequences[0, inputs["input_ids"].shape[1]:].tolist()
         steps = []
         for tid, scores in zip(ids, out.scores, strict=True):
             logp = torch.log_softmax(scores[0].float(), -1)
-            top = torch.topk(logp, params.logprobs).indices.tolist()
+            top = torch.topk(logp, params.logprobs or 1).indices.tolist()
             steps.append({t: SimpleNamespace(logprob=float(logp[t])) for t in [tid, *top]})
         text = self.processor.tokenizer.decode(ids, skip_special_tokens=True)
         comp = SimpleNamespace(text=text, token_ids=ids, logprobs=steps, finish_reason="length")
@@ -106,15 +109,26 @@ def test_engine_requests_and_sampling_params(fake_vllm, tiny_model, clips):
     assert llm.options == {"limit_mm_per_prompt": {"video": 1}, "seed": 0, "gpu_memory_utilization": 0.5}
     (requests, params), = llm.calls  # the whole batch goes to the engine in one call
     assert (params.max_tokens, params.min_tokens, params.temperature, params.logprobs) == (8, 8, 0.0, 5)
+    assert (params.top_p, params.top_k, params.repetition_penalty, params.seed) == (1.0, -1, 1.0, 0)
     for request, clip, prompt in zip(requests, clips, ["beach at dusk", "a cat"], strict=True):
         assert request["prompt"].count("<|video_pad|>") == 1 and prompt in request["prompt"]
-        (frames, meta), = request["multi_modal_data"]["video"]
+        frames, = request["multi_modal_data"]["video"]
         assert frames is clip.frames  # the sampled frames as they are: no file, no re-encode
         t = clip.frames.shape[0]
-        assert meta["fps"] == clip.plan.sampled_fps == 2.0 and meta["frames_indices"] == list(range(t))
-        assert meta["duration"] == pytest.approx(t / 2.0) and meta["do_sample_frames"] is False
+        assert clip.plan.sampled_fps == 2.0 and request["mm_processor_kwargs"]["do_sample_frames"] is False
         area = clip.frames.shape[1] * clip.frames.shape[2]
         assert request["mm_processor_kwargs"]["size"] == {"shortest_edge": area, "longest_edge": area}
+        assert request["mm_processor_kwargs"]["video_metadata"] == [
+            {"fps": 2.0, "total_num_frames": t, "frames_indices": list(range(t)), "duration": t / 2.0}]
+
+
+def test_spacing_survives_vllm_dropping_the_metadata(fake_vllm, tiny_model, clips):
+    """vLLM drops tuple metadata for Qwen2.5-VL; with transformers >= 5 a bare fps is then ignored and the
+    processor assumes 24 fps (0.0833 s per patch: time collapses). The spacing the stand-in's processor
+    computed must be temporal_patch / sampled fps = 2 / 2.0 = 1.0 s."""
+    backend = VllmBackend(model=str(tiny_model), generation={"force_new_tokens": 2}, top_logprobs=0)
+    backend.score(clips, ["beach at dusk", "a cat"])
+    assert backend._llm.second_per_grid_ts == [[pytest.approx(1.0)], [pytest.approx(1.0)]]
 
 
 def test_same_greedy_tokens_as_the_macs_backend(fake_vllm, tiny_model, clips):

@@ -6,22 +6,31 @@ Two ways to reach vLLM:
   ``pip install 'aigve-macs[vllm]'``, needs a CUDA GPU). vllm is imported only here, lazily; without it the
   constructor raises ModelLoadError saying what to install or to use ``server_url``.
 * **client** (``VllmBackend(server_url="http://host:8000")``): requests to a running OpenAI-compatible server
-  (``vllm serve MODEL``). Each video's sampled frames travel as base64 JPEG (or PNG) frames in a
-  ``video_url`` data URL (``data:video/jpeg;base64,<frame>,<frame>,...``, vLLM's format for pre-sampled
-  frames) with ``mm_processor_kwargs`` carrying the sampled fps and pixel bounds equal to the frames' area,
-  so the server neither re-samples nor resizes. Requests
-  run ``concurrency`` at a time; connection errors, 408/429 and 5xx are retried with exponential backoff.
+  (``vllm serve MODEL``). Each video's sampled frames travel as base64 JPEG frames in a ``video_url`` data URL
+  (``data:video/jpeg;base64,<frame>,<frame>,...``). Only that media type is a frame list to vLLM: any other
+  (``video/png`` ...) is decoded as one video *file*, so other frame formats are refused. ``mm_processor_kwargs``
+  carry the timing and pixel bounds equal to the frames' area, so the server neither re-samples nor resizes.
+  Requests run ``concurrency`` at a time; connection errors, 408/429 and 5xx are retried with exponential backoff.
 
 Both ask for the top ``top_logprobs`` log-probabilities per generated token, so results carry expected
 scores and confidences like ``macs`` (a digit outside the top-k counts as probability 0, an approximation the
 ``macs`` backend does not need). The client uses only the standard library (urllib): one POST per video
 needs no HTTP dependency in the core install.
 
-Tested on CPU: the client against a stub server; the in-process requests against a stand-in engine that runs
-the HF processor and model as vLLM would (identical greedy tokens to ``macs``). Not yet checked against a
-real vLLM on a GPU: whether its Qwen2.5-VL processing keeps the frames' timing. Recent transformers ignore a
-bare ``fps`` option and assume 24 fps unless the video comes with metadata (field notes, pitfall 6), which is
-why each frame array travels with its metadata as well; compare ``aigve bench`` paths (b) and (e) there.
+Every sampling field is sent explicitly from :class:`~aigve.config.GenerationConfig` (temperature, top_p,
+top_k with 0 -> vLLM's -1 "off", repetition_penalty, max/min tokens, seed), never left to the server or the
+checkpoint's ``generation_config.json`` (Qwen2.5-VL-Instruct checkpoints ship a repetition penalty there).
+
+Temporal spacing. Qwen2.5-VL's time positions use ``second_per_grid_ts`` = temporal_patch / fps of the frames.
+transformers >= 5 computes it only from per-video metadata (a bare ``fps`` is ignored when
+``do_sample_frames=False``: 24 fps is assumed, 0.0833 s for 1-fps frames), and vLLM's multimodal parser keeps a
+``(frames, metadata)`` tuple's metadata only for models that set ``video_needs_metadata`` (Qwen3-VL, not
+Qwen2.5-VL, in vLLM's ``vllm/multimodal/parse.py`` / ``models/qwen2_5_vl.py``). vLLM does forward
+``mm_processor_kwargs`` to the HF processor call, so the metadata travels there as ``video_metadata`` (plain
+dicts, JSON-safe for the server too) next to ``fps`` (what transformers 4.49-4.5x reads); in process the frames
+go as a bare array. Tested on CPU with a stand-in that drops tuple metadata exactly as vLLM does for
+Qwen2.5-VL; not yet run against a real vLLM on a GPU (compare ``aigve bench`` paths (b) and (e) there).
+A Qwen3-VL-style model (``video_needs_metadata``) would need the tuple instead; aigve's judges are Qwen2.5-VL.
 """
 
 from __future__ import annotations
@@ -73,23 +82,42 @@ def vllm_unavailable_reason() -> str | None:
     return None
 
 
+FRAME_FORMATS = ("jpeg",)
+
+
+def check_frame_format(fmt: object) -> str:
+    """``fmt`` if vLLM reads it as a frame list (only ``jpeg``), else ConfigError."""
+    if fmt not in FRAME_FORMATS:
+        raise ConfigError("frame_format", fmt, "use jpeg: vLLM reads only data:video/jpeg URLs as frame lists "
+                                               "(other types are decoded as one broken video file)")
+    return str(fmt)
+
+
 def encode_frames(frames: np.ndarray, fmt: str = "jpeg", quality: int = 95) -> list[str]:
-    """Base64 strings of each (H, W, 3) uint8 RGB frame encoded as JPEG or PNG."""
+    """Base64 strings of each (H, W, 3) uint8 RGB frame encoded as JPEG."""
     from PIL import Image
 
-    if fmt not in ("jpeg", "png"):
-        raise ConfigError("frame_format", fmt, "choose jpeg or png")
+    check_frame_format(fmt)
     out = []
     for frame in frames:
         buf = io.BytesIO()
-        Image.fromarray(frame).save(buf, format=fmt.upper(), **({"quality": quality} if fmt == "jpeg" else {}))
+        Image.fromarray(frame).save(buf, format="JPEG", quality=quality)
         out.append(base64.b64encode(buf.getvalue()).decode("ascii"))
     return out
 
 
+def frames_metadata(video: SampledVideo) -> dict[str, Any]:
+    """JSON-safe video metadata for the processor: the ``T`` frames as their own clip at the sampled fps
+    (indices ``0..T-1``), as :func:`aigve.backends.qwen_inputs.video_metadata`, so the processor's
+    ``second_per_grid_ts`` = temporal_patch / sampled fps."""
+    t = int(video.frames.shape[0])
+    fps = float(video.plan.sampled_fps)
+    return {"fps": fps, "total_num_frames": t, "frames_indices": list(range(t)), "duration": t / fps}
+
+
 def chat_messages(video: SampledVideo, prompt: str, *, released_keys: bool = True, frame_format: str = "jpeg") -> list[dict]:
     """OpenAI-style chat messages: system turn, user turn with the frames as a video data URL, then the instruction."""
-    url = f"data:video/{frame_format};base64," + ",".join(encode_frames(video.frames, frame_format))
+    url = "data:video/jpeg;base64," + ",".join(encode_frames(video.frames, frame_format))
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": [{"type": "video_url", "video_url": {"url": url}},
@@ -118,8 +146,9 @@ class VllmBackend:
     ``generation``: aigve decoding options (greedy by default; ``force_new_tokens`` -> min = max tokens).
     ``served_model_name``: the server's model name (default: asked from ``/v1/models``). ``concurrency``:
     requests in flight; ``max_retries``/``retry_backoff_s``: retry policy (delay doubles, with jitter);
-    ``timeout_s``: per request. ``frame_format``: jpeg or png. ``mm_processor_kwargs``: extra processor
-    options sent with each video (default: the sampled fps and ``do_sample_frames=False``).
+    ``timeout_s``: per request. ``frame_format``: jpeg (the only frame-list format vLLM reads).
+    ``mm_processor_kwargs``: processor options sent with each video instead of the default (the frames' timing
+    as ``video_metadata`` and ``fps``, ``do_sample_frames=False``, pixel bounds equal to the frames' area).
     Other keyword options go to ``vllm.LLM`` (in-process only).
     """
 
@@ -133,10 +162,10 @@ class VllmBackend:
         self.generation = generation if isinstance(generation, GenerationConfig) else GenerationConfig.from_dict(generation)
         self.model, self.released_keys, self.top_logprobs = model, bool(released_keys), int(top_logprobs)
         self.concurrency, self.max_retries = max(1, int(concurrency)), max(0, int(max_retries))
-        self.retry_backoff_s, self.timeout_s, self.frame_format = float(retry_backoff_s), float(timeout_s), frame_format
+        self.retry_backoff_s, self.timeout_s = float(retry_backoff_s), float(timeout_s)
+        self.frame_format = check_frame_format(frame_format)
         self.api_key, self.mm_processor_kwargs = api_key, mm_processor_kwargs
         self.server_url = server_url.rstrip("/") if server_url else None
-        encode_frames(np.zeros((1, 2, 2, 3), np.uint8), frame_format)  # validate the format early
         if self.server_url:
             self.served_model_name = served_model_name or self._server_model()
             self._llm, self._digit_ids = None, None
@@ -174,14 +203,16 @@ class VllmBackend:
         return gen.force_new_tokens or gen.max_new_tokens, gen.force_new_tokens or gen.min_new_tokens
 
     def _processor_kwargs(self, video: SampledVideo) -> dict[str, Any]:
-        """Processor options sent with each video: the sampled fps, no re-sampling, and pixel bounds equal to
-        the frames' own area so the server's processor keeps aigve's planned frame size (its defaults would
+        """Processor options sent with each video (vLLM passes them to the HF processor call, in process and in
+        a server): the frames' timing as ``video_metadata`` (what transformers >= 5 reads; vLLM drops tuple
+        metadata for Qwen2.5-VL) and ``fps`` (what transformers 4.5x reads), no re-sampling, and pixel bounds
+        equal to the frames' own area so the processor keeps aigve's planned frame size (its defaults would
         otherwise upscale small frames to the checkpoint's minimum, changing the token count)."""
         if self.mm_processor_kwargs is not None:
             return dict(self.mm_processor_kwargs)
         area = int(video.frames.shape[1]) * int(video.frames.shape[2])
-        return {"fps": float(video.plan.sampled_fps), "do_sample_frames": False,
-                "size": {"shortest_edge": area, "longest_edge": area}}
+        return {"fps": float(video.plan.sampled_fps), "video_metadata": [frames_metadata(video)],
+                "do_sample_frames": False, "size": {"shortest_edge": area, "longest_edge": area}}
 
     # ----------------------------------------------------------------------------------------- client
 
@@ -222,7 +253,7 @@ class VllmBackend:
     def _score_remote(self, video: SampledVideo, prompt: str) -> BackendOutput:
         max_tokens, min_tokens = self._max_tokens()
         body: dict[str, Any] = {
-            "model": self.served_model_name, "seed": 0, "max_tokens": max_tokens,
+            "model": self.served_model_name, "max_tokens": max_tokens,
             "messages": chat_messages(video, prompt, released_keys=self.released_keys, frame_format=self.frame_format),
             "mm_processor_kwargs": self._processor_kwargs(video),
             "logprobs": self.top_logprobs > 0, **({"top_logprobs": self.top_logprobs} if self.top_logprobs else {}),
@@ -250,10 +281,13 @@ class VllmBackend:
                             {"finish_reason": choice.get("finish_reason"), "prompt_tokens": usage.get("prompt_tokens")})
 
     def _sampling_body(self) -> dict[str, Any]:
+        """Every decoding field, explicit (vLLM's names; top_k 0 = off is vLLM's -1). Greedy sends the neutral
+        values vLLM itself forces at temperature 0, so the request reads the same as what runs."""
         gen = self.generation
+        common = {"repetition_penalty": gen.repetition_penalty, "seed": 0}
         if gen.do_sample:
-            return {"temperature": gen.temperature, "top_p": gen.top_p}
-        return {"temperature": 0.0}
+            return {"temperature": gen.temperature, "top_p": gen.top_p, "top_k": gen.top_k or -1, **common}
+        return {"temperature": 0.0, "top_p": 1.0, "top_k": -1, **common}
 
     def _output(self, text: str, scores: tuple[dict, dict] | None, n_tokens: int, model_s: float,
                 extra: dict[str, Any]) -> BackendOutput:
@@ -287,18 +321,15 @@ class VllmBackend:
         return LLM(model=source.location, **options), processor
 
     def _engine_request(self, video: SampledVideo, prompt: str) -> dict[str, Any]:
-        """One ``vllm.LLM.generate`` prompt: chat-template text, the frames with their timing metadata (the
-        frames are one ``T``-frame clip at the sampled fps, as in :func:`aigve.backends.qwen_inputs.video_metadata`)
-        and the processor options."""
+        """One ``vllm.LLM.generate`` prompt: chat-template text, the bare frames and the processor options,
+        which carry the timing. A ``(frames, metadata)`` tuple would not: vLLM keeps tuple metadata only for
+        models that ask for it (not Qwen2.5-VL), and releases before video metadata existed read the tuple
+        itself as the video."""
         from aigve.prompt import build_messages
 
         text = self._processor.apply_chat_template(build_messages(prompt, released_keys=self.released_keys),
                                                    tokenize=False, add_generation_prompt=True)
-        t = int(video.frames.shape[0])
-        fps = float(video.plan.sampled_fps)
-        metadata = {"fps": fps, "total_num_frames": t, "frames_indices": list(range(t)), "duration": t / fps,
-                    "video_backend": "aigve", "do_sample_frames": False}
-        return {"prompt": text, "multi_modal_data": {"video": [(video.frames, metadata)]},
+        return {"prompt": text, "multi_modal_data": {"video": [video.frames]},
                 "mm_processor_kwargs": self._processor_kwargs(video)}
 
     def _engine_scores(self, comp: Any) -> tuple[dict, dict] | None:
@@ -319,10 +350,8 @@ class VllmBackend:
         from vllm import SamplingParams
 
         max_tokens, min_tokens = self._max_tokens()
-        gen = self.generation
-        params = SamplingParams(max_tokens=max_tokens, min_tokens=min_tokens or 0, seed=0,
-                                temperature=gen.temperature if gen.do_sample else 0.0,
-                                top_p=gen.top_p if gen.do_sample else 1.0, logprobs=self.top_logprobs or None)
+        params = SamplingParams(max_tokens=max_tokens, min_tokens=min_tokens or 0, logprobs=self.top_logprobs or None,
+                                **self._sampling_body())
         start = time.perf_counter()
         requests = [self._engine_request(video, prompt) for video, prompt in zip(videos, prompts, strict=True)]
         preprocess_s = time.perf_counter() - start

@@ -2,8 +2,9 @@
 
 Paths (``BenchConfig.paths``), all sharing one loaded model:
 
-* ``reference`` - :mod:`aigve.bench.reference`, the released single-video usage (OpenCV -> PNG files ->
-  qwen-vl-utils -> processor -> batch-1 generate).
+* ``reference`` - :mod:`aigve.bench.reference`, the released usage as the model card runs it (1 fps from
+  t = 0 -> PNG files -> qwen-vl-utils at 476 x 840 -> the card's instruction -> processor with
+  ``second_per_grid_ts`` 2.0 as released -> batch-1 generate). Every ratio is against this path.
 * ``default`` - :class:`aigve.evaluator.Evaluator` with the ``macs`` backend, batch 1: frames go to the
   processor as arrays with their timing metadata, the next video decodes in a thread while the model runs.
 * ``batched`` - the same with ``batch_size`` videos per left-padded ``generate`` call.
@@ -30,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aigve.bench.memory import PeakMemory
+from aigve.bench.reference import REFERENCE_DESCRIPTION
 from aigve.evaluator import Evaluator, VideoItem
 
 log = logging.getLogger(__name__)
@@ -146,7 +148,7 @@ class BenchReport:
         ref = ref if ref is not None and ref.status == "ok" else None
         return {"config": asdict(self.config), "environment": self.environment, "videos": self.videos,
                 "paths": [p.to_dict(ref) for p in self.paths], "agreement": self.agreement,
-                "complete": self.complete}
+                "complete": self.complete, "reference": REFERENCE_DESCRIPTION}
 
 
 def environment(device: str) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def _row(p: dict[str, Any]) -> dict[str, str]:
 
 
 def _notes(report: dict[str, Any]) -> list[str]:
-    notes = []
+    notes = [f"(a) reference = {report['reference']}; x ref columns are ratios to it"] if report.get("reference") else []
     for p in report["paths"]:
         if p.get("status") != "ok":
             notes.append(f"{p['label']}: {p.get('status')} - {p.get('reason')}")

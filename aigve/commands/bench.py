@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "bench", help="time the released usage against aigve's default, batched, score-only and vLLM paths",
         description="Run every path on the same videos with the same weights, in one process, and print seconds "
                     "per video per stage, videos/s, generated tokens/s, peak memory and ratios to the released "
-                    "usage. With random weights (--random-init-arch, tiny test models) the scores are noise: "
+                    "usage as its model card runs it (path (a): 1 fps from t=0, frame files, qwen-vl-utils "
+                    "476x840, the card's instruction, second_per_grid_ts 2.0, batch 1). With random weights (--random-init-arch, tiny test models) the scores are noise: "
                     "only the timings mean something.")
     p.add_argument("input", help="video file, folder, or manifest (.csv, .jsonl, or .json list)")
     p.add_argument("--model", default=None, help="checkpoint folder (Qwen2.5-VL family)")
