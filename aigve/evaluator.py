@@ -21,8 +21,8 @@ from aigve.results import EvaluationResult
 log = logging.getLogger(__name__)
 
 DECODE_WORKERS = ("thread", "process")
-#: Length sorting looks this many batches ahead: batches pad little, and the results held back to keep
-#: input order stay bounded (at most this many batches' records).
+#: Length sorting looks this many batches ahead: batches pad little, while the order of work stays close
+#: to the input's (progress and resume behave as before).
 SORT_WINDOW_BATCHES = 8
 
 
@@ -143,15 +143,15 @@ class Evaluator:
         on_result: Callable[[EvaluationResult], None] | None = None,
         infos: Mapping[str, VideoInfo] | None = None,
     ) -> Iterator[EvaluationResult]:
-        """Score many videos, ``batch_size`` per backend call, yielding results in input order.
+        """Score many videos, ``batch_size`` per backend call, yielding each result once its batch is done.
 
         With ``batch_size > 1``, each window of ``SORT_WINDOW_BATCHES * batch_size`` items is ordered by
         estimated input length (:func:`estimated_input_tokens`) before it is cut into batches, so a batch
         holds similar lengths and left padding stays small. Padding still changes bf16 logits, so greedy
         text can differ from ``batch_size=1``, the exactly reproducible setting; each record carries the
-        effective batch size of its backend call in ``extra["batch_size"]``. Results are held back only
-        until every earlier item of the input is done, then yielded (and passed to ``on_result``) in input
-        order. Decoding of the next ``prefetch`` batches overlaps the model call on the current one.
+        effective batch size of its backend call in ``extra["batch_size"]``. Each result is yielded (and passed
+        to ``on_result``) as soon as its batch is scored, in batch order (deterministic; input order when
+        ``batch_size`` is 1): nothing scored is ever held back, so a crash loses no finished work. Decoding of the next ``prefetch`` batches overlaps the model call on the current one.
         ``infos``: probe results already in hand, keyed by item id (saves probing twice; also gives the
         visual part of the length estimate).
         """
@@ -174,15 +174,9 @@ class Evaluator:
             decodes = [pool.submit(_load, it, self.sampling, infos.get(it.id)) for it in batch]
             return decodes, prep_pool.submit(_prepare_when_decoded, prepare, batch, decodes) if prep_pool else None
 
-        done: dict[int, EvaluationResult] = {}
-        next_out = 0
-
         def release(positions: list[int], results: list[EvaluationResult]) -> Iterator[EvaluationResult]:
-            nonlocal next_out
-            done.update(zip(positions, results, strict=True))
-            while next_out in done:
-                result = done.pop(next_out)
-                next_out += 1
+            # Written at once, never held back for input order: a crash must not lose finished work.
+            for result in results:
                 if on_result:
                     on_result(result)
                 yield result

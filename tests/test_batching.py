@@ -1,5 +1,5 @@
 """Length-sorted batching in ``Evaluator.evaluate_many``: similar lengths share a batch, within a bounded
-window; every item is scored once, results come back in input order, each record carries its batch size."""
+window; every item is scored once, each result is yielded as soon as its batch is done, each record carries its batch size."""
 
 from __future__ import annotations
 
@@ -47,13 +47,14 @@ def test_estimate_uses_the_sampling_plan_and_the_prompt():
     assert estimated_input_tokens(item, None, cfg) == 3
 
 
-def test_similar_lengths_batched_together_in_input_order(shared_videos):
+def test_similar_lengths_batched_together_each_written_once_at_once(shared_videos):
     short, long = "a beach", "a beautiful coastal beach in spring at dusk, waves lapping on sand, " * 4
     prompts = [short, long] * 4  # alternating: unsorted batches of 2 would always mix them
     items = [VideoItem(f"v{i}", str(shared_videos / f"lavie_beach_0{i}.mp4"), p) for i, p in enumerate(prompts)]
     backend = RecordingBackend()
     results = list(Evaluator(backend, prefetch=1).evaluate_many(items, batch_size=2))
-    assert [r.id for r in results] == [it.id for it in items]  # input order, each once
+    # batch order (short ones first), each once: a result is yielded as soon as its batch is scored
+    assert [r.id for r in results] == ["v0", "v2", "v4", "v6", "v1", "v3", "v5", "v7"]
     assert all(r.ok and r.extra["batch_size"] == 2 for r in results)
     assert backend.calls == [[short, short], [short, short], [long, long], [long, long]]
     assert 8 <= SORT_WINDOW_BATCHES * 2  # the whole run fits one window here
