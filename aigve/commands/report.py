@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="breakdown by a column, e.g. generator (from the human file or the score file)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (0: no CIs)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--cluster-by", default="auto", metavar="COLUMN",
+                   help="resample whole clusters in every bootstrap (e.g. prompt: all videos of a prompt together); "
+                        "auto (default): prompt when the human file has prompts; none: single items")
     p.add_argument("--zero-as-na", action="store_true",
                    help="treat 0 on action_presence/action_quality as 'no action' (left out) instead of a score")
     p.add_argument("--no-embeddings", action="store_true", help="skip the embedding similarity of comments")
@@ -50,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     report = build_report(args.scores, args.human, args.out, group_by=args.group_by, n_boot=args.bootstrap,
                           seed=args.seed, zero_as_na=args.zero_as_na, embeddings=not args.no_embeddings,
-                          plots=not args.no_plots, video_dir=args.video_dir, title=args.title)
+                          plots=not args.no_plots, video_dir=args.video_dir, title=args.title,
+                          cluster_by=args.cluster_by)
     for line in _summary(report.metrics):
         print(line)
     print(f"report written to {report.files['markdown']} and {report.files['html']} "

@@ -75,7 +75,8 @@ def build_report(scores: Sequence[ScoreSpec], human: str | os.PathLike | Sequenc
                  out: str | os.PathLike | None = None, *, group_by: str | None = None, n_boot: int = 1000,
                  seed: int = 0, zero_as_na: bool = False, embeddings: bool = True, plots: bool = True,
                  level: float = 0.95, video_dir: str | os.PathLike | None = None,
-                 title: str = "aigve benchmark report", path_labels: Mapping[str, str] | None = None) -> Report:
+                 title: str = "aigve benchmark report", path_labels: Mapping[str, str] | None = None,
+                 cluster_by: str | None = "auto") -> Report:
     """Compare one or more systems' scores with human scores and write the report.
 
     ``scores``: paths (named by file stem), ``"name=path"`` or ``(name, path)``. ``human``: an annotation
@@ -84,6 +85,8 @@ def build_report(scores: Sequence[ScoreSpec], human: str | os.PathLike | Sequenc
     metrics.csv and plots/*.png; None computes the metrics only. Raises InputError for bad files and
     ConfigError for bad options. ``path_labels``: input path -> how the report names that file (the web UI
     shows an upload's own name, never the server's temporary folder); other files are shown as given.
+    ``cluster_by``: column whose values are the bootstrap's clusters; ``"auto"`` (default): ``prompt`` when the
+    human file has prompts, else single items; None or ``"none"``: single items.
     """
     from aigve import __version__
 
@@ -105,8 +108,11 @@ def build_report(scores: Sequence[ScoreSpec], human: str | os.PathLike | Sequenc
         annotations = list(human) if human is not None else None
     if annotations is not None and not annotations:
         raise InputError(human_path or "human", "no human annotations")
+    if cluster_by == "auto":
+        cluster_by = "prompt" if annotations and any(a.prompt for a in annotations) else None
     computed = compute(systems, annotations, group_by=group_by, n_boot=n_boot, seed=seed,
-                       zero_as_na=zero_as_na, level=level, embeddings=embeddings)
+                       zero_as_na=zero_as_na, level=level, embeddings=embeddings,
+                       cluster_by=None if cluster_by in (None, "", "none") else cluster_by)
     metrics = {"schema": "aigve-report/1", "aigve_version": __version__,
                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **computed.metrics}
     if metrics.get("human") is not None:
