@@ -79,3 +79,21 @@ def test_build_report_auto_clusters_and_says_so(tmp_path):
     assert "SRCC of per-item means" in md and "mean of the per-aspect SRCCs" in md
     off = build_report([str(path)], anns, None, n_boot=50, cluster_by="none", embeddings=False)
     assert off.metrics["settings"]["cluster_by"] is None
+
+
+def test_report_uses_expected_scores_when_every_record_has_them(tmp_path):
+    import json
+
+    _, _, anns, _ = _tiny()
+    exp = [1.2, 2.9, 2.1, 4.4, 4.6, 3.3]
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps({"id": f"v{i}", "scores": {"technical_quality": round(e)},
+                                        "expected_scores": {"technical_quality": e}}) + "\n"
+                            for i, e in enumerate(exp)))
+    auto = build_report([str(path)], anns, None, n_boot=0, embeddings=False)
+    assert auto.metrics["settings"]["score_kind"] == {"r": "expected"}
+    assert any("compared on expected scores" in n for n in auto.metrics["notes"])
+    h = [a.scores["technical_quality"] for a in anns]
+    assert auto.metrics["agreement"]["r"]["technical_quality"]["srcc"]["value"] == pytest.approx(stats.spearmanr(h, exp)[0])
+    ints = build_report([str(path)], anns, None, n_boot=0, embeddings=False, score_kind="integer")
+    assert ints.metrics["settings"]["score_kind"] == {"r": "integer"}

@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "auto (default): prompt when the human file has prompts; none: single items")
     p.add_argument("--zero-as-na", action="store_true",
                    help="treat 0 on action_presence/action_quality as 'no action' (left out) instead of a score")
+    p.add_argument("--score-kind", choices=("auto", "expected", "integer"), default="auto",
+                   help="compare the judge's expected scores (digit probabilities) or its integer scores; auto: "
+                        "expected when every scored record has them (default)")
     p.add_argument("--no-embeddings", action="store_true", help="skip the embedding similarity of comments")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--video-dir", default=None, help="folder that relative video paths in the human file refer to")
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     report = build_report(args.scores, args.human, args.out, group_by=args.group_by, n_boot=args.bootstrap,
                           seed=args.seed, zero_as_na=args.zero_as_na, embeddings=not args.no_embeddings,
                           plots=not args.no_plots, video_dir=args.video_dir, title=args.title,
-                          cluster_by=args.cluster_by)
+                          cluster_by=args.cluster_by, score_kind=args.score_kind)
     for line in _summary(report.metrics):
         print(line)
     print(f"report written to {report.files['markdown']} and {report.files['html']} "
