@@ -171,3 +171,42 @@ def test_signals_ranks_clips_degraded_by_known_amounts(tmp_path):
     data = compute_leaderboard(load_items([results]), n_boot=100)
     tq = data["table"]["technical_quality"]
     assert [g for g, _ in sorted(tq.items(), key=lambda kv: kv[1]["rank"])] == ["sharp", "soft", "blurry"]
+
+
+def _two_generator_results(tmp_path, video=None):
+    recs = []
+    for g, shift in (("cog", 1), ("lavie", 0)):
+        for p in range(4):
+            recs.append({"id": f"{g}{p}", "prompt": f"p{p}", "video": video, "meta": {"generator": g},
+                         "scores": {"overall": 2 + shift + (p % 2), "dynamic": 3}, "comments": {"overall": f"{g} says"}})
+    return _write_jsonl(tmp_path / "results.jsonl", recs)
+
+
+def test_web_ui_leaderboard_tab_builds_and_hides_server_paths(tmp_path, shared_videos):
+    from aigve.webui.leaderboard_tab import build
+    from aigve.webui.service import ServiceConfig, WebService
+
+    svc = WebService(ServiceConfig(backend="fake", allowed_dirs=(str(shared_videos),), work_dir=str(tmp_path / "w")))
+    clip = str(sorted(shared_videos.glob("*.mp4"))[0])
+    path = _two_generator_results(tmp_path, video=clip)
+    md, plots, downloads = build(svc, [str(path)], "generator", False, 100, 1)
+    assert "cog" in md and "lavie" in md and str(tmp_path) not in md
+    assert any("means" in p for p, _ in plots) and any("example 1" in c for _, c in plots)
+    assert {Path(d).name for d in downloads} == {"leaderboard.html", "leaderboard.md", "leaderboard.json",
+                                                  "leaderboard.csv"}
+    # a video outside the allowed folders gets no frames (the example stays, with its comments)
+    outside = WebService(ServiceConfig(backend="fake", work_dir=str(tmp_path / "w2")))
+    md2, plots2, _ = build(outside, [str(path)], "generator", False, 0, 1)
+    assert not any("example" in c for _, c in plots2) and "frames not shown" in md2
+    from aigve.webui.safety import RequestRefused
+
+    with pytest.raises(RequestRefused, match="upload at least one"):
+        build(svc, [], "generator", False, 0, 0)
+
+
+def test_web_ui_app_has_a_leaderboard_tab(tmp_path):
+    from aigve.webui.app import build_app
+    from aigve.webui.service import ServiceConfig, WebService
+
+    demo = build_app(WebService(ServiceConfig(backend="fake", work_dir=str(tmp_path))))
+    assert "leaderboard" in {fn.api_name for fn in demo.fns.values()}

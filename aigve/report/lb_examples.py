@@ -40,12 +40,17 @@ def largest_differences(items: Sequence[Item], a: str, b: str, aspect: str, kind
     return rows[:k]
 
 
-def _resolve(item: Item) -> Path | None:
+def _resolve(item: Item, frames_under: Sequence[Path] | None = None) -> Path | None:
+    """The item's video file (as written, else beside its results file); with ``frames_under`` only a file
+    inside one of those folders (a server must not show frames of any video a results file names)."""
     if not item.video:
         return None
     p = Path(item.video)
     for cand in (p, Path(item.source).parent / p):
         if cand.is_file():
+            if frames_under is not None and not any(cand.resolve().is_relative_to(Path(d).resolve())
+                                                    for d in frames_under):
+                return None
             return cand
     return None
 
@@ -67,12 +72,12 @@ def thumbnails(path: Path) -> np.ndarray:
     return np.concatenate(list(frames), axis=1)
 
 
-def _strip(a: Item, b: Item, out_path: Path) -> str:
+def _strip(a: Item, b: Item, out_path: Path, frames_under: Sequence[Path] | None = None) -> str:
     from PIL import Image
 
     rows = []
     for item in (a, b):
-        path = _resolve(item)
+        path = _resolve(item, frames_under)
         if path is None:
             raise FileNotFoundError(f"video of {item.generator}/{item.id} not found ({item.video})")
         rows.append(thumbnails(path))
@@ -84,9 +89,11 @@ def _strip(a: Item, b: Item, out_path: Path) -> str:
 
 
 def find_examples(items: Sequence[Item], data: dict[str, Any], out: Path, *, k: int,
-                  aspect: str | None = None, pair: tuple[str, str] | None = None) -> dict[str, Any] | None:
+                  aspect: str | None = None, pair: tuple[str, str] | None = None,
+                  frames_under: Sequence[Path] | None = None) -> dict[str, Any] | None:
     """The ``k`` largest differences between the two best generators (or ``pair``) on ``aspect``
-    (default: overall, else the mean of aspects); PNG strips under ``out/examples``."""
+    (default: overall, else the mean of aspects); PNG strips under ``out/examples``. ``frames_under``: decode
+    only videos inside these folders (None: any readable file)."""
     from aigve.errors import ConfigError
     from aigve.report.leaderboard import item_value
 
@@ -108,7 +115,7 @@ def find_examples(items: Sequence[Item], data: dict[str, Any], out: Path, *, k: 
             entry[side] = {"id": item.id, "video": item.video, "score": item_value(item, aspect, plain, kind),
                            "integer_score": values_of(item, "integer").get(key), "comment": item.comments.get(key)}
         try:
-            entry["image"] = _strip(ia, ib, out / "examples" / f"example_{n:02d}.png")
+            entry["image"] = _strip(ia, ib, out / "examples" / f"example_{n:02d}.png", frames_under)
         except Exception as exc:  # a missing or undecodable video costs its thumbnails, not the report
             log.warning("example %d: %s", n, exc)
             entry["image_error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
