@@ -210,3 +210,26 @@ def test_web_ui_app_has_a_leaderboard_tab(tmp_path):
 
     demo = build_app(WebService(ServiceConfig(backend="fake", work_dir=str(tmp_path))))
     assert "leaderboard" in {fn.api_name for fn in demo.fns.values()}
+
+
+def test_counts_failures_and_partial_results():
+    items = [Item("1", "a", "p", None, "s", {"overall": 3.0, "dynamic": 2.0}),
+             Item("2", "a", "q", None, "s", {"overall": 4.0}),  # dynamic missing: partial
+             Item("3", "a", "r", None, "s", {}, error="undecodable"),
+             Item("4", "b", "p", None, "s", {"overall": 1.0, "dynamic": 1.0}),
+             Item("5", "b", "q", None, "s", {"overall": 2.0, "dynamic": 5.0})]
+    data = compute_leaderboard(items, n_boot=20, score_kind="integer")
+    gens = {g["name"]: g for g in data["generators"]}
+    assert (gens["a"]["n_videos"], gens["a"]["n_failures"], gens["a"]["n_partial"], gens["a"]["n_prompts"]) == (3, 1, 1, 2)
+    assert (gens["b"]["n_videos"], gens["b"]["n_failures"], gens["b"]["n_partial"]) == (2, 0, 0)
+    # the mean of aspects needs every shared aspect: item 2 is left out of it
+    assert data["table"]["mean"]["a"]["n"] == 1 and data["table"]["overall"]["a"]["n"] == 2
+    assert data["table"]["overall"]["a"]["mean"] == pytest.approx(3.5)
+
+
+def test_mixed_expected_scores_fall_back_to_integer_and_say_why():
+    items = [Item("1", "a", "p", None, "s", {"overall": 3.0}, {"overall": 3.4}),
+             Item("2", "b", "p", None, "s", {"overall": 2.0})]
+    data = compute_leaderboard(items, n_boot=0)
+    assert data["settings"]["score_kind"] == "integer"
+    assert any("expected scores exist for only 1 of 2" in n for n in data["notes"])

@@ -155,6 +155,11 @@ def compute_leaderboard(items: Sequence[Item], *, score_kind: str = "auto", n_bo
     notes = _prompt_notes(items, generators)
     notes.append(f"ranked on {kind} scores" + (" (the judge's digit-probability expected scores)"
                                                if kind == "expected" else " (the judge's written 0-5 scores)"))
+    ok = [i for i in items if i.error is None and i.scores]
+    with_exp = sum(set(i.scores) <= set(i.expected) for i in ok)
+    if kind == "integer" and 0 < with_exp < len(ok):
+        notes.append(f"expected scores exist for only {with_exp} of {len(ok)} scored videos: all are ranked on "
+                     "integer scores so that every generator is measured the same way")
     if len(generators) < 2:
         notes.append("only one generator: nothing to compare (use --by or NAME=results.jsonl per generator)")
     table, pairs, lines = {}, {}, []
