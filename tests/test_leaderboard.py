@@ -233,3 +233,11 @@ def test_mixed_expected_scores_fall_back_to_integer_and_say_why():
     data = compute_leaderboard(items, n_boot=0)
     assert data["settings"]["score_kind"] == "integer"
     assert any("expected scores exist for only 1 of 2" in n for n in data["notes"])
+
+
+def test_generators_without_shared_prompts_are_not_called_indistinguishable():
+    items = [Item("1", "a", "p", None, "s", {"overall": 3.0}), Item("2", "b", "q", None, "s", {"overall": 1.0})]
+    data = compute_leaderboard(items, n_boot=10)
+    pair = data["pairs"]["overall"][0]
+    assert pair["n_shared_prompts"] == 0 and pair["p_value"] is None and pair["indistinguishable"] is None
+    assert data["indistinguishable"] == ["Overall: a and b were not compared (no shared prompt)"]

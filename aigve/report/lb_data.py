@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aigve.aspects import ASPECT_KEYS, canonical_key
+from aigve.aspects import ASPECT_KEYS
 from aigve.errors import ConfigError, InputError
 
 SCORE_KINDS = ("auto", "expected", "integer")
@@ -36,23 +36,6 @@ class Item:
     error: str | None = None
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if value == value and abs(value) != float("inf") else None
-
-
-def _canon(mapping: Any) -> dict[str, float]:
-    out = {}
-    for key, value in (mapping or {}).items() if isinstance(mapping, dict) else ():
-        k = canonical_key(str(key))
-        v = _number(value.get("score") if isinstance(value, dict) else value)
-        if k is not None and v is not None:
-            out[k] = v
-    return out
-
-
 def _generator_of(rec: dict[str, Any], by: str) -> str | None:
     meta = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
     for source in (meta, rec, rec.get("extra") if isinstance(rec.get("extra"), dict) else {}):
@@ -63,23 +46,19 @@ def _generator_of(rec: dict[str, Any], by: str) -> str | None:
 
 
 def _from_jsonl(path: Path, shown: str, name: str | None, default: str, by: str) -> list[Item]:
+    """Records as :mod:`aigve.report.inputs` reads them (aigve results, or raw model answers, parsed), plus
+    the generator and prompt of each."""
+    from aigve.report.inputs import _jsonl_record
     from aigve.results import iter_records
 
-    items = []
+    items, failures = [], [0]
     for row, rec in enumerate(iter_records(path), 1):
         if not isinstance(rec, dict):
             raise InputError(path, "expected a JSON object", row=row)
-        ident = rec.get("id") or rec.get("video")
-        if not ident:
-            raise InputError(path, "record has no id or video field", row=row)
-        err = rec.get("error")
-        error = (err.get("message") or str(err)) if isinstance(err, dict) else (str(err) if err else None)
-        comments = {canonical_key(k) or k: str(v) for k, v in (rec.get("comments") or {}).items() if v}
-        prompt = str(rec.get("prompt") or "").strip() or f"(no prompt: {ident})"
-        items.append(Item(str(ident), name or _generator_of(rec, by) or default, prompt,
-                          None if rec.get("video") is None else str(rec["video"]), shown,
-                          {} if error else _canon(rec.get("scores")),
-                          {} if error else _canon(rec.get("expected_scores")), comments, error))
+        r = _jsonl_record(rec, path, row, failures)
+        prompt = str(rec.get("prompt") or "").strip() or f"(no prompt: {r.id})"
+        items.append(Item(r.id, name or _generator_of(rec, by) or default, prompt, r.video, shown,
+                          dict(r.scores), dict(r.expected), dict(r.comments), r.error))
     return items
 
 

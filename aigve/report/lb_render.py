@@ -47,6 +47,14 @@ def _ranking_blocks(data: dict[str, Any]) -> list[Block]:
     return out
 
 
+def _verdict(p: dict[str, Any]) -> str:
+    if p["indistinguishable"] is None:
+        return "not compared (no shared prompt)"
+    if p["indistinguishable"]:
+        return "indistinguishable"
+    return (p["a"] if p["mean_diff"] > 0 else p["b"]) + " better"
+
+
 def _pair_blocks(data: dict[str, Any]) -> list[Block]:
     out = []
     for aspect in data["aspects"]:
@@ -58,8 +66,7 @@ def _pair_blocks(data: dict[str, Any]) -> list[Block]:
                                            "verdict"],
                          rows=[[p["a"], p["b"], str(p["n_shared_prompts"]), num(p["win_rate_a"]), num(p["mean_diff"]),
                                 num(p["p_value"]), num(p["p_holm"]),
-                                "indistinguishable" if p["indistinguishable"] else
-                                (p["a"] if (p["mean_diff"] or 0) > 0 else p["b"]) + " better"] for p in pairs]))
+                                _verdict(p)] for p in pairs]))
     return out
 
 

@@ -112,7 +112,8 @@ def _pairs(table: Table, generators: Sequence[str], seed: int) -> list[dict[str,
                      "exact": test.exact})
     for row, adj in zip(rows, S.holm([r["p_value"] for r in rows]), strict=True):
         row["p_holm"] = adj
-        row["indistinguishable"] = adj is None or adj >= ALPHA
+        # None: not compared at all (no shared prompt), which is not the same as "indistinguishable"
+        row["indistinguishable"] = None if adj is None else adj >= ALPHA
     return rows
 
 
@@ -168,7 +169,9 @@ def compute_leaderboard(items: Sequence[Item], *, score_kind: str = "auto", n_bo
         table[aspect] = _ranking(t, generators, weights, level)
         pairs[aspect] = _pairs(t, generators, seed)
         for row in pairs[aspect]:
-            if row["indistinguishable"] and row["n_shared_prompts"]:
+            if row["indistinguishable"] is None:
+                lines.append(f"{label(aspect)}: {row['a']} and {row['b']} were not compared (no shared prompt)")
+            elif row["indistinguishable"]:
                 p = "n/a" if row["p_holm"] is None else f"{row['p_holm']:.3f}"
                 lines.append(f"{label(aspect)}: {row['a']} and {row['b']} are statistically indistinguishable "
                              f"(Holm-corrected p = {p}, {row['n_shared_prompts']} shared prompts)")
