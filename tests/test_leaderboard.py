@@ -241,3 +241,18 @@ def test_generators_without_shared_prompts_are_not_called_indistinguishable():
     pair = data["pairs"]["overall"][0]
     assert pair["n_shared_prompts"] == 0 and pair["p_value"] is None and pair["indistinguishable"] is None
     assert data["indistinguishable"] == ["Overall: a and b were not compared (no shared prompt)"]
+
+
+def test_examples_pick_the_largest_differences_for_a_chosen_pair(tmp_path):
+    from aigve.report.lb_examples import find_examples
+
+    items = []
+    for g, scores in (("a", [5, 3, 4]), ("b", [1, 3, 3]), ("c", [0, 0, 0])):
+        items += [Item(f"{g}{p}", g, f"p{p}", None, "s", {"overall": float(v)}, {}, {"overall": f"{g}{p} note"})
+                  for p, v in enumerate(scores)]
+    data = compute_leaderboard(items, n_boot=0, score_kind="integer")
+    ex = find_examples(items, data, tmp_path, k=2, pair=("a", "b"))
+    assert [(e["a"]["id"], e["b"]["id"], e["difference"]) for e in ex["items"]] == [("a0", "b0", 4.0), ("a2", "b2", 1.0)]
+    assert ex["items"][0]["a"]["comment"] == "a0 note" and "image_error" in ex["items"][0]  # no video to show
+    with pytest.raises(ConfigError, match="two of the generators"):
+        find_examples(items, data, tmp_path, k=1, pair=("a", "zz"))

@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="show the K shared prompts where the two best generators differ most, with frames and comments")
     p.add_argument("--examples-aspect", default=None, metavar="ASPECT",
                    help="aspect for --examples (default: overall, else the mean of aspects)")
+    p.add_argument("--examples-pair", default=None, metavar="A,B",
+                   help="the two generators for --examples (default: the two best on that aspect)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--title", default="aigve leaderboard", help="document title")
     p.set_defaults(func=run)
@@ -38,9 +40,14 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--examples", args.examples, "must be >= 0")
     if args.bootstrap < 0:
         raise ConfigError("--bootstrap", args.bootstrap, "must be >= 0")
+    pair = None
+    if args.examples_pair is not None:
+        pair = tuple(x.strip() for x in args.examples_pair.split(","))
+        if len(pair) != 2 or not all(pair) or pair[0] == pair[1]:
+            raise ConfigError("--examples-pair", args.examples_pair, "give two different generators as A,B")
     lb = build_leaderboard(args.results, args.out, by=args.by, score_kind=args.score_kind, n_boot=args.bootstrap,
                            seed=args.seed, level=args.level, examples=args.examples,
-                           examples_aspect=args.examples_aspect, plots=not args.no_plots, title=args.title)
+                           examples_aspect=args.examples_aspect, examples_pair=pair, plots=not args.no_plots, title=args.title)
     data = lb.data
     for note in data["notes"]:
         print(f"note: {note}")

@@ -101,6 +101,9 @@ def find_examples(items: Sequence[Item], data: dict[str, Any], out: Path, *, k: 
     aspect = aspect or ("overall" if "overall" in aspects else aspects[-1] if aspects else None)
     if aspect not in aspects:
         raise ConfigError("examples_aspect", aspect, f"use one of the leaderboard's aspects: {', '.join(aspects)}")
+    known = set(data["table"][aspect])
+    if pair is not None and not set(pair) <= known:
+        raise ConfigError("examples_pair", ",".join(pair), f"name two of the generators: {', '.join(sorted(known))}")
     pair = pair or pick_pair(data, aspect)
     if pair is None:
         return None

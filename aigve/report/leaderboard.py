@@ -190,7 +190,8 @@ class Leaderboard:
 
 def build_leaderboard(results: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *, by: str = "generator",
                       score_kind: str = "auto", n_boot: int = 1000, seed: int = 0, level: float = 0.95,
-                      examples: int = 0, examples_aspect: str | None = None, plots: bool = True,
+                      examples: int = 0, examples_aspect: str | None = None,
+                      examples_pair: tuple[str, str] | None = None, plots: bool = True,
                       title: str = "aigve leaderboard", frames_under: Sequence[Path] | None = None) -> Leaderboard:
     """Load ``results``, compute, and write leaderboard.md/.html/.json/.csv (+ plots, + examples) to ``out_dir``.
     ``frames_under``: example thumbnails only for videos inside these folders (None: any readable file)."""
@@ -205,7 +206,7 @@ def build_leaderboard(results: Sequence[str | os.PathLike], out_dir: str | os.Pa
         from aigve.report.lb_examples import find_examples
 
         data["examples"] = find_examples(items, data, out, k=positive_int("examples", examples),
-                                         aspect=examples_aspect, frames_under=frames_under)
+                                         aspect=examples_aspect, pair=examples_pair, frames_under=frames_under)
     data["plots"] = lb_render.write_plots(data, out) if plots else {}
     files = lb_render.write_all(data, out, title=title)
     return Leaderboard(data, files)
