@@ -236,3 +236,12 @@ def test_resume_against_a_server_of_another_model_is_refused(server, shared_vide
     assert (out / "results.jsonl").read_bytes() == before
     assert score(also_a, "--limit", "3", "--resume") == 0  # another server of the same model
     assert len((out / "results.jsonl").read_text().splitlines()) == 3
+
+
+def test_digit_mass_from_logprobs_is_the_digits_share_of_the_vocabulary():
+    from aigve.backends.vllm import digit_mass_from_logprobs
+
+    tokens = list('{"dynamic": {"score": 2}}')
+    top = [{t: 0.0} for t in tokens]
+    top[tokens.index("2")] = {"2": math.log(0.6), "3": math.log(0.2), "x": math.log(0.2)}
+    assert digit_mass_from_logprobs(tokens, top) == {"dynamic": pytest.approx(0.8)}

@@ -140,6 +140,15 @@ def expected_from_logprobs(tokens: Sequence[str], top: Sequence[dict[str, float]
     return expected, confidence
 
 
+def digit_mass_from_logprobs(tokens: Sequence[str], top: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Per aspect, the digits' share of the whole vocabulary at the generated score digit, ``sum_d exp(logprob_d)``
+    (log-probabilities are already normalised over the vocabulary). A lower bound: digits outside the step's
+    top-k count 0."""
+    logits = np.array([[t.get(d, -np.inf) for d in DIGITS] for t in top], dtype=np.float64).reshape(len(top), len(DIGITS))
+    return read_expected_scores(lambda k: "".join(tokens[:k]), list(tokens), list(DIGITS), logits,
+                                np.zeros(len(top)))[2]
+
+
 class VllmBackend:
     """vLLM judge, in-process (``model``) or as a client of an OpenAI-compatible server (``server_url``).
 
@@ -277,8 +286,10 @@ class VllmBackend:
         # answer exactly (special tokens or split multi-byte characters would shift every offset).
         scores = expected_from_logprobs(tokens, top) if tokens and len(top) == len(tokens) \
             and "".join(tokens) == text else None
+        mass = digit_mass_from_logprobs(tokens, top) if scores is not None else None
         return self._output(text, scores, usage.get("completion_tokens", len(tokens)), model_s,
-                            {"finish_reason": choice.get("finish_reason"), "prompt_tokens": usage.get("prompt_tokens")})
+                            {"finish_reason": choice.get("finish_reason"), "prompt_tokens": usage.get("prompt_tokens"),
+                             "score_digit_mass": mass})
 
     def _sampling_body(self) -> dict[str, Any]:
         """Every decoding field, explicit (vLLM's names; top_k 0 = off is vLLM's -1). Greedy sends the neutral

@@ -19,8 +19,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="breakdown by a column, e.g. generator (from the human file or the score file)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (0: no CIs)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--cluster-by", default="auto", metavar="COLUMN",
+                   help="resample whole clusters in every bootstrap (e.g. prompt: all videos of a prompt together); "
+                        "auto (default): prompt when the human file has prompts; none: single items")
     p.add_argument("--zero-as-na", action="store_true",
                    help="treat 0 on action_presence/action_quality as 'no action' (left out) instead of a score")
+    p.add_argument("--score-kind", choices=("auto", "expected", "integer"), default="auto",
+                   help="compare the judge's expected scores (digit probabilities) or its integer scores; auto: "
+                        "expected when every scored record has them (default)")
     p.add_argument("--no-embeddings", action="store_true", help="skip the embedding similarity of comments")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--video-dir", default=None, help="folder that relative video paths in the human file refer to")
@@ -50,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
     report = build_report(args.scores, args.human, args.out, group_by=args.group_by, n_boot=args.bootstrap,
                           seed=args.seed, zero_as_na=args.zero_as_na, embeddings=not args.no_embeddings,
-                          plots=not args.no_plots, video_dir=args.video_dir, title=args.title)
+                          plots=not args.no_plots, video_dir=args.video_dir, title=args.title,
+                          cluster_by=args.cluster_by, score_kind=args.score_kind)
     for line in _summary(report.metrics):
         print(line)
     print(f"report written to {report.files['markdown']} and {report.files['html']} "

@@ -74,9 +74,16 @@ def _inputs(metrics: dict[str, Any]) -> list[Block]:
             blocks.append(Block("p", f"{s['name']}: {len(s['unmatched_human'])} human item(s) not in the score "
                                      f"file: {_listing(s['unmatched_human'])}"))
     blocks.append(Block("p", f"Settings: bootstrap {settings['bootstrap']} resamples, seed {settings['seed']}, "
-                             f"{settings['ci_level']:.0%} percentile CIs; 0 on action aspects "
+                             f"{settings['ci_level']:.0%} percentile CIs"
+                             f"{_resampling(settings)}"
+                             f"; 0 on action aspects "
                              f"{'= not applicable (left out)' if settings['zero_as_na'] else 'counted as a score'}."))
     return blocks
+
+
+def _resampling(settings: dict[str, Any]) -> str:
+    column = settings.get("cluster_by")
+    return f", resampling whole {column} clusters" if column else ", resampling single items"
 
 
 def _agreement(metrics: dict[str, Any]) -> list[Block]:
@@ -92,6 +99,12 @@ def _agreement(metrics: dict[str, Any]) -> list[Block]:
                          with_ci(st["krcc"]), num(st["exact_acc"]["value"]), num(st["within1_acc"]["value"]),
                          num(st["pairwise_acc"]["value"])])
         blocks.append(Block("table", headers=headers, rows=rows))
+        mean_srcc = (metrics.get("mean_of_aspect_srcc") or {}).get(system)
+        if mean_srcc is not None:
+            blocks.append(Block("p", f"Mean of aspects, two ways: SRCC of per-item means (the table's row) "
+                                     f"{num(by_aspect['mean']['srcc']['value']) if 'mean' in by_aspect else 'n/a'}; "
+                                     f"mean of the per-aspect SRCCs {num(mean_srcc['value'])} "
+                                     f"(over {mean_srcc['n_aspects']} aspects)."))
     if len(metrics["agreement"]) > 1:
         blocks.append(Block("h", "Systems side by side (SRCC [95% CI], n)", level=3))
         systems = list(metrics["agreement"])

@@ -48,6 +48,23 @@ def load_systems(scores: Sequence[ScoreSpec]) -> list[ScoreFile]:
     return [load_scores(path, name) for name, (_, path) in zip(names, named, strict=True)]
 
 
+def use_score_kind(system: ScoreFile, kind: str = "auto") -> str:
+    """Switch ``system``'s records to expected scores when ``kind`` asks for them (``auto``: when every
+    scored record has an expected score for each aspect it scores); returns the kind used."""
+    if kind not in ("auto", "expected", "integer"):
+        raise ConfigError("score_kind", kind, "use auto, expected or integer")
+    scored = [r for r in system.records if r.scores]
+    complete = bool(scored) and all(set(r.scores) <= set(r.expected) for r in scored)
+    if kind == "expected" and not complete:
+        raise ConfigError("score_kind", kind, f"{system.name}: some scored records have no expected scores; "
+                                              "use integer or auto")
+    if kind == "integer" or not complete:
+        return "integer"
+    for r in scored:
+        r.scores = {k: r.expected[k] for k in r.scores}
+    return "expected"
+
+
 def _plots(computed: Computed, out: Path, seed: int) -> dict[str, str]:
     from aigve.report import plots
 
@@ -75,7 +92,8 @@ def build_report(scores: Sequence[ScoreSpec], human: str | os.PathLike | Sequenc
                  out: str | os.PathLike | None = None, *, group_by: str | None = None, n_boot: int = 1000,
                  seed: int = 0, zero_as_na: bool = False, embeddings: bool = True, plots: bool = True,
                  level: float = 0.95, video_dir: str | os.PathLike | None = None,
-                 title: str = "aigve benchmark report", path_labels: Mapping[str, str] | None = None) -> Report:
+                 title: str = "aigve benchmark report", path_labels: Mapping[str, str] | None = None,
+                 cluster_by: str | None = "auto", score_kind: str = "auto") -> Report:
     """Compare one or more systems' scores with human scores and write the report.
 
     ``scores``: paths (named by file stem), ``"name=path"`` or ``(name, path)``. ``human``: an annotation
@@ -84,6 +102,10 @@ def build_report(scores: Sequence[ScoreSpec], human: str | os.PathLike | Sequenc
     metrics.csv and plots/*.png; None computes the metrics only. Raises InputError for bad files and
     ConfigError for bad options. ``path_labels``: input path -> how the report names that file (the web UI
     shows an upload's own name, never the server's temporary folder); other files are shown as given.
+    ``cluster_by``: column whose values are the bootstrap's clusters; ``"auto"`` (default): ``prompt`` when the
+    human file has prompts, else single items; None or ``"none"``: single items. ``score_kind``: ``auto``
+    (default) compares a system's expected scores (the judge's digit probabilities) when every scored record
+    has them, else its integer scores; ``expected``/``integer`` force one (see :func:`use_score_kind`).
     """
     from aigve import __version__
 
@@ -94,6 +116,7 @@ def build_report(scores: Sequence[ScoreSpec], human: str | os.PathLike | Sequenc
     if out is not None and Path(out).exists() and not Path(out).is_dir():  # fail before the (slow) metrics
         raise ConfigError("out", str(out), "is a file; give --out a folder")
     systems = load_systems(scores)
+    kinds = {s.name: use_score_kind(s, score_kind) for s in systems}
     labels = {str(Path(k)): v for k, v in (path_labels or {}).items()}
     for s in systems:
         s.label = labels.get(str(s.path))
@@ -105,10 +128,16 @@ def build_report(scores: Sequence[ScoreSpec], human: str | os.PathLike | Sequenc
         annotations = list(human) if human is not None else None
     if annotations is not None and not annotations:
         raise InputError(human_path or "human", "no human annotations")
+    if cluster_by == "auto":
+        cluster_by = "prompt" if annotations and any(a.prompt for a in annotations) else None
     computed = compute(systems, annotations, group_by=group_by, n_boot=n_boot, seed=seed,
-                       zero_as_na=zero_as_na, level=level, embeddings=embeddings)
+                       zero_as_na=zero_as_na, level=level, embeddings=embeddings,
+                       cluster_by=None if cluster_by in (None, "", "none") else cluster_by)
     metrics = {"schema": "aigve-report/1", "aigve_version": __version__,
                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **computed.metrics}
+    metrics["settings"]["score_kind"] = kinds
+    metrics["notes"].extend(f"{name}: compared on {kind} scores" + (" (the judge's digit-probability expected "
+                            "scores)" if kind == "expected" else "") for name, kind in kinds.items())
     if metrics.get("human") is not None:
         metrics["human"]["path"] = labels.get(str(human_path), str(human_path)) if human_path else None
     report = Report(metrics, Path(out) if out is not None else None)

@@ -35,6 +35,9 @@ DEFINITIONS = {
                     "both systems score), same bootstrap resamples for both; "
                     "two-sided p = min(1, 2*min((#d*<=0 + 1)/(B+1), (#d*>=0 + 1)/(B+1)))"),
     "zero_as_na": "a 0 on action_presence/action_quality means 'no action': with zero_as_na it is left out",
+    "cluster_by": ("with a cluster column (default: prompt, when the human file has prompts), every bootstrap "
+                   "resamples clusters (all items of a drawn prompt together) instead of single items"),
+    "mean_of_aspect_srcc": "plain mean of the per-aspect SRCCs (a different number from the SRCC of per-item means)",
 }
 
 
@@ -78,9 +81,26 @@ def _vectors(values: dict[str, tuple[float, float]]) -> tuple[list[str], np.ndar
     return ids, h, m
 
 
-def _agreement_dict(h: np.ndarray, m: np.ndarray, n_boot: int, seed: np.random.SeedSequence, level: float
-                    ) -> dict[str, Any]:
-    return {k: e.to_dict() for k, e in M.agreement(h, m, n_boot=n_boot, seed=seed, level=level).items()}
+def _agreement_dict(h: np.ndarray, m: np.ndarray, n_boot: int, seed: np.random.SeedSequence, level: float,
+                    clusters: Sequence[Any] | None = None) -> dict[str, Any]:
+    if clusters is not None:
+        from aigve.report.clustered import clustered_agreement
+
+        est = clustered_agreement(h, m, clusters, n_boot=n_boot, seed=seed, level=level)
+    else:
+        est = M.agreement(h, m, n_boot=n_boot, seed=seed, level=level)
+    return {k: e.to_dict() for k, e in est.items()}
+
+
+def cluster_labels(joined: Joined, column: str | None) -> dict[str, Any] | None:
+    """``{annotation id: cluster}`` from ``column`` (an item without a value is its own cluster); None: off."""
+    if not column:
+        return None
+    return {ann.id: item_value(ann, rec, column) or ("(item)", ann.id) for ann, rec in joined.pairs}
+
+
+def _of(cmap: dict[str, Any] | None, ids: Sequence[str]) -> list[Any] | None:
+    return None if cmap is None else [cmap[i] for i in ids]
 
 
 def distribution(values: Sequence[float]) -> dict[str, Any]:
@@ -126,10 +146,11 @@ def _groups(joined: Joined, column: str) -> dict[str, Joined]:
 
 def compute(systems: Sequence[ScoreFile], annotations: Sequence[Annotation] | None, *,
             group_by: str | None = None, n_boot: int = 1000, seed: int = 0, zero_as_na: bool = False,
-            level: float = 0.95, embeddings: bool = True) -> Computed:
-    """All report numbers for ``systems`` against ``annotations`` (None: model-only distributions)."""
+            level: float = 0.95, embeddings: bool = True, cluster_by: str | None = None) -> Computed:
+    """All report numbers for ``systems`` against ``annotations`` (None: model-only distributions).
+    ``cluster_by``: column whose values are the bootstrap's clusters (e.g. prompt); None: item bootstrap."""
     settings = {"bootstrap": n_boot, "seed": seed, "ci_level": level, "zero_as_na": zero_as_na,
-                "group_by": group_by, "embeddings": embeddings}
+                "group_by": group_by, "embeddings": embeddings, "cluster_by": cluster_by}
     metrics: dict[str, Any] = {"settings": settings, "definitions": DEFINITIONS, "notes": input_notes(systems)}
     if not annotations:
         return _model_only(systems, metrics, zero_as_na)
@@ -139,22 +160,27 @@ def compute(systems: Sequence[ScoreFile], annotations: Sequence[Annotation] | No
     metrics.update(aspects=report_aspects, human={"n_items": len(annotations), "aspects": aspects},
                    systems=[system_summary(s, joins[s.name]) for s in systems])
     computed = Computed(metrics)
-    agreement, dists = {}, {}
+    agreement, dists, mean_srcc = {}, {}, {}
     for s in systems:
         agreement[s.name], dists[s.name], computed.vectors[s.name] = {}, {}, {}
+        cmap = cluster_labels(joins[s.name], cluster_by)
         for aspect in report_aspects:
             ids, h, m = _vectors(paired_values(joins[s.name], aspect, aspects, zero_as_na))
             computed.vectors[s.name][aspect] = (ids, h, m)
-            agreement[s.name][aspect] = _agreement_dict(h, m, n_boot, _seed(seed, aspect), level)
+            agreement[s.name][aspect] = _agreement_dict(h, m, n_boot, _seed(seed, aspect), level, _of(cmap, ids))
             dists[s.name][aspect] = {"human": distribution(h), "model": distribution(m)}
         if not joins[s.name].pairs:
             metrics["notes"].append(f"{s.name}: no item matched the human file (ids or video names differ)")
-    metrics.update(agreement=agreement, distributions=dists)
-    metrics["comparisons"] = _comparisons(systems, joins, report_aspects, aspects, n_boot, seed, zero_as_na, level)
+        from aigve.report.clustered import mean_of_aspect_srcc
+
+        mean_srcc[s.name] = mean_of_aspect_srcc([agreement[s.name][a]["srcc"]["value"] for a in aspects])
+    metrics.update(agreement=agreement, distributions=dists, mean_of_aspect_srcc=mean_srcc)
+    metrics["comparisons"] = _comparisons(systems, joins, report_aspects, aspects, n_boot, seed, zero_as_na, level,
+                                          cluster_by)
     if group_by:
         metrics["groups"] = {"column": group_by, "by_system": {
-            s.name: {g: {a: _agreement_dict(*_vectors(paired_values(j, a, aspects, zero_as_na))[1:], n_boot,
-                                            _seed(seed, a, g), level) for a in report_aspects}
+            s.name: {g: {a: _group_agreement(j, a, aspects, zero_as_na, n_boot, _seed(seed, a, g), level, cluster_by)
+                         for a in report_aspects}
                      for g, j in _groups(joins[s.name], group_by).items()} for s in systems}}
         if all(set(v) <= {"(none)"} for v in metrics["groups"]["by_system"].values()):
             metrics["notes"].append(f"no matched item has a value for the group column {group_by!r}")
@@ -162,7 +188,13 @@ def compute(systems: Sequence[ScoreFile], annotations: Sequence[Annotation] | No
     return computed
 
 
-def _comparisons(systems, joins, report_aspects, aspects, n_boot, seed, zero_as_na, level) -> list[dict[str, Any]]:
+def _group_agreement(joined, aspect, aspects, zero_as_na, n_boot, seed, level, cluster_by) -> dict[str, Any]:
+    ids, h, m = _vectors(paired_values(joined, aspect, aspects, zero_as_na))
+    return _agreement_dict(h, m, n_boot, seed, level, _of(cluster_labels(joined, cluster_by), ids))
+
+
+def _comparisons(systems, joins, report_aspects, aspects, n_boot, seed, zero_as_na, level,
+                 cluster_by=None) -> list[dict[str, Any]]:
     out = []
     for a, b in itertools.combinations(systems, 2):
         # The mean must average the same aspects for both systems, and the test needs one human vector:
@@ -173,8 +205,16 @@ def _comparisons(systems, joins, report_aspects, aspects, n_boot, seed, zero_as_
             vb = paired_values(joins[b.name], aspect, shared, zero_as_na)
             common = [i for i in va if i in vb and va[i][0] == vb[i][0]]
             h = np.array([va[i][0] for i in common])
-            test = M.paired_srcc_test(h, [va[i][1] for i in common], [vb[i][1] for i in common],
-                                      n_boot=n_boot, seed=_seed(seed, "paired", aspect), level=level)
+            cmap = cluster_labels(joins[a.name], cluster_by)
+            if cmap is not None:
+                from aigve.report.clustered import clustered_paired_srcc_test
+
+                test = clustered_paired_srcc_test(h, [va[i][1] for i in common], [vb[i][1] for i in common],
+                                                  _of(cmap, common), n_boot=n_boot,
+                                                  seed=_seed(seed, "paired", aspect), level=level)
+            else:
+                test = M.paired_srcc_test(h, [va[i][1] for i in common], [vb[i][1] for i in common],
+                                          n_boot=n_boot, seed=_seed(seed, "paired", aspect), level=level)
             out.append({"a": a.name, "b": b.name, "aspect": aspect, **test})
     return out
 

@@ -41,6 +41,7 @@ class ScoreRecord:
     row: int | None = None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    expected: dict[str, float] = field(default_factory=dict)  # the judge's expected scores, where recorded
 
 
 @dataclass
@@ -162,9 +163,11 @@ def _jsonl_record(rec: dict[str, Any], path: Path, row: int, failures: list[int]
     else:
         scores, comments = _scores_from(rec, path, row)
     extra = {k: v for k, v in rec.items() if isinstance(v, (str, int, float)) and canonical_key(k) is None}
+    expected = _scores_from(rec["expected_scores"], path, row)[0] if isinstance(rec.get("expected_scores"), dict) else {}
     if error_msg:  # a failed item has no usable answer, whatever fields it carries
-        scores, comments = {}, {}
-    return ScoreRecord(str(ident), None if video is None else str(video), scores, comments, row, error_msg, extra)
+        scores, comments, expected = {}, {}, {}
+    return ScoreRecord(str(ident), None if video is None else str(video), scores, comments, row, error_msg, extra,
+                       expected)
 
 
 def _read_jsonl(path: Path, skipped: list[int]) -> tuple[list[ScoreRecord], list[Any], int]:

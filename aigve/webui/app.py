@@ -47,6 +47,10 @@ def build_app(service: WebService) -> gr.Blocks:
                 folder_dd = _batch_tab(h, service, backend, model)
             with gr.Tab("Report", id="report"):
                 _report_tab(h, service, folder_dd)
+            with gr.Tab("Leaderboard", id="leaderboard"):
+                from aigve.webui.leaderboard_tab import leaderboard_tab
+
+                leaderboard_tab(service)
     return demo
 
 
