@@ -229,9 +229,7 @@ class MacsBackend:
     def sampling_overrides(self) -> dict[str, Any]:
         """The judge profile's frame rules over the checkpoint's per-frame pixel caps
         (:func:`checkpoint_sampling_caps`)."""
-        vp = self.processor.video_processor
-        return {**checkpoint_sampling_caps(self.processor),
-                **self.profile.sampling_overrides(factor=vp.patch_size * vp.merge_size)}
+        return judge_sampling_overrides(self.processor, self.profile)
 
     def prepare(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> PreparedBatch:
         """The CPU side of :meth:`score` (chat template, tokenizer, video processor, left padding).
@@ -305,6 +303,13 @@ class MacsBackend:
             extra["second_per_grid_ts"] = float(inputs["second_per_grid_ts"][row])
         return BackendOutput(text=text, expected_scores=expected, confidence=confidence,
                              num_generated_tokens=length, extra=extra)
+
+
+def judge_sampling_overrides(processor: Any, profile: JudgeProfile) -> dict[str, Any]:
+    """SamplingConfig fields for a checkpoint run under ``profile``: the profile's frame rules over the
+    checkpoint's per-frame pixel caps. Shared by scoring and ``aigve inputs`` (:mod:`aigve.judges.inputs`)."""
+    vp = processor.video_processor
+    return {**checkpoint_sampling_caps(processor), **profile.sampling_overrides(factor=vp.patch_size * vp.merge_size)}
 
 
 def checkpoint_sampling_caps(processor: Any) -> dict[str, Any]:
