@@ -52,7 +52,9 @@ def judge_inputs(video_path: str | os.PathLike, prompt: str, *, profile: str | J
     from aigve.judges.profiles import mismatch, resolve_profile, warn_once
     from aigve.video import load_video
 
-    source = resolve_source(str(model or DEFAULT_MODEL), local_files_only=local_files_only)
+    # Only the processor is read: a folder with tokenizer + processor files and no weights is enough.
+    source = resolve_source(str(model or DEFAULT_MODEL), local_files_only=local_files_only,
+                            required_file="tokenizer_config.json")
     adapter_dir = adapter if adapter is not None and Path(str(adapter)).is_dir() else None
     chosen, how = resolve_profile(profile, model=source.location if source.is_folder else None, adapter=adapter_dir)
     problem = mismatch(chosen, source.name)
