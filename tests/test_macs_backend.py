@@ -53,9 +53,7 @@ def test_describe(backend, tiny_model):
 
 def test_sampling_overrides_cap_pixels_at_the_processor_limit(backend, tiny_sampling):
     overrides = backend.sampling_overrides()
-    # the tiny processor's caps, under the judge profile's frame rules (the tiny judge records "aigve")
-    assert {k: overrides[k] for k in ("max_pixels", "min_pixels")} == {"max_pixels": 224 * 224, "min_pixels": 28 * 28}
-    assert overrides["start"] == "centred" and backend.profile.name == "aigve"
+    assert overrides == {"max_pixels": 224 * 224, "min_pixels": 28 * 28}  # the tiny processor's caps
     assert SamplingConfig.from_dict(overrides).max_pixels == 224 * 224
     assert default_sampling(backend, tiny_sampling).max_pixels == tiny_sampling["max_pixels"]  # user wins
 

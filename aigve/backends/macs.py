@@ -309,7 +309,12 @@ def judge_sampling_overrides(processor: Any, profile: JudgeProfile) -> dict[str,
     """SamplingConfig fields for a checkpoint run under ``profile``: the profile's frame rules over the
     checkpoint's per-frame pixel caps. Shared by scoring and ``aigve inputs`` (:mod:`aigve.judges.inputs`)."""
     vp = processor.video_processor
-    return {**checkpoint_sampling_caps(processor), **profile.sampling_overrides(factor=vp.patch_size * vp.merge_size)}
+    defaults = SamplingConfig().to_dict()
+    # Rules at aigve's defaults are left out: the overrides then list only what the profile changes (the
+    # ``aigve`` profile changes nothing), and the resulting SamplingConfig is the same either way.
+    rules = {k: v for k, v in profile.sampling_overrides(factor=vp.patch_size * vp.merge_size).items()
+             if v != defaults.get(k)}
+    return {**checkpoint_sampling_caps(processor), **rules}
 
 
 def checkpoint_sampling_caps(processor: Any) -> dict[str, Any]:
