@@ -228,3 +228,16 @@ def test_tiny_uses_its_recorded_profile_by_default(tiny_model, shared_videos, tm
     (record,) = list(iter_records(out / "results.jsonl"))
     assert record["backend"]["profile"] == "aigve" and record["backend"]["profile_source"] == "checkpoint"
     assert json.loads((out / "run.json").read_text())["spec"]["profile"] == "aigve"
+
+
+def test_web_ui_profile_choice(tmp_path):
+    from aigve.webui.safety import RequestRefused
+    from aigve.webui.service import ServiceConfig, WebService
+
+    svc = WebService(ServiceConfig(backend="fake", work_dir=str(tmp_path)))
+    assert svc.profile_choices() == ["auto", "aigve", "macs-card", "vs2-harness"]
+    plain = svc.evaluator("fake", None, "auto")
+    assert svc.evaluator("fake") is plain  # auto = no profile named
+    assert svc.evaluator("fake", None, "aigve") is not plain  # its own evaluator (fake itself takes no profile)
+    with pytest.raises(RequestRefused, match="unknown"):
+        svc.evaluator("fake", None, "card")
