@@ -11,7 +11,6 @@ import pytest
 
 from aigve.config import SamplingConfig
 from aigve.errors import ConfigError, UnknownNameError
-from aigve.judges.profile import JudgeProfile
 from aigve.judges.profiles import (
     PROFILE_FILE,
     get_profile,
