@@ -8,6 +8,12 @@ from typing import Any
 from aigve.errors import ConfigError
 
 SAMPLING_STRATEGIES = ("uniform", "motion")
+#: Where frame selection starts: ``centred`` (middle of n equal intervals) or ``zero`` (t = 0, then every 1/fps s).
+FRAME_STARTS = ("centred", "zero")
+#: How an odd frame count becomes even: ``distinct`` (one more distinct frame) or ``repeat_last`` (qwen-vl-utils).
+EVEN_RULES = ("distinct", "repeat_last")
+#: ``sampled``: temporal spacing from the sampled frames' real timing; ``declared``: temporal_patch / fps.
+SPACING_RULES = ("sampled", "declared")
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,10 @@ class SamplingConfig:
     ``strategy``: ``uniform`` or ``motion`` (denser frames where content changes most).
     ``jitter``: random temporal offset in [0, 1) of a sampling interval (training augmentation; 0 = off).
     ``assumed_fps``: used when a file carries no usable frame rate (the result records that it was assumed).
+    ``start``/``even_rule``/``fixed_height``+``fixed_width``/``spacing``: the judge profile's frame rules
+    (:mod:`aigve.judges.profile`): ``zero`` takes frame ``round(k * source_fps / fps)`` for k = 0, 1, ...
+    (``min_frames`` is not applied); fixed sizes (multiples of ``patch_factor``) squash every frame to that
+    size whatever its aspect ratio; ``declared`` spacing reports ``fps`` as the sampled rate.
     """
 
     fps: float = 1.0
@@ -38,6 +48,11 @@ class SamplingConfig:
     jitter: float = 0.0
     seed: int = 0
     assumed_fps: float = 24.0
+    start: str = "centred"
+    even_rule: str = "distinct"
+    fixed_height: int | None = None
+    fixed_width: int | None = None
+    spacing: str = "sampled"
 
     def __post_init__(self) -> None:
         _positive(self, "fps", "assumed_fps")
@@ -56,6 +71,17 @@ class SamplingConfig:
             raise ConfigError("strategy", self.strategy, f"choose one of {', '.join(SAMPLING_STRATEGIES)}")
         if not 0.0 <= self.jitter < 1.0:
             raise ConfigError("jitter", self.jitter, "must be in [0, 1): a fraction of the sampling interval")
+        from aigve.core.validate import choice, optional, positive_int
+
+        choice("start", self.start, FRAME_STARTS)
+        choice("even_rule", self.even_rule, EVEN_RULES)
+        choice("spacing", self.spacing, SPACING_RULES)
+        for name in ("fixed_height", "fixed_width"):
+            value = optional(positive_int, name, getattr(self, name))
+            if value is not None and value % self.patch_factor:
+                raise ConfigError(name, value, f"must be a multiple of patch_factor ({self.patch_factor})")
+        if (self.fixed_height is None) != (self.fixed_width is None):
+            raise ConfigError("fixed_height", self.fixed_height, "set fixed_height and fixed_width together")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> SamplingConfig:

@@ -56,11 +56,14 @@ def format_answer(
     comments: Mapping[str, str | None] | None = None,
     *,
     released_keys: bool = True,
+    ensure_ascii: bool = False,
 ) -> str:
     """The target JSON answer used for training: ``{key: {"comment": ..., "score": ...}}`` in aspect order.
 
     Aspects with no score are left out. Without comments the target holds scores only
     (``{key: {"score": n}}``). The released model writes each comment before its score; so do we.
+    ``ensure_ascii``: True writes non-ASCII as ``\\uXXXX`` as the released judge does (``json.dumps(obj,
+    indent=4)``; the ``macs-card`` profile's serialiser); False keeps the characters (the ``aigve`` profile).
     """
     comments = comments or {}
     answer: dict[str, dict] = {}
@@ -74,4 +77,4 @@ def format_answer(
             entry["comment"] = comment
         entry["score"] = int(score)
         answer[output_key(aspect.key, released=released_keys)] = entry
-    return json.dumps(answer, indent=4, ensure_ascii=False)
+    return json.dumps(answer, indent=4, ensure_ascii=ensure_ascii)

@@ -61,3 +61,9 @@ GENERATORS.register("diffusers", "aigve.refine.generators:DiffusersGenerator")
 REFINERS = Registry("refiner")
 REFINERS.register("rules", "aigve.refine.refiners:RulesRefiner")
 REFINERS.register("llm", "aigve.refine.refiners:LLMRefiner")
+
+#: Judge profiles (:mod:`aigve.judges.profiles`): each entry builds a :class:`aigve.judges.profile.JudgeProfile`.
+PROFILES = Registry("judge profile")
+PROFILES.register("macs-card", "aigve.judges.profiles:_macs_card")
+PROFILES.register("vs2-harness", "aigve.judges.profiles:_vs2_harness")
+PROFILES.register("aigve", "aigve.judges.profiles:_aigve")

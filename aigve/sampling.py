@@ -197,8 +197,10 @@ def plan_sampling(
         duration = num_frames / source_fps
 
     tp, factor = cfg.temporal_patch, cfg.patch_factor
+    if cfg.start == "zero":
+        return _plan_from_zero(info, cfg, num_frames, source_fps, fps_assumed, notes)
     n = frame_count(duration, cfg.fps, num_frames, cfg)
-    n, height, width = _fit_budget(info.height, info.width, n, cfg, notes)
+    n, height, width = _fit_size(info.height, info.width, n, cfg, notes)
 
     use_motion = motion is not None and cfg.strategy == "motion"
     if cfg.strategy == "motion" and motion is None:
@@ -217,13 +219,73 @@ def plan_sampling(
         timestamps=tuple(i / source_fps for i in indices),
         frame_height=height,
         frame_width=width,
-        sampled_fps=source_fps * min(1.0, n / num_frames),
+        sampled_fps=cfg.fps if cfg.spacing == "declared" else source_fps * min(1.0, n / num_frames),
         source_fps=source_fps,
         fps_assumed=fps_assumed,
         strategy="motion" if use_motion else "uniform",
         visual_tokens=visual_tokens(n, height, width, factor=factor, temporal_patch=tp),
         notes=tuple(notes),
     )
+
+
+def zero_start_indices(num_frames_total: int, step: float, *, cap: int, temporal_patch: int = 2,
+                       even_rule: str = "repeat_last") -> tuple[list[int], float]:
+    """Indices ``round(k * step)`` for k = 0, 1, ... inside ``num_frames_total`` frames, and the step used.
+
+    ``step`` = source frames per sample (``source_fps / fps``; 8 fps at 1 fps -> 8: 16 frames give [0, 8]).
+    Ties round up (``floor(x + 0.5)``), not to even. More than ``cap`` samples: the step grows to
+    ``num_frames_total / cap`` so the whole clip is still covered from t = 0 (``cap`` is first rounded down to
+    the patch). An odd count becomes a multiple of ``temporal_patch`` by ``even_rule``: ``repeat_last`` repeats
+    the last index (qwen-vl-utils on a frame list), ``distinct`` adds the next index when the clip has it.
+    """
+    if num_frames_total < 1 or not (math.isfinite(step) and step > 0):
+        raise ValueError(f"need num_frames_total >= 1 and step > 0, got {num_frames_total} and {step}")
+    cap = max(temporal_patch, cap // temporal_patch * temporal_patch)
+    count = max(1, math.ceil((num_frames_total - 0.5) / step))
+    if count > cap:
+        step, count = num_frames_total / cap, cap
+    indices = [min(num_frames_total - 1, math.floor(k * step + 0.5)) for k in range(count)]
+    while len(indices) % temporal_patch:
+        nxt = math.floor(len(indices) * step + 0.5)
+        indices.append(nxt if even_rule == "distinct" and nxt <= num_frames_total - 1 else indices[-1])
+    return indices, step
+
+
+def _plan_from_zero(info: VideoInfo, cfg: SamplingConfig, num_frames: int, source_fps: float, fps_assumed: bool,
+                    notes: list[str]) -> SamplingPlan:
+    """:func:`plan_sampling` for ``cfg.start == "zero"`` (one frame every ``1 / cfg.fps`` s from t = 0)."""
+    tp, factor = cfg.temporal_patch, cfg.patch_factor
+    step = source_fps / cfg.fps
+    indices, used = zero_start_indices(num_frames, step, cap=cfg.max_frames, temporal_patch=tp,
+                                       even_rule=cfg.even_rule)
+    n, height, width = _fit_size(info.height, info.width, len(indices), cfg, notes)
+    if n < len(indices):
+        indices, used = zero_start_indices(num_frames, step, cap=n, temporal_patch=tp, even_rule=cfg.even_rule)
+    if used != step:
+        notes.append(f"{cfg.fps:g} fps would exceed {len(indices)} frames; sampled every {used:.4g} source frames "
+                     f"({source_fps / used:.4g} fps) from t = 0")
+    if len(set(indices)) < len(indices):
+        notes.append(f"{len(indices) - len(set(indices))} index(es) repeat a frame to complete a temporal patch")
+    return SamplingPlan(
+        indices=tuple(indices), timestamps=tuple(i / source_fps for i in indices),
+        frame_height=height, frame_width=width, sampled_fps=source_fps / used, source_fps=source_fps,
+        fps_assumed=fps_assumed, strategy="uniform",
+        visual_tokens=visual_tokens(len(indices), height, width, factor=factor, temporal_patch=tp),
+        notes=tuple(notes),
+    )
+
+
+def _fit_size(src_h: int, src_w: int, n: int, cfg: SamplingConfig, notes: list[str]) -> tuple[int, int, int]:
+    """``(n, h, w)``: a fixed size (fewer frames when over the token budget), else :func:`_fit_budget`."""
+    if cfg.fixed_height is None or cfg.fixed_width is None:
+        return _fit_budget(src_h, src_w, n, cfg, notes)
+    tp, f = cfg.temporal_patch, cfg.patch_factor
+    h, w = cfg.fixed_height, cfg.fixed_width
+    fit = max(1, cfg.max_visual_tokens // ((h // f) * (w // f))) * tp
+    if n > fit:
+        notes.append(f"{n} frames of {h}x{w} exceed {cfg.max_visual_tokens} visual tokens; sampled {fit} frames")
+        n = fit
+    return n, h, w
 
 
 def _source_fps(info: VideoInfo, cfg: SamplingConfig, notes: list[str]) -> tuple[float, bool]:

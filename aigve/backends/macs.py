@@ -32,8 +32,10 @@ from aigve.backends.hf_checkpoint import (
 )
 from aigve.backends.qwen_inputs import build_inputs
 from aigve.config import GenerationConfig, SamplingConfig
+from aigve.judges.profile import DECODING_FIELDS
 
 if TYPE_CHECKING:
+    from aigve.judges.profile import JudgeProfile
     from aigve.media import SampledVideo
 
 logger = logging.getLogger(__name__)
@@ -123,8 +125,10 @@ class MacsBackend:
     ``model``: hub id or local checkpoint folder. ``adapter``: optional peft LoRA folder or hub id;
     ``merge_adapter`` folds it into the weights (faster generation, same outputs up to rounding).
     ``dtype``/``device``: ``auto`` = bfloat16 on CUDA (float16 without bf16 support), float32 on CPU.
-    ``generation``: decoding options (greedy by default). ``released_keys``: prompt with the key spellings the
-    released model was trained on. ``local_files_only``: None = offline iff ``HF_HUB_OFFLINE`` is set.
+    ``profile``: the judge profile (:mod:`aigve.judges.profiles`; None = the one recorded with the adapter or
+    checkpoint, else ``macs-card``, the released usage). ``generation``: decoding fields over the profile's
+    (a dict of the fields to change, or a complete GenerationConfig). ``released_keys``: False asks the
+    ``aigve`` profile for canonical key spellings (None = the profile's). ``local_files_only``: None = offline iff ``HF_HUB_OFFLINE`` is set.
     Weights load in the constructor; unavailable weights raise ModelLoadError before any network wait.
     """
 
@@ -138,14 +142,12 @@ class MacsBackend:
         device: str | None = "auto",
         attn_implementation: str | None = None,
         generation: GenerationConfig | dict | None = None,
-        released_keys: bool = True,
+        released_keys: bool | None = None,
         merge_adapter: bool = False,
         local_files_only: bool | None = None,
         trust_remote_code: bool = False,
+        profile: str | JudgeProfile | None = None,
     ):
-        self.generation = generation if isinstance(generation, GenerationConfig) \
-            else GenerationConfig.from_dict(generation)
-        self.released_keys = bool(released_keys)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.model_source = resolve_source(model, local_files_only=local_files_only)
@@ -161,6 +163,7 @@ class MacsBackend:
         if self.adapter_source is not None:
             self.model = load_adapter(self.model, self.adapter_source, merge=self.merge_adapter)
         self.load_seconds = perf_counter() - start
+        self._apply_profile(profile, released_keys, generation)
         model_type = getattr(getattr(self.model, "config", None), "model_type", None)
         if model_type not in SUPPORTED_MODEL_TYPES:
             logger.warning("%s is a %r checkpoint; the macs backend is built and tested for Qwen2.5-VL (%s)",
@@ -178,12 +181,38 @@ class MacsBackend:
         logger.info("loaded %s (%s, %s) in %.2f s", self.model_source.name, self.dtype, self.device,
                     self.load_seconds)
 
+    def _apply_profile(self, profile: str | JudgeProfile | None, released_keys: bool | None,
+                       generation: GenerationConfig | dict | None) -> None:
+        """Choose the judge profile (named, else recorded with the adapter/checkpoint, else ``macs-card``) and the
+        decoding it implies: the profile's, with the checkpoint's generation_config.json decoding fields when the
+        profile says so, then the caller's ``generation`` fields on top (a GenerationConfig replaces all)."""
+        from aigve.judges.profiles import mismatch, resolve_profile, warn_once, with_released_keys
+
+        folder = lambda src: src.location if src is not None and src.is_folder else None  # noqa: E731
+        chosen, self.profile_source = resolve_profile(profile, model=folder(self.model_source),
+                                                      adapter=folder(self.adapter_source))
+        self.profile = with_released_keys(chosen, released_keys)
+        self.released_keys = self.profile.released_keys
+        self.profile_warning = mismatch(self.profile, self.model_source.name)
+        if self.profile_warning:
+            warn_once(self.profile_warning)
+        checkpoint = self.model.generation_config.to_dict() if self.profile.from_checkpoint else None
+        self.checkpoint_generation = {k: checkpoint.get(k) for k in DECODING_FIELDS} if checkpoint else None
+        if isinstance(generation, GenerationConfig):
+            self.generation = generation
+        else:
+            self.generation = GenerationConfig.from_dict({**self.profile.generation(checkpoint), **(generation or {})})
+
     def describe(self) -> dict[str, Any]:
-        """Identity recorded with every result."""
+        """Identity recorded with every result (the judge profile's name and content hash among it)."""
         import transformers
 
         config = getattr(self.model, "config", None)
         return {
+            **self.profile.describe(),
+            "profile_source": self.profile_source,
+            "profile_warning": self.profile_warning,
+            "checkpoint_generation": self.checkpoint_generation,
             "name": self.name,
             "model": self.model_source.name,
             "adapter": None if self.adapter_source is None else self.adapter_source.name,
@@ -198,8 +227,9 @@ class MacsBackend:
         }
 
     def sampling_overrides(self) -> dict[str, Any]:
-        """Per-frame pixel caps of this checkpoint (see :func:`checkpoint_sampling_caps`)."""
-        return checkpoint_sampling_caps(self.processor)
+        """The judge profile's frame rules over the checkpoint's per-frame pixel caps
+        (:func:`checkpoint_sampling_caps`)."""
+        return judge_sampling_overrides(self.processor, self.profile)
 
     def prepare(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> PreparedBatch:
         """The CPU side of :meth:`score` (chat template, tokenizer, video processor, left padding).
@@ -207,7 +237,7 @@ class MacsBackend:
         The evaluator runs it in a background thread for the next batch while the model works on this one.
         """
         start = perf_counter()
-        inputs = build_inputs(self.processor, videos, prompts, self.released_keys)
+        inputs = build_inputs(self.processor, videos, prompts, self.released_keys, profile=self.profile)
         return PreparedBatch(inputs, perf_counter() - start, len(videos))
 
     def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str],
@@ -273,6 +303,18 @@ class MacsBackend:
             extra["second_per_grid_ts"] = float(inputs["second_per_grid_ts"][row])
         return BackendOutput(text=text, expected_scores=expected, confidence=confidence,
                              num_generated_tokens=length, extra=extra)
+
+
+def judge_sampling_overrides(processor: Any, profile: JudgeProfile) -> dict[str, Any]:
+    """SamplingConfig fields for a checkpoint run under ``profile``: the profile's frame rules over the
+    checkpoint's per-frame pixel caps. Shared by scoring and ``aigve inputs`` (:mod:`aigve.judges.inputs`)."""
+    vp = processor.video_processor
+    defaults = SamplingConfig().to_dict()
+    # Rules at aigve's defaults are left out: the overrides then list only what the profile changes (the
+    # ``aigve`` profile changes nothing), and the resulting SamplingConfig is the same either way.
+    rules = {k: v for k, v in profile.sampling_overrides(factor=vp.patch_size * vp.merge_size).items()
+             if v != defaults.get(k)}
+    return {**checkpoint_sampling_caps(processor), **rules}
 
 
 def checkpoint_sampling_caps(processor: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from aigve.prompt import build_messages
 if TYPE_CHECKING:
     from transformers import BatchFeature
 
+    from aigve.judges.profile import JudgeProfile
     from aigve.media import SampledVideo
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,8 @@ def build_inputs(
     videos: Sequence[SampledVideo],
     prompts: Sequence[str],
     released_keys: bool = True,
+    *,
+    profile: JudgeProfile | None = None,
 ) -> BatchFeature:
     """Tokenised, left-padded batch for ``videos`` with their generation ``prompts``.
 
@@ -96,17 +99,15 @@ def build_inputs(
     ``pixel_values_videos`` (total patches, C*temporal*patch*patch), ``video_grid_thw`` (B, 3) and, for
     Qwen2.5-VL, ``second_per_grid_ts`` (B,) in seconds. Frames go in as arrays with
     ``do_sample_frames=False`` and per-video timing metadata; ``released_keys`` picks the key spelling of
-    the instruction (see :func:`aigve.prompt.build_instruction`).
+    the instruction (see :func:`aigve.prompt.build_instruction`). ``profile``: the judge profile whose message
+    layout and instruction are used (:meth:`aigve.judges.profile.JudgeProfile.messages`); None = aigve's own
+    messages (:func:`aigve.prompt.build_messages`). Frame choice, size and spacing are in the sampled videos.
     """
     if len(videos) != len(prompts):
         raise AigveError(f"build_inputs: got {len(videos)} videos but {len(prompts)} prompts; pass one prompt per video")
     if not videos:
         raise AigveError("build_inputs: empty batch")
-    texts = [
-        processor.apply_chat_template(build_messages(p, released_keys=released_keys),
-                                      tokenize=False, add_generation_prompt=True)
-        for p in prompts
-    ]
+    texts = [chat_text(processor, p, released_keys=released_keys, profile=profile) for p in prompts]
     frames = [_check_frames(v) for v in videos]
     inputs = processor(
         text=texts, videos=frames, video_metadata=[video_metadata(v) for v in videos],
@@ -117,6 +118,12 @@ def build_inputs(
     if "second_per_grid_ts" in inputs:
         _check_second_per_grid(processor, videos, inputs)
     return inputs
+
+
+def chat_text(processor: Any, prompt: str, *, released_keys: bool = True, profile: JudgeProfile | None = None) -> str:
+    """The full templated text of one request (chat template, ``add_generation_prompt=True``)."""
+    messages = profile.messages(prompt) if profile is not None else build_messages(prompt, released_keys=released_keys)
+    return processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
 def _check_second_per_grid(processor: Any, videos: Sequence[SampledVideo], inputs: Any) -> None:

@@ -281,7 +281,7 @@ class ScoreOnlyBackend(MacsBackend):
         from aigve.backends import kvcache
         from aigve.backends.qwen_inputs import build_inputs
 
-        inputs = build_inputs(self.processor, videos, prompts, self.released_keys).to(self.device)
+        inputs = build_inputs(self.processor, videos, prompts, self.released_keys, profile=self.profile).to(self.device)
         skels = [self.skeleton(s) for s in aspect_sets]
         prefix = kvcache.expand(kvcache.encode_prefix(self.model, inputs), len(skels))
         conts = [list(s.ids) for _ in videos for s in skels]
@@ -309,7 +309,7 @@ class ScoreOnlyBackend(MacsBackend):
 
         if not prompts:
             return []
-        each = [build_inputs(self.processor, [video], [p], self.released_keys) for p in prompts]
+        each = [build_inputs(self.processor, [video], [p], self.released_keys, profile=self.profile) for p in prompts]
         rows = [e["input_ids"][0].tolist() for e in each]
         common = _common_prefix_length(rows)
         first = each[0]

@@ -39,7 +39,12 @@ def add_backend_args(p: argparse.ArgumentParser, *, default_backend: str = "macs
     g.add_argument("--dtype", default=None, help="macs: auto, bfloat16, float16 or float32")
     g.add_argument("--device", default=None, help="macs: auto, cpu, cuda, cuda:1, ...")
     g.add_argument("--attn", dest="attn_implementation", default=None, help="macs: sdpa, eager or flash_attention_2")
-    g.add_argument("--max-new-tokens", type=int, default=None, help="macs: generation cap (default 1536)")
+    g.add_argument("--max-new-tokens", type=int, default=None,
+                   help="macs: generation cap (default: the judge profile's; 1500 for macs-card)")
+    g.add_argument("--profile", default=None, metavar="NAME",
+                   help="judge profile: how the judge is run (instruction, frames, size, spacing, decoding); "
+                        "see `aigve profiles`. Default: the one recorded with --adapter/--model, else macs-card "
+                        "(the released AIGVE-MACS usage)")
     g.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
                    help="any other backend option (repeatable); values parse as JSON when they can")
 
@@ -88,6 +93,14 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
             opts[name] = getattr(args, name)
     if getattr(args, "max_new_tokens", None) is not None:
         opts.setdefault("generation", {})["max_new_tokens"] = args.max_new_tokens
+    if getattr(args, "profile", None) is not None:
+        from aigve.registry import BACKENDS, PROFILES
+
+        PROFILES.get(args.profile)  # unknown names: "did you mean", before any model loads
+        if _param(BACKENDS.get(args.backend), "profile") is None:
+            raise ConfigError("profile", args.profile, f"the {args.backend} backend takes no judge profile; "
+                                                       f"use a backend that runs a judge (macs, macs-scores)")
+        opts["profile"] = args.profile
     return opts
 
 
@@ -134,7 +147,8 @@ def run_spec(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     ``--backend-option`` values, less :data:`RUNTIME_OPTIONS`); ``sampling`` (the sampling flags given; backend
     defaults follow from the model); ``generation`` (complete, defaults filled, for backends that generate);
     ``released_keys``; ``prompt_template`` (12 hex digits of sha1 over the system prompt and instruction
-    template; None for a backend that never reads the prompt). ``settings``: batch size, decode workers,
+    template, or of the judge profile's sha256; None for a backend that never reads the prompt); ``profile`` and
+    ``profile_sha256`` for backends run by a judge profile (their ``generation`` is the profile's). ``settings``: batch size, decode workers,
     dtype, device, attention and the other runtime options, recorded but free to change between resumes.
     """
     import hashlib
@@ -161,19 +175,42 @@ def run_spec(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         model = None
     adapter = options.pop("adapter", None)
     generation = options.pop("generation", None)
-    if _param(factory, "generation") is not None and (generation is None or isinstance(generation, dict)):
+    if _param(factory, "generation") is not None and (generation is None or isinstance(generation, dict)) \
+            and _param(factory, "profile") is None:
         generation = GenerationConfig.from_dict(generation).to_dict()
     released = options.pop("released_keys", _default(factory, "released_keys"))
     if released is not None:
         released = bool(released)  # as the backend reads it: 0/"false"-like values must not hash as released
-    template = None
-    if uses_prompt(factory):
+    template = profile = None
+    if _param(factory, "profile") is not None:
+        profile = _spec_profile(options.pop("profile", None), model, adapter, released)
+        released = profile.released_keys
+        template = profile.content_sha256()[:12]
+        user = generation if isinstance(generation, dict) else {}
+        generation = {**profile.generation(), **(user or {})}
+        if profile.from_checkpoint:
+            generation["from_checkpoint"] = True  # decoding fields are read from the checkpoint when it loads
+    elif uses_prompt(factory):
         text = SYSTEM_PROMPT + "\n" + build_instruction("{prompt}", released_keys=released is not False)
         template = hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
     spec = {"backend": args.backend, "model": _source_name(model), "adapter": _source_name(adapter),
             "backend_options": dict(sorted(options.items())), "sampling": sampling_from_args(args),
             "generation": generation, "released_keys": released, "prompt_template": template}
+    if profile is not None:
+        spec.update(profile=profile.name, profile_sha256=profile.content_sha256())
     return spec, settings
+
+
+def _spec_profile(name: str | None, model: Any, adapter: Any, released: bool | None):
+    """The judge profile a run will use, as the backend will choose it (named, else recorded in a local
+    adapter/model folder, else macs-card); read from the flags and folders, no model is loaded."""
+    from pathlib import Path
+
+    from aigve.judges.profiles import resolve_profile, with_released_keys
+
+    folder = lambda v: v if v is not None and Path(str(v)).expanduser().is_dir() else None  # noqa: E731
+    profile, _ = resolve_profile(name, model=folder(model), adapter=folder(adapter))
+    return with_released_keys(profile, released)
 
 
 def _param(factory: Any, name: str) -> inspect.Parameter | None:

@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     j.add_argument("--adapter", default=None, help="evaluator LoRA adapter folder (macs)")
     j.add_argument("--dtype", default=None, help="evaluator dtype (macs)")
     j.add_argument("--device", default=None, help="evaluator device (macs)")
+    j.add_argument("--profile", default=None, metavar="NAME",
+                   help="evaluator judge profile (see `aigve profiles`); default: recorded with the model, else "
+                        "macs-card")
     j.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
                    help="any other evaluator backend option (repeatable)")
     s = p.add_argument_group("stopping")

@@ -39,6 +39,7 @@ EPILOG = """\
 """
 
 _HELP = {
+    "profile": "judge profile to train under (see `aigve profiles`); default: recorded with --model, else macs-card",
     "model": "base checkpoint folder or hub id (e.g. a local copy of xiaoliux/AIGVE-MACS)",
     "data": "annotation file: AIGVE-Bench JSON, JSONL or CSV (columns: see --data formats below)",
     "video_dir": "folder the annotation's video paths are relative to (default: the file's folder)",

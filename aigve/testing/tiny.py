@@ -89,8 +89,11 @@ _ENGLISH = (
     "Gravity, lighting and shadows behave as expected; reflections on the wet road are plausible.",
 )
 
+#: The tiny judge's tokenizer and teaching use aigve's own prompt, so its folder records the ``aigve`` judge
+#: profile (scoring it then uses that profile unless another is named; ``--profile macs-card`` also runs).
+TINY_PROFILE = "aigve"
 _REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                   "generation_config.json", MARKER)
+                   "generation_config.json", MARKER, "aigve_profile.json")
 
 
 def _corpus(seed: int) -> list[str]:
@@ -254,6 +257,9 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
         n_params = sum(p.numel() for p in model.parameters())
         marker["num_parameters"] = n_params
         (tmp / MARKER).write_text(json.dumps(marker, indent=2))
+        from aigve.judges.profiles import get_profile, write_profile_record
+
+        write_profile_record(tmp, get_profile(TINY_PROFILE))
     logger.info("built tiny %s Qwen2.5-VL (%d parameters) at %s", "taught" if teach else "random-weight",
                 n_params, out)
     return out

@@ -34,13 +34,15 @@ class TrainingCollator:
     ``human_scores`` (B, 9) float (NaN if absent).
     """
 
-    def __init__(self, processor: Any, role_weights: Mapping[str, float], *, released_keys: bool = True):
+    def __init__(self, processor: Any, role_weights: Mapping[str, float], *, released_keys: bool = True,
+                 profile: Any = None):
         unknown = set(role_weights) - set(ROLES)
         if unknown:
             raise ValueError(f"unknown token roles {sorted(unknown)}; known: {', '.join(ROLES)}")
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.released_keys = released_keys
+        self.profile = profile  # the judge profile whose messages the prompt uses (None: aigve's own)
         self.weight_table = torch.tensor([float(role_weights.get(r, 0.0)) for r in ROLES])
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.tokenizer.convert_tokens_to_ids("<|endoftext|>")
@@ -49,7 +51,8 @@ class TrainingCollator:
         """One example, unpadded: prompt inputs (batch of 1) + answer ids, labels, weights."""
         from aigve.backends.qwen_inputs import build_inputs
 
-        prompt = build_inputs(self.processor, [item["video"]], [item["prompt"]], released_keys=self.released_keys)
+        prompt = build_inputs(self.processor, [item["video"]], [item["prompt"]], released_keys=self.released_keys,
+                              profile=self.profile)
         target = tokenize_target(self.tokenizer, item["answer"])
         n_prompt = prompt["input_ids"].shape[1]
         answer = torch.tensor(target.input_ids, dtype=torch.long)

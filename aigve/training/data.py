@@ -46,13 +46,13 @@ class TrainingExample:
     split: str = "train"
     row: int | None = None
 
-    def target(self, *, released_keys: bool = True) -> str:
+    def target(self, *, released_keys: bool = True, ensure_ascii: bool = False) -> str:
         """The answer the model is trained to write (see :func:`aigve.prompt.format_answer`).
 
         Comments come before scores. Where the data has no comment for an aspect (AIGVE-Bench v1),
         that aspect's entry holds the score only: ``{"score": n}``.
         """
-        return format_answer(self.scores, self.comments, released_keys=released_keys)
+        return format_answer(self.scores, self.comments, released_keys=released_keys, ensure_ascii=ensure_ascii)
 
 
 @dataclass
@@ -246,10 +246,12 @@ class VideoExampleDataset(torch.utils.data.Dataset):
     Call :meth:`set_epoch` at each epoch start (the trainer does).
     """
 
-    def __init__(self, examples: Sequence[TrainingExample], sampling: SamplingConfig, *, released_keys: bool = True):
+    def __init__(self, examples: Sequence[TrainingExample], sampling: SamplingConfig, *, released_keys: bool = True,
+                 ensure_ascii: bool = False):
         self.examples = list(examples)
         self.sampling = sampling
         self.released_keys = released_keys
+        self.ensure_ascii = ensure_ascii  # the judge profile's serialiser (macs-card: ASCII escapes)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -269,4 +271,5 @@ class VideoExampleDataset(torch.utils.data.Dataset):
         rng = self.rng_for(index) if self.sampling.jitter > 0 else None
         video = load_video(ex.video, self.sampling, rng=rng)
         return {"id": ex.id, "video": video, "prompt": ex.prompt,
-                "answer": ex.target(released_keys=self.released_keys), "scores": dict(ex.scores)}
+                "answer": ex.target(released_keys=self.released_keys, ensure_ascii=self.ensure_ascii),
+                "scores": dict(ex.scores)}

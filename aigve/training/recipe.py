@@ -39,6 +39,9 @@ class TrainRecipe:
     *prompts* per split), ``split_salt`` (changes the split without changing fractions),
     ``skip_bad`` (skip entries with missing videos/fields instead of stopping),
     ``require_all_aspects`` (an entry must rate all nine aspects).
+    Judge profile: ``profile`` (:mod:`aigve.judges.profiles`; None = the one recorded with ``model`` /
+    ``init_adapter``, else ``macs-card``) decides the prompt, the frames and the target serialisation, and is
+    recorded beside the adapter (``aigve_profile.json``) so scoring with the adapter uses it.
     Loss: ``weight_*`` per token role (see :mod:`aigve.training.roles`), normalised by the weight sum.
     Model: ``lora_*``; ``vision`` = ``frozen`` | ``lora`` | ``full``; ``train_merger`` trains the
     vision-language merger fully (saved with the adapter). ``precision`` ``auto`` = bf16 where the GPU
@@ -58,6 +61,7 @@ class TrainRecipe:
     skip_bad: bool = False
     require_all_aspects: bool = True
     released_keys: bool = True
+    profile: str | None = None
     sampling: dict[str, Any] = field(default_factory=dict)
 
     weight_score: float = 2.0
@@ -137,6 +141,10 @@ class TrainRecipe:
         if not isinstance(self.lora_targets, list) or not self.lora_targets or \
                 not all(isinstance(t, str) and t for t in self.lora_targets):
             raise ConfigError("lora_targets", self.lora_targets, "must be a non-empty list of module names, e.g. [q_proj, v_proj]")
+        if self.profile is not None:
+            from aigve.registry import PROFILES
+
+            PROFILES.get(self.profile)  # unknown names: "did you mean"
         if not isinstance(self.sampling, dict):
             raise ConfigError("sampling", self.sampling, "must be a mapping of SamplingConfig fields")
         self.sampling_config()  # validates the nested fields now, not an hour into training

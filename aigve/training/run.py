@@ -3,6 +3,7 @@
 Outputs in ``recipe.output_dir``:
 
 - ``adapter_config.json`` + ``adapter_model.safetensors``: the LoRA adapter (``aigve score --adapter DIR``).
+- ``aigve_profile.json``: the judge profile trained under (name, sha256, content); scoring uses it.
 - ``train_recipe.yaml``: the fully resolved recipe (defaults + YAML + command line).
 - ``data_splits.json``: split method, per-split counts and sha256 of the sorted ids, the ids, skipped entries.
 - ``train_summary.json``: steps, losses, runtime, last validation metrics.
@@ -103,8 +104,23 @@ def _checkpointing(cls: type, enabled: bool) -> dict[str, Any]:
     return {name: enabled, f"{name}_kwargs": {"use_reentrant": False} if enabled else None}
 
 
-def training_sampling(recipe: TrainRecipe, processor: Any):
-    """The evaluator's sampling for this checkpoint: MacsBackend's checkpoint caps, then the recipe's fields.
+def training_profile(recipe: TrainRecipe):
+    """The judge profile of a training run, chosen as scoring chooses it (named, else recorded with the base
+    model or the initial adapter, else ``macs-card``); a profile made for another checkpoint is warned about."""
+    from aigve.judges.profiles import mismatch, resolve_profile, warn_once, with_released_keys
+
+    folder = lambda v: v if v is not None and Path(str(v)).expanduser().is_dir() else None  # noqa: E731
+    profile, _ = resolve_profile(recipe.profile, model=folder(recipe.model), adapter=folder(recipe.init_adapter))
+    profile = with_released_keys(profile, recipe.released_keys)
+    problem = mismatch(profile, recipe.model)
+    if problem:
+        warn_once(problem)
+    return profile
+
+
+def training_sampling(recipe: TrainRecipe, processor: Any, profile: Any = None):
+    """The evaluator's sampling for this checkpoint: MacsBackend's checkpoint caps, the judge profile's frame
+    rules, then the recipe's fields.
 
     ``aigve score`` applies the same caps (``MacsBackend.sampling_overrides``) under the user's choices,
     so a recipe that leaves ``sampling`` empty trains on exactly the frames scoring will use.
@@ -113,7 +129,9 @@ def training_sampling(recipe: TrainRecipe, processor: Any):
     from aigve.config import SamplingConfig
 
     caps = checkpoint_sampling_caps(processor)
-    return SamplingConfig.from_dict({**caps, **recipe.sampling})
+    vp = processor.video_processor
+    rules = profile.sampling_overrides(factor=vp.patch_size * vp.merge_size) if profile is not None else {}
+    return SamplingConfig.from_dict({**caps, **rules, **recipe.sampling})
 
 
 def run_training(recipe: TrainRecipe, *, callbacks: Sequence[Any] = (),
@@ -145,7 +163,8 @@ def run_training(recipe: TrainRecipe, *, callbacks: Sequence[Any] = (),
     out = Path(recipe.output_dir)
     counts = {name: len(items) for name, items in groups.items()}
     model, processor = build_model(recipe)
-    sampling = training_sampling(recipe, processor)
+    profile = training_profile(recipe)
+    sampling = training_sampling(recipe, processor, profile)
     if is_main:
         _write_records(out, recipe.replace(sampling=sampling.to_dict()), split_manifest(groups, salt=recipe.split_salt),
                        loaded.skipped)
@@ -155,12 +174,15 @@ def run_training(recipe: TrainRecipe, *, callbacks: Sequence[Any] = (),
     digit_ids = digit_token_ids(processor.tokenizer)
     if digit_ids is None and val:
         logger.warning("digits 0-5 are not single tokens for this tokenizer; validation reports loss only")
-    train_ds = VideoExampleDataset(groups["train"], sampling, released_keys=recipe.released_keys)
+    ascii_targets = profile.serialiser == "json_indent4_ascii"
+    train_ds = VideoExampleDataset(groups["train"], sampling, released_keys=profile.released_keys,
+                                   ensure_ascii=ascii_targets)
     val_ds = VideoExampleDataset(val, dataclasses.replace(sampling, jitter=0.0),  # validate on fixed frames
-                                 released_keys=recipe.released_keys) if val else None
+                                 released_keys=profile.released_keys, ensure_ascii=ascii_targets) if val else None
     trainer = WeightedLossTrainer(
         model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
-        data_collator=TrainingCollator(processor, recipe.role_weights(), released_keys=recipe.released_keys),
+        data_collator=TrainingCollator(processor, recipe.role_weights(), released_keys=profile.released_keys,
+                                       profile=profile),
         compute_metrics=compute_metrics if digit_ids is not None else None,
         callbacks=[EpochSeedCallback(train_ds), ValidationTable(say if is_main else (lambda _: None)), *callbacks],
         digit_ids=digit_ids,
@@ -171,8 +193,16 @@ def run_training(recipe: TrainRecipe, *, callbacks: Sequence[Any] = (),
     start = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out))
+    if is_main:
+        from aigve.judges.profiles import write_profile_record
+
+        write_profile_record(out, profile)  # scoring with this adapter uses the profile it was trained with
     val_metrics = _final_validation(trainer) if val_ds is not None else {}
     merged = _merge(trainer, processor, out) if recipe.merge and is_main else None
+    if merged is not None:
+        from aigve.judges.profiles import write_profile_record
+
+        write_profile_record(merged, profile)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     result = TrainResult(out, trainer.state.global_step, output.training_loss, losses[0] if losses else None,
                          losses[-1] if losses else None, time.perf_counter() - start, counts,

@@ -40,11 +40,14 @@ def build_app(service: WebService) -> gr.Blocks:
                                   elem_id="backend")
             model = gr.Dropdown(service.model_choices(), value=service.model_choices()[0], label="Model",
                                 elem_id="model")
+            profile = gr.Dropdown(service.profile_choices(), value="auto", label="Judge profile",
+                                  info="auto: recorded with the model, else macs-card (the released usage)",
+                                  elem_id="profile")
         with gr.Tabs():
             with gr.Tab("Evaluate", id="evaluate"):
-                _evaluate_tab(h, service, backend, model)
+                _evaluate_tab(h, service, backend, model, profile)
             with gr.Tab("Batch", id="batch"):
-                folder_dd = _batch_tab(h, service, backend, model)
+                folder_dd = _batch_tab(h, service, backend, model, profile)
             with gr.Tab("Report", id="report"):
                 _report_tab(h, service, folder_dd)
             with gr.Tab("Leaderboard", id="leaderboard"):
@@ -54,7 +57,8 @@ def build_app(service: WebService) -> gr.Blocks:
     return demo
 
 
-def _evaluate_tab(h: Handlers, service: WebService, backend: gr.Dropdown, model: gr.Dropdown) -> None:
+def _evaluate_tab(h: Handlers, service: WebService, backend: gr.Dropdown, model: gr.Dropdown,
+                  profile: gr.Dropdown) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             video = gr.Video(label="Video", sources=["upload"], include_audio=True, elem_id="video")
@@ -77,12 +81,13 @@ def _evaluate_tab(h: Handlers, service: WebService, backend: gr.Dropdown, model:
     with gr.Accordion("Result record (JSON)", open=False):
         record = gr.JSON(label="record", elem_id="record")
     sample.change(h.pick_sample, sample, [video, prompt], api_visibility="private")
-    run.click(h.evaluate, [video, prompt, backend, model], record, api_name="evaluate",
+    run.click(h.evaluate, [video, prompt, backend, model, profile], record, api_name="evaluate",
               concurrency_id=MODEL_POOL, show_progress_on=[table, status]).success(
         h.show_result, [record, video], [status, table, chart, gallery, timings], api_visibility="private")
 
 
-def _batch_tab(h: Handlers, service: WebService, backend: gr.Dropdown, model: gr.Dropdown) -> gr.Dropdown:
+def _batch_tab(h: Handlers, service: WebService, backend: gr.Dropdown, model: gr.Dropdown,
+               profile: gr.Dropdown) -> gr.Dropdown:
     limits = service.limits
     gr.Markdown(f"Score up to {limits.max_batch_videos} videos: a **zip** of videos (with `manifest.csv` "
                 "or `manifest.jsonl` inside — columns `video`, `prompt`, optional `id` — or a manifest "
@@ -100,7 +105,7 @@ def _batch_tab(h: Handlers, service: WebService, backend: gr.Dropdown, model: gr
     with gr.Row():
         jsonl = gr.File(label="results.jsonl", elem_id="batch-jsonl")
         csv = gr.File(label="results.csv", elem_id="batch-csv")
-    run.click(h.batch, [zip_file, manifest, folder, backend, model], [summary, table, jsonl, csv],
+    run.click(h.batch, [zip_file, manifest, folder, backend, model, profile], [summary, table, jsonl, csv],
               api_name="batch", concurrency_id=MODEL_POOL)
     return folder
 

@@ -111,10 +111,10 @@ class Handlers:
 
     # ------------------------------------------------------------------ Evaluate tab
     @user_errors
-    def evaluate(self, video: str | None, prompt: str, backend: str, model: str,
+    def evaluate(self, video: str | None, prompt: str, backend: str, model: str, profile: str | None = None,
                  progress: gr.Progress = gr.Progress()) -> dict[str, Any]:
         """Score one video against its prompt; returns the result record (scores, comments, sampling, timings)."""
-        return self.service.evaluate(video, prompt, backend, model,
+        return self.service.evaluate(video, prompt, backend, model, profile=profile,
                                      progress=lambda fraction, step: progress(fraction, desc=step))
 
     @user_errors
@@ -141,13 +141,14 @@ class Handlers:
     # ------------------------------------------------------------------ Batch tab
     @user_errors
     def batch(self, zip_file: str | None, manifest_file: str | None, folder: str | None, backend: str, model: str,
-              progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, list[list[Any]], str, str]:
+              profile: str | None = None, progress: gr.Progress = gr.Progress(track_tqdm=True)
+              ) -> tuple[str, list[list[Any]], str, str]:
         """Score a zip of videos (with a manifest inside or uploaded beside it) or an allowed server folder."""
         progress(0.0, desc="checking the inputs")
         if manifest_file and not zip_file and not folder:
             raise RequestRefused("a manifest alone is not enough: upload the videos as a zip or pick a server folder")
         batch = self.service.prepare_batch(zip_path=zip_file, manifest_path=manifest_file, folder=folder or None)
-        out = self.service.run_batch(batch, backend, model, progress=True)
+        out = self.service.run_batch(batch, backend, model, progress=True, profile=profile)
         rows = [[r.get("id"), "ok" if r.get("error") is None else "error",
                  *[(r.get("scores") or {}).get(a.key) for a in ASPECTS], (r.get("error") or {}).get("message") or ""]
                 for r in out.records[:BATCH_PREVIEW_ROWS]]

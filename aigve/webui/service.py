@@ -139,6 +139,12 @@ class WebService:
     def backend_choices(self) -> list[str]:
         return list(dict.fromkeys([self.config.backend, *self.config.backends]))
 
+    def profile_choices(self) -> list[str]:
+        """Judge profiles offered in the UI; ``auto`` = the one recorded with the model/adapter, else macs-card."""
+        from aigve.registry import PROFILES
+
+        return ["auto", *PROFILES.names()]
+
     def model_choices(self) -> list[str]:
         return list(dict.fromkeys([self.config.model or DEFAULT_MODEL, *self.config.models]))
 
@@ -152,8 +158,8 @@ class WebService:
         return {Path(it.video).name: it.prompt for it in read_manifest(manifest) if Path(it.video).is_file()}
 
     # ------------------------------------------------------------------ evaluator cache
-    def evaluator(self, backend: str | None = None, model: str | None = None) -> Evaluator:
-        """The shared evaluator for a (backend, model) choice, loading it on first use."""
+    def evaluator(self, backend: str | None = None, model: str | None = None, profile: str | None = None) -> Evaluator:
+        """The shared evaluator for a (backend, model[, judge profile]) choice, loading it on first use."""
         backend = backend or self.config.backend
         if backend not in self.backend_choices():
             raise RequestRefused(f"backend {backend!r} is not offered here; choose one of {', '.join(self.backend_choices())}")
@@ -161,15 +167,18 @@ class WebService:
             model = None
         elif model not in self.model_choices():
             raise RequestRefused(f"model {model!r} is not offered here; choose one of {', '.join(self.model_choices())}")
-        key = (backend, model)
+        profile = None if profile in (None, "", "auto") else profile
+        if profile is not None and profile not in self.profile_choices():
+            raise RequestRefused(f"judge profile {profile!r} is unknown; choose one of {', '.join(self.profile_choices())}")
+        key = (backend, model) if profile is None else (backend, model, profile)
         with self._lock:  # two first requests must not load the weights twice
             if key not in self._evaluators:
                 if backend not in LIGHT_BACKENDS:
                     self._evict_heavy()
-                self._evaluators[key] = self._load(backend, model)
+                self._evaluators[key] = self._load(backend, model, profile)
             return self._evaluators[key]
 
-    def _load(self, backend: str, model: str | None) -> Evaluator:
+    def _load(self, backend: str, model: str | None, profile: str | None = None) -> Evaluator:
         from aigve.evaluator import load_evaluator
         from aigve.registry import BACKENDS
 
@@ -182,6 +191,8 @@ class WebService:
         takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
         if "model" in options and not takes_any and "model" not in params:
             raise RequestRefused(f"backend {backend!r} takes no model; choose {DEFAULT_MODEL}")
+        if profile is not None and "profile" in params:  # a backend without a judge (signals, fake) ignores it
+            options["profile"] = profile
         log.info("loading backend %s (model %s)", backend, options.get("model", "default"))
         start = time.perf_counter()
         evaluator = load_evaluator(backend, sampling=dict(self.config.sampling), **options)
@@ -199,7 +210,7 @@ class WebService:
 
     # ------------------------------------------------------------------ one video
     def evaluate(self, video: str | os.PathLike, prompt: str | None, backend: str | None = None,
-                 model: str | None = None, *, name: str | None = None,
+                 model: str | None = None, *, name: str | None = None, profile: str | None = None,
                  progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
         """Check and score one uploaded video; return its result record (``video`` = the file's name).
 
@@ -214,7 +225,7 @@ class WebService:
         text = check_prompt(prompt)
         check_video_file(video, self.limits, name=shown)
         step(0.2, f"loading the {backend or self.config.backend} backend")
-        evaluator = self.evaluator(backend, model)
+        evaluator = self.evaluator(backend, model, profile)
         step(0.4, "sampling frames and scoring")
         result = evaluator.evaluate(video, text, id=Path(shown).stem)
         record = result.to_record()
@@ -332,7 +343,7 @@ class WebService:
         return BatchInput(items=ok, refused=refused, names=names)
 
     def run_batch(self, batch: BatchInput, backend: str | None = None, model: str | None = None,
-                  *, progress: bool = True) -> BatchOutput:
+                  *, progress: bool = True, profile: str | None = None) -> BatchOutput:
         """Score a checked batch into a fresh run folder; refused inputs become error records."""
         import json
 
@@ -348,7 +359,7 @@ class WebService:
 
         out = self.work_dir / "runs" / f"batch-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         try:
-            evaluator = self.evaluator(backend, model)
+            evaluator = self.evaluator(backend, model, profile)
             # a backend that never reads the prompt (e.g. signals) misses nothing
             unprompted = [batch.names.get(it.id, it.id) for it in batch.items
                           if not it.prompt.strip()] if uses_prompt(evaluator.backend) else []

@@ -1,0 +1,163 @@
+"""The shipped judge profiles, which one applies to a model/adapter, and the once-only mismatch warning.
+
+``macs-card``: the released AIGVE-MACS usage exactly (model card; ``shared/reference`` holds it as data).
+``vs2-harness``: the same judge as the third-party VideoScore2 harness ran it for the published comparisons
+(2 fps). ``aigve``: aigve's own prompt and sampling, for judges trained with aigve.
+
+Choosing: a profile named by the caller wins; else the one recorded in the adapter folder, else in the model
+folder (``aigve_profile.json``, written by ``aigve train``); else ``macs-card``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from aigve.judges.profile import JudgeProfile
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PROFILE = "macs-card"
+#: File beside ``adapter_config.json`` (or in a model folder) naming the profile a judge was trained with.
+PROFILE_FILE = "aigve_profile.json"
+RELEASED_CHECKPOINT = "xiaoliux/AIGVE-MACS"
+
+
+def card_instruction() -> str:
+    """The released instruction template, byte for byte (1,501 bytes, no trailing newline; its missing spaces
+    and misspelled keys are part of the interface)."""
+    return (resources.files("aigve.judges") / "data" / "aigve_macs_instruction.txt").read_bytes().decode("utf-8")
+
+
+def _macs_card() -> JudgeProfile:
+    return JudgeProfile(
+        name="macs-card",
+        summary="released AIGVE-MACS usage: card instruction, 1 fps from t=0, last frame repeated, 476x840, "
+                "spacing 2.0, checkpoint decoding, 1500 tokens",
+        instruction=card_instruction(), system_turn=None, order="video_text", strip_prompt=False,
+        fps=1.0, start="zero", max_frames=64, min_frames=2, even_rule="repeat_last",
+        size_rule="fixed", resized_height=480, resized_width=854, spacing="declared",
+        max_new_tokens=1500, from_checkpoint=True, released_keys=True, serialiser="json_indent4_ascii",
+        for_checkpoints=(RELEASED_CHECKPOINT,),
+    )
+
+
+def _vs2_harness() -> JudgeProfile:
+    return dataclasses.replace(
+        _macs_card(), name="vs2-harness", fps=2.0,
+        summary="AIGVE-MACS as the VideoScore2 harness ran it (published comparisons): macs-card at 2 fps",
+    )
+
+
+def _aigve() -> JudgeProfile:
+    from aigve.config import GenerationConfig, SamplingConfig
+    from aigve.prompt import SYSTEM_PROMPT, build_instruction
+
+    s, g = SamplingConfig(), GenerationConfig()
+    return JudgeProfile(
+        name="aigve",
+        summary="aigve's own rubric prompt and sampling (centred distinct frames, aspect-keeping token budget, "
+                "greedy), for judges trained with aigve",
+        instruction=build_instruction("{prompt}", released_keys=True), system_turn=SYSTEM_PROMPT,
+        order="video_text", strip_prompt=True, fps=s.fps, start="centred", max_frames=s.max_frames,
+        min_frames=s.min_frames, even_rule="distinct", size_rule="token_budget", resized_height=None,
+        resized_width=None, spacing="sampled", max_new_tokens=g.max_new_tokens, from_checkpoint=False,
+        do_sample=g.do_sample, temperature=g.temperature, top_p=g.top_p, top_k=g.top_k,
+        repetition_penalty=g.repetition_penalty, released_keys=True, serialiser="json_indent4_unicode",
+    )
+
+
+_BUILDERS = {"macs-card": _macs_card, "vs2-harness": _vs2_harness, "aigve": _aigve}
+_CACHE: dict[str, JudgeProfile] = {}
+
+
+def get_profile(name: str | JudgeProfile) -> JudgeProfile:
+    """The shipped profile ``name`` (a JudgeProfile passes through); unknown names: "did you mean"."""
+    if isinstance(name, JudgeProfile):
+        return name
+    from aigve.registry import PROFILES
+
+    if name not in _CACHE:
+        _CACHE[name] = PROFILES.get(name)()
+    return _CACHE[name]
+
+
+def with_released_keys(profile: JudgeProfile, released_keys: bool | None) -> JudgeProfile:
+    """``profile`` asking for canonical keys when ``released_keys`` is False (only the ``aigve`` instruction is
+    built from the aspect list; a fixed released instruction keeps its spelling and is returned unchanged)."""
+    if released_keys is None or bool(released_keys) == profile.released_keys or profile.name != "aigve":
+        return profile
+    from aigve.prompt import build_instruction
+
+    return dataclasses.replace(profile, name="aigve-canonical-keys", released_keys=bool(released_keys),
+                               instruction=build_instruction("{prompt}", released_keys=bool(released_keys)))
+
+
+def recorded_profile(folder: Any) -> dict[str, Any] | None:
+    """``{"profile", "profile_sha256"}`` recorded in a local model/adapter folder, or None."""
+    if folder is None:
+        return None
+    path = Path(str(folder)).expanduser() / PROFILE_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        logger.warning("%s: unreadable (%s); ignoring the recorded judge profile", path, exc)
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("profile"), str) else None
+
+
+def write_profile_record(folder: Any, profile: JudgeProfile) -> Path:
+    """Write ``aigve_profile.json`` (name + content hash + full content) into a trained adapter/model folder."""
+    path = Path(str(folder)) / PROFILE_FILE
+    path.write_text(json.dumps({**profile.describe(), "content": profile.to_dict()}, indent=2) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def resolve_profile(name: str | JudgeProfile | None, *, model: Any = None,
+                    adapter: Any = None) -> tuple[JudgeProfile, str]:
+    """``(profile, source)``: source is ``named``, ``adapter``, ``checkpoint`` or ``default``.
+
+    A recorded profile whose hash differs from the shipped one of that name is used by name, with a warning
+    (the profile changed since the judge was trained).
+    """
+    if name is not None:
+        return get_profile(name), "named"
+    for source, folder in (("adapter", adapter), ("checkpoint", model)):
+        record = recorded_profile(folder)
+        if record is None:
+            continue
+        profile = get_profile(record["profile"])
+        if record.get("profile_sha256") not in (None, profile.content_sha256()):
+            warn_once(f"{folder}: trained with judge profile {profile.name!r} of another content "
+                      f"(sha256 {str(record.get('profile_sha256'))[:12]}, now {profile.content_sha256()[:12]})")
+        return profile, source
+    return get_profile(DEFAULT_PROFILE), "default"
+
+
+def mismatch(profile: JudgeProfile, model_name: str | None) -> str | None:
+    """A one-line warning when ``model_name`` is a checkpoint another shipped profile was made for, else None."""
+    if not model_name or model_name in profile.for_checkpoints:
+        return None
+    made_for = [p for p in _BUILDERS if model_name in get_profile(p).for_checkpoints]
+    if not made_for:
+        return None
+    return (f"judge profile {profile.name!r} on {model_name}, which was released to be run with "
+            f"{made_for[0]!r}: its scores are then off the checkpoint's training distribution")
+
+
+_WARNED: set[str] = set()
+
+
+def warn_once(message: str) -> None:
+    """Log ``message`` as a warning the first time it is seen in this process (and print it to stderr)."""
+    if message in _WARNED:
+        return
+    _WARNED.add(message)
+    logger.warning("%s", message)
