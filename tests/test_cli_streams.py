@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,17 @@ def test_a_broken_pipe_elsewhere_is_still_an_error(capsys):
 
     with pytest.raises(BrokenPipeError):
         run_guarded("aigve x", body)
+
+
+def test_loading_a_model_is_announced_on_stderr(tiny_model, capsys):
+    from aigve.cli import build_parser
+    from aigve.commands.options import evaluator_from_args
+
+    args = build_parser().parse_args(["score", "x.mp4", "--model", str(tiny_model), "--out", "unused"])
+    evaluator_from_args(args).close()
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert f"loading {tiny_model} (backend macs) ..." in out.err and re.search(r"model loaded in \d+\.\d s", out.err)
+    args = build_parser().parse_args(["score", "x.mp4", "--backend", "fake", "--out", "unused"])
+    evaluator_from_args(args).close()
+    assert "loading" not in capsys.readouterr().err  # nothing to load, nothing to announce
