@@ -8,6 +8,7 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 COMMANDS = ("score", "probe", "inputs", "profiles", "report", "leaderboard", "pairwise", "sanity", "benchmark", "train",
@@ -36,11 +37,13 @@ def run_guarded(prog: str, body: Callable[[], int | None], *, verbose: int = 0) 
     """Run ``body()`` and return its exit code, the error contract of every aigve entry point: an
     AigveError prints ``PROG: error: MESSAGE`` on stderr and returns 2; Ctrl-C returns 130 (what was written
     so far is kept). Used by :func:`main` and by the scripts in eval/ under their own names."""
-    from aigve.errors import AigveError
+    from aigve.errors import AigveError, NotARealEvaluationWarning
 
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(levelname)s %(name)s: %(message)s")
     try:
-        code = int(body() or 0)
+        with warnings.catch_warnings():  # the commands print their own NOT A REAL EVALUATION note
+            warnings.simplefilter("ignore", NotARealEvaluationWarning)
+            code = int(body() or 0)
         sys.stdout.flush()  # a reader that left early is noticed here, not in the interpreter's exit flush
         return code
     except AigveError as exc:
