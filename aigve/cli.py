@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 COMMANDS = ("score", "probe", "inputs", "profiles", "report", "leaderboard", "pairwise", "sanity", "train",
@@ -35,17 +37,44 @@ def run_guarded(prog: str, body: Callable[[], int | None], *, verbose: int = 0) 
     """Run ``body()`` and return its exit code, the error contract of every aigve entry point: an
     AigveError prints ``PROG: error: MESSAGE`` on stderr and returns 2; Ctrl-C returns 130 (what was written
     so far is kept). Used by :func:`main` and by the scripts in eval/ under their own names."""
-    from aigve.errors import AigveError
+    from aigve.errors import AigveError, NotARealEvaluationWarning
 
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(body() or 0)
+        with warnings.catch_warnings():  # the commands print their own NOT A REAL EVALUATION note
+            warnings.simplefilter("ignore", NotARealEvaluationWarning)
+            code = int(body() or 0)
+        sys.stdout.flush()  # a reader that left early is noticed here, not in the interpreter's exit flush
+        return code
     except AigveError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; everything written so far is kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # a socket or a child's pipe broke: a real error, not a reader that has had enough
+        return 141  # as a tool killed by SIGPIPE reports it (128 + 13); `... | head` ends quietly
+
+
+def _stdout_closed() -> bool:
+    """True when stdout's reader has gone (``aigve probe --json | head -2``). Then stdout is pointed at
+    /dev/null, so the interpreter's own flush at exit does not print a second BrokenPipeError. SIGPIPE itself
+    stays ignored (Python's default): restoring it would also kill the process on a closed *socket*."""
+    try:
+        sys.stdout.flush()
+        return False
+    except BrokenPipeError:
+        pass
+    except (OSError, ValueError):  # stdout already closed or replaced by something unflushable
+        return False
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (captured in tests)
+        pass
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,6 +44,13 @@ class ResponseParseError(AigveError):
         super().__init__(f"{message} (raw text starts: {preview!r})")
 
 
+class NotARealEvaluationWarning(UserWarning):
+    """Results from a judge that is not one: the ``fake`` backend, a tiny test checkpoint, random weights
+    (``aigve bench --random-init-arch``). Issued by the Python API once per evaluator; the command-line
+    tools print their own NOT A REAL EVALUATION note instead. Silence it on purpose with
+    ``warnings.simplefilter("ignore", NotARealEvaluationWarning)``."""
+
+
 class ModelLoadError(AigveError):
     """Weights, tokenizer or processor could not be loaded."""
 

@@ -7,6 +7,7 @@ import logging
 import multiprocessing
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 
 from aigve.backends.base import Backend, BackendOutput, default_sampling
 from aigve.config import SamplingConfig
-from aigve.errors import AigveError, ConfigError, ResponseParseError
+from aigve.errors import AigveError, ConfigError, NotARealEvaluationWarning, ResponseParseError
 from aigve.media import SampledVideo, VideoInfo
 from aigve.results import EvaluationResult
 
@@ -50,6 +51,25 @@ def as_item(item: VideoItem | dict | tuple | str, index: int = 0) -> VideoItem:
         video, prompt, ident = str(item), "", None
     return VideoItem(id=str(ident) if ident is not None else os.path.splitext(os.path.basename(video))[0] or str(index),
                      video=video, prompt=prompt)
+
+
+#: Marker file of the random-weight checkpoints ``aigve bench --random-init-arch`` writes (kept literal: the
+#: bench room is not imported from here).
+RANDOM_ARCH_MARKER = "aigve_random_arch.json"
+
+
+def not_a_real_evaluation(description: Mapping[str, Any]) -> str | None:
+    """Why results described by ``description`` (a backend's ``describe()``) are not a real evaluation
+    (fake backend, tiny test model, random weights), or None. The one place the Python API asks."""
+    # One provenance answer for every door: reports and the CLI use this same function. Swap point for a
+    # core provenance module once it exists (the lazy import keeps `import aigve` light).
+    from aigve.report.provenance import backend_problem
+
+    problem = backend_problem(dict(description))
+    model = description.get("model")
+    if problem is None and isinstance(model, str) and os.path.isfile(os.path.join(model, RANDOM_ARCH_MARKER)):
+        problem = f"a random-weight model ({model})"
+    return problem
 
 
 def _prepare_when_decoded(prepare: Callable, batch: list[VideoItem], decodes: list[Future]) -> Any:
@@ -95,6 +115,7 @@ class Evaluator:
         self.prefetch = max(0, int(prefetch))
         self.workers = workers
         self._process_pool: Executor | None = None
+        self._not_real_checked = False  # NotARealEvaluationWarning: asked once, at the first evaluation
 
     def _pool(self) -> tuple[Executor | None, bool]:
         """The decode pool and whether this call owns it (a thread pool per call; one process pool kept)."""
@@ -130,9 +151,20 @@ class Evaluator:
     def describe(self) -> dict[str, Any]:
         return {**self.backend.describe(), "sampling": self.sampling.to_dict()}
 
+    def _warn_if_not_real(self) -> None:
+        """Once per evaluator: a :class:`~aigve.errors.NotARealEvaluationWarning` when its judge is not one."""
+        if self._not_real_checked:
+            return
+        self._not_real_checked = True
+        problem = not_a_real_evaluation(self.backend.describe())
+        if problem:
+            warnings.warn(f"NOT A REAL EVALUATION: these results come from {problem}", NotARealEvaluationWarning,
+                          stacklevel=3)  # the user's line: it called evaluate() or iterates evaluate_many()
+
     def evaluate(self, video: str | os.PathLike, prompt: str, *, id: str | None = None) -> EvaluationResult:
         """Score one video. Returns a result; failures are in ``result.error`` (never raised)."""
         item = as_item({"video": os.fspath(video), "prompt": prompt, "id": id})
+        self._warn_if_not_real()
         return next(self.evaluate_many([item]))
 
     def evaluate_many(
@@ -158,6 +190,7 @@ class Evaluator:
         infos = dict(infos or {})
         if batch_size < 1:
             raise ConfigError("batch_size", batch_size, "must be >= 1")
+        self._warn_if_not_real()
         todo = [as_item(it, i) for i, it in enumerate(items)]
         lengths = [estimated_input_tokens(it, infos.get(it.id), self.sampling) for it in todo]
         batches = length_sorted_batches(lengths, batch_size, SORT_WINDOW_BATCHES * batch_size)

@@ -66,7 +66,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_judge(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny checkpoint taught the answer format (~15 s, once per session): every request gets the same
+    """A tiny checkpoint taught the answer format (about a minute on 2 CPU cores, once per session): every request gets the same
     parseable nine-aspect JSON answer (comments 'not a judge') and generation stops at EOS. Not a judge."""
     from aigve.testing.tiny import build_tiny_checkpoint
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -237,8 +238,11 @@ def test_cli_build_tiny_teach(tmp_path, capsys):
     folder = tmp_path / "cli-taught"
     assert main(["testing", "build-tiny", str(folder), "--teach", "--teach-steps", "1"]) == 0
     out, err = capsys.readouterr()
-    assert str(folder) in out and "taught" in out
+    assert str(folder) in out and "taught" in out and re.search(r"\(\d+\.\d s\)", out)  # the build's time
     assert "not a judge" in err
+    # never silent: a line at once, then a progress bar over the teaching steps, all on stderr
+    assert err.startswith("building a tiny checkpoint and teaching it the answer format (1 steps)")
+    assert "teaching the answer format: 100%" in err and "1/1" in err
     assert json.loads((folder / MARKER).read_text())["taught"] is True
     assert main(["testing", "build-tiny", str(tmp_path / "x"), "--teach-steps", "3"]) == 2
     assert "--teach" in capsys.readouterr().err

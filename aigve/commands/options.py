@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import sys
 from typing import Any
 
 from aigve.config import SAMPLING_STRATEGIES
@@ -105,10 +106,26 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def evaluator_from_args(args: argparse.Namespace, **extra: Any):
+    """The evaluator the flags describe. Loading weights can take minutes with nothing else to show, so for
+    :data:`CHECKPOINT_BACKENDS` a line on stderr says what is loading and another how long it took
+    (``tqdm.write``: a progress bar already drawn, such as score's, is redrawn below them, not broken)."""
+    import time
+
+    from tqdm.auto import tqdm
+
     from aigve.evaluator import load_evaluator
 
     extra.setdefault("workers", getattr(args, "decode_workers", "thread"))
-    return load_evaluator(args.backend, sampling=sampling_from_args(args), **backend_options(args), **extra)
+    options = backend_options(args)
+    loud = args.backend in CHECKPOINT_BACKENDS and not (args.backend == "vllm" and options.get("server_url"))
+    if loud:
+        tqdm.write(f"loading {options.get('model') or 'the default model'} (backend {args.backend}) ...",
+                   file=sys.stderr)
+    start = time.perf_counter()
+    evaluator = load_evaluator(args.backend, sampling=sampling_from_args(args), **options, **extra)
+    if loud:
+        tqdm.write(f"model loaded in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return evaluator
 
 
 def check_sources(args: argparse.Namespace) -> None:

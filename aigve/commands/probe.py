@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,5 +31,6 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"id": item.id, "status": "error", "video": item.video, "error": str(exc)}))
         else:
             print(f"ERROR  {item.id}: {exc}")
-    print(f"{len(report.ok)} readable, {len(report.failed)} failed")
+    # With --json stdout carries the JSON lines alone (a reader parses every line); the summary is a message.
+    print(f"{len(report.ok)} readable, {len(report.failed)} failed", file=sys.stderr if args.json else sys.stdout)
     return 1 if report.failed else 0

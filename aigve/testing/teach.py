@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from time import perf_counter
@@ -148,14 +149,15 @@ def answer_loss(model: Any, batch: dict[str, Any]):
 
 
 def teach(model: Any, processor: Any, *, steps: int, seed: int = 0, batch_size: int = 4, lr: float = 1e-2,
-          warmup: int = 8) -> dict[str, float]:
+          warmup: int = 8, progress: bool = False) -> dict[str, float]:
     """Full fine-tuning of ``model`` in place: AdamW, linear warmup and decay, one fresh batch per step.
 
     Deterministic for a given ``seed`` and thread count (no dropout; batches drawn from a seeded stream,
     built as they are needed). Returns ``{"final_loss", "seconds"}`` (seconds include building the batches);
-    leaves the model in eval mode.
+    leaves the model in eval mode. ``progress``: a tqdm bar over the steps on stderr (with the current loss).
     """
     import torch
+    from tqdm.auto import tqdm
 
     examples = iter_teach_examples(seed=seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.0)
@@ -164,7 +166,9 @@ def teach(model: Any, processor: Any, *, steps: int, seed: int = 0, batch_size: 
     start = perf_counter()
     model.train()
     loss = torch.tensor(float("nan"))
-    for step in range(steps):
+    bar = tqdm(range(steps), desc="teaching the answer format", unit="step", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    for step in bar:
         loss = answer_loss(model, teach_batch(processor, list(itertools.islice(examples, batch_size))))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -173,6 +177,8 @@ def teach(model: Any, processor: Any, *, steps: int, seed: int = 0, batch_size: 
         schedule.step()
         if step % 10 == 0:
             logger.debug("teach step %d loss %.4f", step, loss.item())
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    bar.close()
     model.eval()
     stats = {"final_loss": float(loss.item()), "seconds": perf_counter() - start}
     logger.info("taught tiny model %d steps x %d examples: final loss %.4f in %.1f s", steps, batch_size,

@@ -33,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: Bump when the build changes so cached folders are rebuilt.
 BUILD_VERSION = 3
-#: Default teaching steps (batches of 4 synthetic requests): ~12 s on 2 idle CPU cores.
+#: Default teaching steps (batches of 4 synthetic requests): 72 s of teaching (~40 s CPU) measured on the
+#: project's shared 2-core machine at load average ~7 (`aigve testing build-tiny DIR --teach` prints the time).
 TEACH_STEPS = 100
 #: Weight init std of models that are then taught. At 0.2 the model's output swings with every input and
 #: 100 steps leave some requests answered in broken JSON; from 0.1 the format is learnt with a clear margin.
@@ -201,14 +202,15 @@ def _is_complete(folder: Path, params: dict) -> bool:
 
 def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: int = 1024,
                           hidden_size: int = 64, num_layers: int = 2, teach: bool = False,
-                          teach_steps: int = TEACH_STEPS) -> Path:
+                          teach_steps: int = TEACH_STEPS, progress: bool = False) -> Path:
     """Write a tiny random-weight Qwen2.5-VL checkpoint folder to ``out_dir`` and return its path.
 
     Offline and deterministic in ``seed`` (weights; the tokenizer depends only on aigve's prompt format).
     ``teach``: start from weights of std :data:`TEACH_INIT_STD` and fine-tune them for ``teach_steps`` batches
-    (~12 s on 2 idle CPU cores at the default; always on the CPU) so that
+    (about a minute on 2 CPU cores at the default; always on the CPU) so that
     it answers every request with a parseable nine-aspect JSON answer and stops at EOS (see
-    :mod:`aigve.testing.teach`); the marker file then says ``"taught": true``.
+    :mod:`aigve.testing.teach`); the marker file then says ``"taught": true``. ``progress``: a progress bar
+    over the teaching steps on stderr (the command line shows one; tests stay quiet).
     Cached: if ``out_dir`` already holds a complete build with the same parameters it is returned as is.
     The build goes to a temporary sibling folder that is renamed into place, so an interrupted or
     concurrent build never leaves a half-written checkpoint behind. ~1 MB on disk, about a second.
@@ -250,7 +252,7 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
         marker: dict = {"params": params, "taught": bool(teach),
                         "warning": "random weights for tests: outputs are noise, not an evaluation"}
         if teach:
-            marker.update(_teach(model, processor, steps=int(teach_steps), seed=seed))
+            marker.update(_teach(model, processor, steps=int(teach_steps), seed=seed, progress=progress))
         with quiet_progress_bars():
             model.save_pretrained(tmp, safe_serialization=True)
             processor.save_pretrained(tmp)
@@ -265,7 +267,7 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
     return out
 
 
-def _teach(model, processor, *, steps: int, seed: int) -> dict:
+def _teach(model, processor, *, steps: int, seed: int, progress: bool = False) -> dict:
     """Teach the answer format (seeded, without disturbing the caller's random stream); marker fields."""
     import torch
 
@@ -274,10 +276,10 @@ def _teach(model, processor, *, steps: int, seed: int) -> dict:
     state, threads = torch.random.get_rng_state(), torch.get_num_threads()
     torch.manual_seed(seed)
     # The tiny model's matrices are too small to split: with a busy core, several OpenMP threads spin
-    # against each other and teaching took minutes instead of ~15 s. One thread is fastest either way.
+    # against each other and teaching took several times longer. One thread is fastest either way.
     torch.set_num_threads(1)
     try:
-        stats = teach(model, processor, steps=steps, seed=seed)
+        stats = teach(model, processor, steps=steps, seed=seed, progress=progress)
     finally:
         torch.random.set_rng_state(state)
         torch.set_num_threads(threads)
