@@ -12,6 +12,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from dataclasses import dataclass
 from typing import Any
 
+from aigve.aspects import ASPECT_KEYS
 from aigve.backends.base import Backend, BackendOutput, default_sampling
 from aigve.config import SamplingConfig
 from aigve.errors import AigveError, ConfigError, ResponseParseError
@@ -25,12 +26,15 @@ DECODE_WORKERS = ("thread", "process")
 
 @dataclass(frozen=True)
 class VideoItem:
-    """One video to score. ``id`` is unique within a run; ``row`` is its manifest row when known."""
+    """One video to score. ``id`` is unique within a run; ``row`` is its manifest row when known; ``meta``:
+    the manifest's other columns as ``(name, text)`` pairs (a tuple, so the item stays hashable), copied into
+    the record's ``meta``."""
 
     id: str
     video: str
     prompt: str
     row: int | None = None
+    meta: tuple[tuple[str, str], ...] = ()
 
 
 def as_item(item: VideoItem | dict | tuple | str, index: int = 0) -> VideoItem:
@@ -218,9 +222,10 @@ class Evaluator:
         for it, v in zip(batch, loaded, strict=True):
             if isinstance(v, EvaluationResult):
                 results.append(v)
-                continue
-            out = outputs[it.id]
-            results.append(out if isinstance(out, EvaluationResult) else self._to_result(it, v, out))
+            else:
+                out = outputs[it.id]
+                results.append(out if isinstance(out, EvaluationResult) else self._to_result(it, v, out))
+            results[-1].meta = dict(it.meta)
         return results
 
     def _to_result(self, item: VideoItem, video: SampledVideo, out: BackendOutput) -> EvaluationResult:
@@ -241,8 +246,12 @@ class Evaluator:
             return EvaluationResult.failed(item.id, item.video, item.prompt, exc, stage="parse", timings=timings, **common)
         timings["parse_s"] = time.perf_counter() - start
         timings["total_s"] = sum(timings.values())
+        # what the backend really judges (signals: three aspects and a pixel-only overall); a record missing
+        # any of these is "partial"
+        judged = list(common["backend"].get("judged_aspects") or ASPECT_KEYS)
         return EvaluationResult(id=item.id, video=item.video, prompt=item.prompt, scores=dict(parsed.scores),
-                                comments=dict(parsed.comments), parse_flags=list(parsed.flags), timings=timings, **common)
+                                comments=dict(parsed.comments), parse_flags=list(parsed.flags), timings=timings,
+                                judged_aspects=judged, **common)
 
 
 def _chunks(items: list[VideoItem], size: int) -> Iterator[list[VideoItem]]:

@@ -336,12 +336,40 @@ def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
+def entry_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path`` is not a readable regular file (symlink loop, dangling link, missing, directory, FIFO or
+    device, unreadable), or None when it is one. Never opens it: opening a FIFO would block."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError as exc:
+        import errno
+
+        if exc.errno == errno.ELOOP:
+            return "symlink loop (the link points, directly or not, back at itself); fix or remove the link"
+        if p.is_symlink():
+            return f"dangling symlink (its target {os.readlink(p)!r} does not exist); fix or remove the link"
+        if exc.errno == errno.EACCES:
+            return "permission denied; make the file and its folders readable by this user"
+        return "file not found; check the path"
+    import stat
+
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory, not a video file"
+    if not stat.S_ISREG(st.st_mode):
+        kind = "FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "socket" if stat.S_ISSOCK(st.st_mode) \
+            else "device file" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "special file"
+        return f"not a regular file (a {kind}); give the video file itself"
+    if not os.access(p, os.R_OK):
+        return "permission denied; make the file readable by this user"
+    return None
+
+
 def _check_file(path: str | os.PathLike) -> Path:
     p = Path(path)
-    if not p.exists():
-        raise VideoDecodeError(p, "file not found; check the path")
-    if p.is_dir():
-        raise VideoDecodeError(p, "is a directory, not a video file")
+    problem = entry_problem(p)
+    if problem is not None:
+        raise VideoDecodeError(p, problem)
     if p.stat().st_size == 0:
         raise VideoDecodeError(p, "file is empty (0 bytes); it was probably not fully written or downloaded")
     if not os.access(p, os.R_OK):

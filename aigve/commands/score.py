@@ -129,7 +129,9 @@ def failure_line(record: dict, width: int = 200) -> str:
     message = " ".join(str(error.get("message") or error.get("type") or "unknown error").split())
     if len(message) > width:
         message = message[: width - 3] + "..."
-    return f"  {record.get('id')}: {message}"
+    from aigve.errors import console_safe
+
+    return f"  {console_safe(record.get('id'))}: {console_safe(message)}"
 
 
 def print_means(results_path) -> None:
