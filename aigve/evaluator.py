@@ -53,6 +53,31 @@ def as_item(item: VideoItem | dict | tuple | str, index: int = 0) -> VideoItem:
                      video=video, prompt=prompt)
 
 
+PARENT_POLL_S = 0.5
+"""How often a decode worker checks that the process that started it is still alive, in seconds."""
+
+
+def end_with_parent(parent_pid: int) -> None:
+    """Worker-process initializer: end this worker as soon as ``parent_pid`` is gone.
+
+    A parent killed with SIGKILL runs no cleanup, and its pool's workers (90-100 MB each) would live on.
+    Why polling rather than Linux's ``prctl(PR_SET_PDEATHSIG)``: that signal fires when the *thread* that
+    started the worker ends, and ProcessPoolExecutor starts workers from whichever thread submits (or from
+    its management thread), so it could kill healthy workers; it is also Linux-only. A daemon thread that
+    sees the worker re-parented (``os.getppid()`` changed) calls ``os._exit``.
+    """
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    if os.getppid() != parent_pid:  # the parent died before this worker finished starting
+        os._exit(1)
+    threading.Thread(target=watch, name="aigve-parent-watch", daemon=True).start()
+
+
 def _prepare_when_decoded(prepare: Callable, batch: list[VideoItem], decodes: list[Future]) -> Any:
     """Run ``backend.prepare`` on a batch once its videos are decoded; None (prepare later, inline)
     when a video failed to decode or preparing fails: the model thread then redoes it with full error handling."""
@@ -105,7 +130,8 @@ class Evaluator:
             return ThreadPoolExecutor(self.prefetch), True
         if self._process_pool is None:
             # spawn: the parent holds torch's OpenMP threads, which fork can deadlock
-            self._process_pool = ProcessPoolExecutor(self.prefetch, mp_context=multiprocessing.get_context("spawn"))
+            self._process_pool = ProcessPoolExecutor(self.prefetch, mp_context=multiprocessing.get_context("spawn"),
+                                                     initializer=end_with_parent, initargs=(os.getpid(),))
         return self._process_pool, False
 
     def start_workers(self) -> None:
