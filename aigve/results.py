@@ -36,8 +36,9 @@ class EvaluationResult:
     ``preprocess_s``, ``model_s``, ``parse_s``, ``total_s``). ``error``: None, or
     ``{"type", "message", "stage"}`` when the video failed; then ``status == "error"``.
     ``judged_aspects``: the aspects the backend really judges (``signals``: three plus its pixel-only
-    ``overall``); a record missing any of them has ``status == "partial"`` (``"ok"``: every judged aspect
-    scored). ``meta``: the manifest's other columns (``generator``, ...), as strings.
+    ``overall``); a record missing any of them, or of a video only partly decodable (``sampling``'s
+    ``decoded_fraction`` below 1), has ``status == "partial"`` (``"ok"``: every judged aspect scored over
+    the whole video). ``meta``: the manifest's other columns (``generator``, ...), as strings.
     """
 
     id: str
@@ -73,7 +74,12 @@ class EvaluationResult:
         """``"error"``, ``"partial"`` (scored, but some judged aspect is missing) or ``"ok"``."""
         if not self.ok:
             return "error"
-        return "partial" if self.missing_aspects else "ok"
+        return "partial" if self.missing_aspects or self.decoded_fraction < 1 else "ok"
+
+    @property
+    def decoded_fraction(self) -> float:
+        """Share of the video's frames that decoded (below 1 for a truncated file: status ``partial``)."""
+        return float(self.sampling.get("decoded_fraction", 1.0))
 
     def to_record(self) -> dict[str, Any]:
         record = asdict(self)
@@ -257,7 +263,8 @@ def record_status(r: dict[str, Any]) -> str:
         return str(r["status"])
     scores = {canonical_key(k) or k: v for k, v in (r.get("scores") or {}).items()}
     judged = r.get("judged_aspects") or ASPECT_KEYS
-    return "partial" if any(scores.get(k) is None for k in judged) else "ok"
+    cut = float((r.get("sampling") or {}).get("decoded_fraction", 1.0)) < 1
+    return "partial" if cut or any(scores.get(k) is None for k in judged) else "ok"
 
 
 def write_csv(records: Iterable[dict[str, Any]], path: str | os.PathLike) -> Path:
