@@ -250,3 +250,46 @@ def test_manifest_symlink_loop_and_device_files_say_what_they_are(tmp_path: Path
         probe("/dev/null")
     items = collect_items(tmp_path / "loop.mp4", prompt="p")  # a single looping link gets its record too
     assert items[0].id == "loop"
+
+
+# ----------------------------------------------------------------------------------------------- reports
+
+
+def test_reports_group_by_manifest_meta_and_count_partial_records(tmp_path: Path) -> None:
+    from aigve.aspects import ASPECT_KEYS
+    from aigve.report import build_report
+    from aigve.results import write_csv
+
+    n = 12
+    entries = [{"video_path_pd": f"videos/c{i}.mp4", "prompt_gt": f"p{i}", "model": "g",
+                **{k: {"score": (i + j) % 5 + 1} for j, k in enumerate(ASPECT_KEYS)}} for i in range(n)]
+    human = tmp_path / "human.json"
+    human.write_text(json.dumps({"data_list": entries}))
+    records = []
+    for i in range(n):
+        r = EvaluationResult(id=f"c{i}", video=f"/x/c{i}.mp4", prompt=f"p{i}", meta={"batch": f"b{i % 2}"})
+        r.scores.update({k: (i + j) % 5 + 1 for j, k in enumerate(ASPECT_KEYS)})
+        if i < 3:
+            r.scores["physics"] = None  # partial
+        records.append(r.to_record())
+    jsonl = tmp_path / "run" / "results.jsonl"
+    jsonl.parent.mkdir()
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))
+    write_csv(records, tmp_path / "run.csv")
+    for path in (jsonl, tmp_path / "run.csv"):
+        m = build_report([path], human, tmp_path / f"out_{path.suffix}", group_by="batch", n_boot=20,
+                         embeddings=False).metrics
+        assert sorted(m["groups"]["by_system"][next(iter(m["groups"]["by_system"]))]) == ["b0", "b1"]
+        assert any("3 of 12 records are partial" in note for note in m["notes"]), m["notes"]
+
+
+def test_score_prints_what_signals_judges_and_its_calibration(clips: Path, tmp_path: Path, capsys) -> None:
+    from aigve.cli import main
+
+    code = main(["score", str(clips / "good.mp4"), "--prompt", "p", "--backend", "signals", "--out",
+                 str(tmp_path / "s"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "overall is pixel-only (signals)" in err and "uncalibrated: hand-set thresholds" in err
+    run = json.loads((tmp_path / "s" / "run.json").read_text())
+    assert run["evaluator"]["calibration_status"] == "uncalibrated: hand-set thresholds"

@@ -93,7 +93,12 @@ def run(args: argparse.Namespace) -> int:
             built[0].close()  # stops decode worker processes, if any
     print_means(summary.out_dir / "results.jsonl")
     print(summary.line())
-    problem = backend_problem(built[0].describe()) if built else None
+    described = built[0].describe() if built else {}
+    if described.get("overall_kind"):  # signals: its overall is no judge's overall, and may be uncalibrated
+        print(f"note: {described['name']} judges {', '.join(described.get('judged_aspects', []))}; its overall is "
+              f"{described['overall_kind']}; {described.get('calibration_status', 'calibration unknown')}",
+              file=sys.stderr)
+    problem = backend_problem(described) if built else None
     if problem:
         print(console_note(problem), file=sys.stderr)
     if summary.failed:
