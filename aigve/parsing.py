@@ -10,22 +10,28 @@ How :func:`parse_response` reads an answer, cheapest first:
    when the text ends early (truncation); see that module for why it is hand-written.
    The block (or nested object) holding the most aspect scores wins; ties go to the last one, since an
    answer follows any example the model (or an echoed prompt) wrote before it.
+   Every quoted aspect key after the start of that block is also read on its own (:func:`_key_scan`), so the
+   aspects garbage cut off from the block are recovered (flag ``salvaged``; ``garbage`` too when no block held
+   an aspect at all).
 3. As a last resort, line-oriented text such as ``Physics: 4 - the ball falls naturally`` (flag ``line_format``,
    :func:`aigve.parsing_text.read_lines`).
 
 Flags (``ParsedResponse.flags``): repairs (``code_fence``, ``extra_text``, ``double_escaped``,
 ``python_quotes``, ``smart_quotes``, ``trailing_comma``, ``missing_comma``, ``missing_colon``, ``unquoted_keys``,
 ``unquoted_values``, ``comments``, ``inner_quotes``, ``mismatched_bracket``, ``garbage``, ``repaired_json``,
-``line_format``, ``truncated``), then per aspect ``renamed:<raw>-><key>``, ``duplicate:<key>``,
-``rounded:<key>``, ``rescaled:<key>``, ``clamped:<key>``, ``bad_score:<key>``, ``missing:<key>``.
+``line_format``, ``truncated``, ``salvaged``), then per aspect ``renamed:<raw>-><key>``, ``duplicate:<key>``,
+``rounded:<key>``, ``rescaled:<key>``, ``clamped:<key>``, ``bad_score:<key>``, ``cut_score:<key>``,
+``missing:<key>``. Key spellings go through one rule, :func:`aigve.aspects.normalise_aspect_name`.
 The released spellings ``element_presentence``/``action_presentence`` are what the released model is trained
 to write, so they are *not* flagged as renamed; any other non-canonical spelling is.
 
 Scores: floats round half up (4.5 -> 5, 2.5 -> 3; flag ``rounded`` only when the value changed), ``"4/5"``
 and ``"4 out of 5"`` read as 4, other denominators are rescaled to 0-5 (``"8/10"`` -> 4, flag ``rescaled``),
-out-of-range values are clamped to [0, 5], anything non-numeric (text, null, booleans) gives None with
-``bad_score``. Truncation: an aspect counts only if its score value was read completely; a comment cut by
-the end of the text is dropped (None) rather than kept half-written.
+out-of-range values are clamped to [0, 5], anything non-numeric (words such as ``"five"``, ranges and choices
+such as ``"3-4"`` or ``"2 or 3"``, ``"N/A"``, null, booleans) gives None with ``bad_score``. Truncation: an
+aspect counts only if its score value was read completely; a number whose last digit is the last character
+of the text (``"score": 4`` may have been ``4.5``) gives None with ``cut_score``; a comment cut by the end of
+the text is dropped (None) rather than kept half-written.
 """
 
 from __future__ import annotations
