@@ -109,11 +109,24 @@ RELEASED_KEYS: tuple[str, ...] = tuple(a.released_key for a in ASPECTS)
 BY_KEY: dict[str, Aspect] = {a.key: a for a in ASPECTS}
 
 
-def _normalise(name: str) -> str:
-    """Lower-case, and fold spaces, hyphens and camelCase into underscores."""
-    name = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name.strip())
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+_SCORE_WORDS = frozenset({"score", "scores", "rating", "ratings", "grade"})
 
+
+def normalise_aspect_name(name: str) -> str:
+    """The one spelling rule for aspect names: lower-case; spaces, hyphens and camelCase folded into
+    underscores; a leading or trailing "score"/"rating"/"grade" word dropped. So ``physics_score``,
+    ``score_physics``, ``Physics Score``, ``PhysicsScore`` and ``physics`` all become ``physics``; a bare
+    ``score`` becomes "" (a field name, not an aspect)."""
+    name = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", str(name).strip())
+    words = [w for w in re.sub(r"[^a-z0-9]+", "_", name.lower()).split("_") if w]
+    while words and words[-1] in _SCORE_WORDS:
+        words.pop()
+    while words and words[0] in _SCORE_WORDS:
+        words.pop(0)
+    return "_".join(words)
+
+
+_normalise = normalise_aspect_name
 
 _LOOKUP: dict[str, str] = {}
 for _a in ASPECTS:
@@ -122,7 +135,8 @@ for _a in ASPECTS:
 
 
 def canonical_key(name: str, *, fuzzy: bool = False) -> str | None:
-    """Map any accepted spelling of an aspect to its canonical key; None if unknown.
+    """Map any accepted spelling of an aspect to its canonical key; None if unknown. Spellings are compared
+    after :func:`normalise_aspect_name` (``score_physics`` -> ``physics``).
 
     ``fuzzy=True`` also accepts close misspellings (edit-distance match, e.g. ``techincal_quality``).
     """

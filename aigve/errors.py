@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class AigveError(Exception):
     """Base class of every error raised on purpose by aigve."""
@@ -15,6 +17,19 @@ class ConfigError(AigveError, ValueError):
         super().__init__(f"invalid {field}={value!r}: {fix}")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def console_safe(text: object) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``, ...), for one console or log line.
+
+    File names may hold newlines, carriage returns or terminal escapes; printed raw, a name such as
+    ``"a.mp4\\n10 scored, 0 failed"`` would forge a line of aigve's own output. The one function every
+    message naming a user's file or id goes through.
+    """
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
 class InputError(AigveError):
     """An input file (manifest, score file, human file) is malformed.
 
@@ -23,7 +38,7 @@ class InputError(AigveError):
 
     def __init__(self, path: object, problem: str, row: int | None = None):
         self.path, self.problem, self.row = str(path), problem, row
-        where = f"{self.path}" + (f", row {row}" if row is not None else "")
+        where = console_safe(self.path) + (f", row {row}" if row is not None else "")
         super().__init__(f"{where}: {problem}")
 
 
@@ -32,7 +47,7 @@ class VideoDecodeError(AigveError):
 
     def __init__(self, path: object, reason: str):
         self.path, self.reason = str(path), reason
-        super().__init__(f"{self.path}: {reason}")
+        super().__init__(f"{console_safe(self.path)}: {reason}")
 
 
 class ResponseParseError(AigveError):

@@ -13,6 +13,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from dataclasses import dataclass
 from typing import Any
 
+from aigve.aspects import ASPECT_KEYS
 from aigve.backends.base import Backend, BackendOutput, default_sampling
 from aigve.config import SamplingConfig
 from aigve.errors import AigveError, ConfigError, NotARealEvaluationWarning, ResponseParseError
@@ -29,12 +30,15 @@ SORT_WINDOW_BATCHES = 8
 
 @dataclass(frozen=True)
 class VideoItem:
-    """One video to score. ``id`` is unique within a run; ``row`` is its manifest row when known."""
+    """One video to score. ``id`` is unique within a run; ``row`` is its manifest row when known; ``meta``:
+    the manifest's other columns as ``(name, text)`` pairs (a tuple, so the item stays hashable), copied into
+    the record's ``meta``."""
 
     id: str
     video: str
     prompt: str
     row: int | None = None
+    meta: tuple[tuple[str, str], ...] = ()
 
 
 def as_item(item: VideoItem | dict | tuple | str, index: int = 0) -> VideoItem:
@@ -70,6 +74,31 @@ def not_a_real_evaluation(description: Mapping[str, Any]) -> str | None:
     if problem is None and isinstance(model, str) and os.path.isfile(os.path.join(model, RANDOM_ARCH_MARKER)):
         problem = f"a random-weight model ({model})"
     return problem
+
+
+PARENT_POLL_S = 0.5
+"""How often a decode worker checks that the process that started it is still alive, in seconds."""
+
+
+def end_with_parent(parent_pid: int) -> None:
+    """Worker-process initializer: end this worker as soon as ``parent_pid`` is gone.
+
+    A parent killed with SIGKILL runs no cleanup, and its pool's workers (90-100 MB each) would live on.
+    Why polling rather than Linux's ``prctl(PR_SET_PDEATHSIG)``: that signal fires when the *thread* that
+    started the worker ends, and ProcessPoolExecutor starts workers from whichever thread submits (or from
+    its management thread), so it could kill healthy workers; it is also Linux-only. A daemon thread that
+    sees the worker re-parented (``os.getppid()`` changed) calls ``os._exit``.
+    """
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    if os.getppid() != parent_pid:  # the parent died before this worker finished starting
+        os._exit(1)
+    threading.Thread(target=watch, name="aigve-parent-watch", daemon=True).start()
 
 
 def _prepare_when_decoded(prepare: Callable, batch: list[VideoItem], decodes: list[Future]) -> Any:
@@ -125,7 +154,8 @@ class Evaluator:
             return ThreadPoolExecutor(self.prefetch), True
         if self._process_pool is None:
             # spawn: the parent holds torch's OpenMP threads, which fork can deadlock
-            self._process_pool = ProcessPoolExecutor(self.prefetch, mp_context=multiprocessing.get_context("spawn"))
+            self._process_pool = ProcessPoolExecutor(self.prefetch, mp_context=multiprocessing.get_context("spawn"),
+                                                     initializer=end_with_parent, initargs=(os.getpid(),))
         return self._process_pool, False
 
     def start_workers(self) -> None:
@@ -272,11 +302,12 @@ class Evaluator:
         for it, v in zip(batch, loaded, strict=True):
             if isinstance(v, EvaluationResult):
                 results.append(v)
-                continue
-            out = outputs[it.id]
-            result = out if isinstance(out, EvaluationResult) else self._to_result(it, v, out)
-            result.extra["batch_size"] = sizes[it.id]
-            results.append(result)
+            else:
+                out = outputs[it.id]
+                result = out if isinstance(out, EvaluationResult) else self._to_result(it, v, out)
+                result.extra["batch_size"] = sizes[it.id]
+                results.append(result)
+            results[-1].meta = dict(it.meta)
         return results
 
     def _to_result(self, item: VideoItem, video: SampledVideo, out: BackendOutput) -> EvaluationResult:
@@ -297,8 +328,12 @@ class Evaluator:
             return EvaluationResult.failed(item.id, item.video, item.prompt, exc, stage="parse", timings=timings, **common)
         timings["parse_s"] = time.perf_counter() - start
         timings["total_s"] = sum(timings.values())
+        # what the backend really judges (signals: three aspects and a pixel-only overall); a record missing
+        # any of these is "partial"
+        judged = list(common["backend"].get("judged_aspects") or ASPECT_KEYS)
         return EvaluationResult(id=item.id, video=item.video, prompt=item.prompt, scores=dict(parsed.scores),
-                                comments=dict(parsed.comments), parse_flags=list(parsed.flags), timings=timings, **common)
+                                comments=dict(parsed.comments), parse_flags=list(parsed.flags), timings=timings,
+                                judged_aspects=judged, **common)
 
 
 def estimated_input_tokens(item: VideoItem, info: VideoInfo | None, sampling: SamplingConfig) -> int:

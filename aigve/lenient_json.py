@@ -9,8 +9,8 @@ Why hand-written rather than a JSON-repair library: none is in the dependency se
 *which* values were cut off by truncation (a comment cut mid-sentence, a key with no value yet), which generic
 repairers hide by closing the open string and brackets. Here a string cut by the end of the text comes back
 as a :class:`PartialString`, a key whose value never started is dropped, and ``Reading.truncated`` is set.
-A number that ends exactly at the end of the text is returned as read (``{"score": 4`` gives 4) with
-``truncated`` set: the reader cannot tell whether more digits would have followed.
+A number that ends exactly at the end of the text comes back as a :class:`PartialNumber` (``{"score": 4``
+might have gone on as ``4.5``), never as the number, with ``truncated`` set.
 
 Objects come back as :class:`JSONObject` (a list of ``(key, value)`` pairs) so duplicate keys survive. The text
 is never evaluated.
@@ -39,6 +39,14 @@ class JSONObject(list):
 
 class PartialString(str):
     """A string value (or key) cut off by the end of the text; its content is what was written before the end."""
+
+
+@dataclass(frozen=True)
+class PartialNumber:
+    """A number whose last digit is the last character of the text (``{"score": 4`` could have been ``4.5``
+    or ``45``): not a number, so no caller can take it for a score by accident. ``text``: the digits read."""
+
+    text: str
 
 
 class NestingTooDeep(ValueError):
@@ -316,9 +324,10 @@ class _Reader:
             after = _WS.match(s, m.end()).end()
             if after >= self.n or s[after] in ",}]\n" or s.startswith(("//", "/*", "#"), after):
                 self.i = m.end()
-                if m.end() >= self.n:
-                    self.truncated = True
                 text = m.group()
+                if m.end() >= self.n:  # more digits may have followed: see PartialNumber
+                    self.truncated = True
+                    return PartialNumber(text)
                 return float(text) if any(c in text for c in ".eE") else int(text)
         m = _BARE_VALUE.match(s, self.i)
         word = m.group().strip()

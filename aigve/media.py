@@ -16,6 +16,8 @@ class VideoInfo:
     """What a probe learns about a file without decoding every frame.
 
     ``fps`` is None when the container carries no usable rate. ``duration_s`` is in seconds.
+    ``header_frames``: None, or the frame count the header claims when fewer frames are there (a file cut
+    short); then ``num_frames``/``duration_s`` describe the part that can be read.
     """
 
     path: str
@@ -27,6 +29,12 @@ class VideoInfo:
     decoder: str
     codec: str | None = None
     size_bytes: int | None = None
+    header_frames: int | None = None
+
+    @property
+    def decoded_fraction(self) -> float:
+        """Share of the header's frames that are there (1.0 for a whole file)."""
+        return 1.0 if not self.header_frames else round(self.num_frames / self.header_frames, 4)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,4 +104,7 @@ class SampledVideo:
             "visual_tokens": self.plan.visual_tokens,
             "decoder": self.info.decoder,
             "notes": list(self.plan.notes),
+            # a truncated file: what share of its header's frames could be decoded (the record is "partial")
+            "header_num_frames": self.info.header_frames or self.info.num_frames,
+            "decoded_fraction": self.info.decoded_fraction,
         }

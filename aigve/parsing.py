@@ -10,22 +10,28 @@ How :func:`parse_response` reads an answer, cheapest first:
    when the text ends early (truncation); see that module for why it is hand-written.
    The block (or nested object) holding the most aspect scores wins; ties go to the last one, since an
    answer follows any example the model (or an echoed prompt) wrote before it.
+   Every quoted aspect key after the start of that block is also read on its own (:func:`_key_scan`), so the
+   aspects garbage cut off from the block are recovered (flag ``salvaged``; ``garbage`` too when no block held
+   an aspect at all).
 3. As a last resort, line-oriented text such as ``Physics: 4 - the ball falls naturally`` (flag ``line_format``,
    :func:`aigve.parsing_text.read_lines`).
 
 Flags (``ParsedResponse.flags``): repairs (``code_fence``, ``extra_text``, ``double_escaped``,
 ``python_quotes``, ``smart_quotes``, ``trailing_comma``, ``missing_comma``, ``missing_colon``, ``unquoted_keys``,
 ``unquoted_values``, ``comments``, ``inner_quotes``, ``mismatched_bracket``, ``garbage``, ``repaired_json``,
-``line_format``, ``truncated``), then per aspect ``renamed:<raw>-><key>``, ``duplicate:<key>``,
-``rounded:<key>``, ``rescaled:<key>``, ``clamped:<key>``, ``bad_score:<key>``, ``missing:<key>``.
+``line_format``, ``truncated``, ``salvaged``), then per aspect ``renamed:<raw>-><key>``, ``duplicate:<key>``,
+``rounded:<key>``, ``rescaled:<key>``, ``clamped:<key>``, ``bad_score:<key>``, ``cut_score:<key>``,
+``missing:<key>``. Key spellings go through one rule, :func:`aigve.aspects.normalise_aspect_name`.
 The released spellings ``element_presentence``/``action_presentence`` are what the released model is trained
 to write, so they are *not* flagged as renamed; any other non-canonical spelling is.
 
 Scores: floats round half up (4.5 -> 5, 2.5 -> 3; flag ``rounded`` only when the value changed), ``"4/5"``
 and ``"4 out of 5"`` read as 4, other denominators are rescaled to 0-5 (``"8/10"`` -> 4, flag ``rescaled``),
-out-of-range values are clamped to [0, 5], anything non-numeric (text, null, booleans) gives None with
-``bad_score``. Truncation: an aspect counts only if its score value was read completely; a comment cut by
-the end of the text is dropped (None) rather than kept half-written.
+out-of-range values are clamped to [0, 5], anything non-numeric (words such as ``"five"``, ranges and choices
+such as ``"3-4"`` or ``"2 or 3"``, ``"N/A"``, null, booleans) gives None with ``bad_score``. Truncation: an
+aspect counts only if its score value was read completely; a number whose last digit is the last character
+of the text (``"score": 4`` may have been ``4.5``) gives None with ``cut_score``; a comment cut by the end of
+the text is dropped (None) rather than kept half-written.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from typing import Any
 
 from aigve.aspects import ASPECT_KEYS, BY_KEY
 from aigve.errors import ResponseParseError
-from aigve.lenient_json import JSONObject, NestingTooDeep, PartialString, read_json
+from aigve.lenient_json import MISSING, JSONObject, NestingTooDeep, PartialNumber, PartialString, read_json
 from aigve.parsing_text import (
     Entries,
     Entry,
@@ -87,13 +93,13 @@ class ParsedResponse:
 
 def _entry(value: object) -> Entry | None:
     """One aspect's value in any supported shape; None when no score was given (or it was cut off)."""
-    if isinstance(value, PartialString):
-        return None
+    if isinstance(value, (PartialString, PartialNumber)):
+        return Entry(None, None, ["cut_score"])  # cut by the end of the text: no score, but say so
     if isinstance(value, JSONObject):
         found, score, comment = False, None, None
         for raw, v in value:
             kind = field_kind(raw)
-            if kind == "score" and not found and not isinstance(v, PartialString):
+            if kind == "score" and not found:
                 found, score = True, v
             elif kind == "comment" and comment is None:
                 comment = comment_text(v)
@@ -256,6 +262,50 @@ def extract_json_block(text: str) -> str | None:
     return None if span is None else text[span[0]:span[1]]
 
 
+# A quoted key followed by a colon: where an aspect's value starts, found without reading the enclosing block.
+_QUOTED_KEY = re.compile(r"[\"'\u201c\u201d\u2018\u2019]([A-Za-z][\w \-]{0,40})[\"'\u201c\u201d\u2018\u2019]\s{0,5}[:=]\s*")
+
+
+def _key_scan(text: str, start: int) -> Entries:
+    """Every ``"<aspect>": value`` in ``text[start:]``, each value read on its own.
+
+    Garbage (a garbled first line, a stray bracket) can end or swallow the block the reader is in, after which
+    the remaining aspect blocks are no longer inside any object that :func:`_best_block` sees. Reading each
+    quoted aspect key's value directly recovers every well-formed block; a value is still only what is written
+    right after that aspect's own key, so nothing is invented.
+    """
+    found = Entries()
+    for m in _QUOTED_KEY.finditer(text, start):
+        key = aspect_key(m.group(1))
+        if key is None:
+            continue
+        try:
+            reading = read_json(text, m.end())
+        except NestingTooDeep:
+            continue
+        value = reading.value
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and reading.end >= len(text):
+            value = PartialNumber(text[m.end():reading.end])  # strict json took "4" at the very end: maybe "4.5"
+        if value is not MISSING:
+            found.add(key, m.group(1), _entry(value))
+    return found
+
+
+def _salvage(text: str, result: Entries | None, start: int) -> tuple[Entries, bool] | None:
+    """``result`` completed with the aspects :func:`_key_scan` finds from ``start`` on that it lacks (only
+    from ``start`` on: an example echoed before the answer must not fill it); whether anything was added."""
+    if result is not None and result.rank[0] == len(ASPECT_KEYS):
+        return result, False
+    scan = _key_scan(text, start)
+    result = result if result is not None else Entries()
+    added = False
+    for key, (raw, entry) in scan.entries.items():
+        have = result.entries.get(key)
+        if have is None or (have[1].score is None and entry.score is not None):
+            result.entries[key], added = (raw, entry), True
+    return (result, added) if result.entries else None
+
+
 def _locate(text: str) -> tuple[Entries, list[str]] | None:
     """The best reading of ``text`` with its repair flags, or None when no aspect score was found."""
     best = _best_block(text)
@@ -263,7 +313,11 @@ def _locate(text: str) -> tuple[Entries, list[str]] | None:
         outside = _FENCE_MARK.sub("", text[:best.span[0]] + text[best.span[1]:])
         if outside.strip():
             best.flags.insert(0, "extra_text")
-        return best.result, best.flags
+        result, added = _salvage(text, best.result, best.span[0])
+        return result, best.flags + ["salvaged"] * added
+    salvaged = _salvage(text, None, 0)
+    if salvaged is not None and salvaged[0].rank[0]:
+        return salvaged[0], ["garbage", "salvaged"]
     lines = read_lines(text)
     return (lines, ["line_format"]) if lines.rank[0] else None
 
@@ -299,7 +353,7 @@ def parse_response(text: str) -> ParsedResponse:
         tail.extend(f"{f}:{key}" for f in entry.score_flags)
     parsed.flags.extend(result.flags + tail)
     parsed.flags.extend(f"missing:{k}" for k in ASPECT_KEYS if parsed.scores[k] is None
-                        and f"bad_score:{k}" not in tail)
+                        and f"bad_score:{k}" not in tail and f"cut_score:{k}" not in tail)
     parsed.flags = list(dict.fromkeys(parsed.flags))
     if parsed.flags:
         log.debug("parsed model response with repairs: %s", parsed.flags)

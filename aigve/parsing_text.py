@@ -1,6 +1,6 @@
 """Scores and comments written as text, and the per-aspect entries both answer readers fill.
 
-Used by :mod:`aigve.parsing`: :func:`parse_score_value` (``"4/5"``, ``"four"``, ``4.5``), field and aspect
+Used by :mod:`aigve.parsing`: :func:`parse_score_value` (``"4/5"``, ``4.5``), field and aspect
 name lookup (``"Score"``, ``"Reason"``, ``"Technical Quality"``), ``"4 - the ball falls naturally"`` values,
 and :func:`read_lines`, the last-resort reader for answers written as lines rather than JSON
 (``Physics: 4 - comment``). Comments cut off by truncation (:class:`~aigve.lenient_json.PartialString`) are
@@ -15,11 +15,10 @@ import re
 from dataclasses import dataclass, field
 
 from aigve.aspects import SCORE_MAX, SCORE_MIN, canonical_key
-from aigve.lenient_json import PartialString
+from aigve.lenient_json import PartialNumber, PartialString
 
 # ----------------------------------------------------------------------------------------------- scores
 
-_WORDS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 _NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 # "4", "4.5", "4/5", "4 / 5", "4 out of 5", "score: 4", "4 (good)"; bounded, no nested quantifiers.
 SCORE_TEXT = re.compile(
@@ -27,16 +26,24 @@ SCORE_TEXT = re.compile(
     rf"(?:\s{{0,5}}(?:/|out\s{{1,5}}of)\s{{0,5}}({_NUM}))?",
     re.IGNORECASE,
 )
+# What may not follow a score: a second number making it a range or a choice ("3-4", "3 to 4", "2 or 3",
+# "4, 5"). Such a value names no single score, so it gives None (bad_score) rather than its first number.
+_AMBIGUOUS = re.compile(r"\s{0,5}(?:[-\u2013\u2014~,;&/]|to\b|or\b|and\b)\s{0,5}[+-]?\.?\d", re.IGNORECASE)
 
 
 def parse_score_value(value: object) -> tuple[int | None, list[str]]:
     """Turn one raw score value into an int in [0, 5], with bare flags naming any repair.
 
     Accepts ints, floats (rounded half up), and strings like ``"4"``, ``"4.0"``, ``"4/5"``, ``"4 out of 5"``,
-    ``"8/10"`` (rescaled to 0-5), ``"four"``. Returns ``(score, flags)`` where flags are drawn from
-    ``"rounded"``, ``"rescaled"``, ``"clamped"``, ``"bad_score"`` (score None). Pure; never raises.
+    ``"8/10"`` (rescaled to 0-5). Anything else is None: words (``"five"``), ranges and choices (``"3-4"``,
+    ``"2 or 3"``), ``"N/A"``, null, booleans (flag ``"bad_score"``), and a value cut off by the end of the
+    text (a :class:`~aigve.lenient_json.PartialNumber` or PartialString, flag ``"cut_score"``).
+    Returns ``(score, flags)`` where flags are drawn from ``"rounded"``, ``"rescaled"``, ``"clamped"``,
+    ``"bad_score"``, ``"cut_score"``. Pure; never raises.
     """
     flags: list[str] = []
+    if isinstance(value, (PartialNumber, PartialString)):
+        return None, ["cut_score"]
     if isinstance(value, bool) or value is None:
         return None, ["bad_score"]
     if isinstance(value, int):
@@ -45,10 +52,7 @@ def parse_score_value(value: object) -> tuple[int | None, list[str]]:
         number = value
     elif isinstance(value, str):
         m = SCORE_TEXT.match(value[:200])
-        word = value.strip().lower()
-        if word in _WORDS:
-            return _WORDS[word], []
-        if m is None:
+        if m is None or _AMBIGUOUS.match(value, m.end()):
             return None, ["bad_score"]
         number = float(m.group(1))
         if m.group(2) is not None:
@@ -136,6 +140,8 @@ def split_score_text(text: str) -> Entry:
     if m is None:
         score, flags = parse_score_value(text)
         return Entry(score, None if score is not None else comment_text(text), flags)
+    if _AMBIGUOUS.match(text, m.end()):
+        return Entry(None, None, ["bad_score"])
     score, flags = parse_score_value(m.group())
     rest = text[m.end():]
     return Entry(score, comment_text(rest[_SEPARATOR.match(rest).end():]), flags)

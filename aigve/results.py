@@ -35,6 +35,10 @@ class EvaluationResult:
     :meth:`aigve.media.SampledVideo.sampling_record`. ``timings``: seconds (``decode_s``,
     ``preprocess_s``, ``model_s``, ``parse_s``, ``total_s``). ``error``: None, or
     ``{"type", "message", "stage"}`` when the video failed; then ``status == "error"``.
+    ``judged_aspects``: the aspects the backend really judges (``signals``: three plus its pixel-only
+    ``overall``); a record missing any of them, or of a video only partly decodable (``sampling``'s
+    ``decoded_fraction`` below 1), has ``status == "partial"`` (``"ok"``: every judged aspect scored over
+    the whole video). ``meta``: the manifest's other columns (``generator``, ...), as strings.
     """
 
     id: str
@@ -51,15 +55,31 @@ class EvaluationResult:
     parse_flags: list[str] = field(default_factory=list)
     error: dict[str, str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    judged_aspects: list[str] = field(default_factory=lambda: list(ASPECT_KEYS))
+    meta: dict[str, str] = field(default_factory=dict)
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
     @property
     def ok(self) -> bool:
+        """No error (the video was scored, perhaps :attr:`partially <status>`)."""
         return self.error is None
 
     @property
+    def missing_aspects(self) -> list[str]:
+        """Judged aspects with no score (the answer lacked them, was cut off, or gave a non-number)."""
+        return [k for k in self.judged_aspects if self.scores.get(k) is None]
+
+    @property
     def status(self) -> str:
-        return "ok" if self.ok else "error"
+        """``"error"``, ``"partial"`` (scored, but some judged aspect is missing) or ``"ok"``."""
+        if not self.ok:
+            return "error"
+        return "partial" if self.missing_aspects or self.decoded_fraction < 1 else "ok"
+
+    @property
+    def decoded_fraction(self) -> float:
+        """Share of the video's frames that decoded (below 1 for a truncated file: status ``partial``)."""
+        return float(self.sampling.get("decoded_fraction", 1.0))
 
     def to_record(self) -> dict[str, Any]:
         record = asdict(self)
@@ -223,19 +243,47 @@ def compact_results(path: str | os.PathLike) -> int:
     return removed
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet will not run as a formula: text starting with ``= + - @`` or a tab or
+    carriage return gets a leading ``'`` (the OWASP advice against CSV injection). Numbers pass unchanged,
+    so a score of -1 stays a number. The one function both results.csv and the web download use."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def record_status(r: dict[str, Any]) -> str:
+    """A record's status, also for records written before ``status``/``judged_aspects`` were recorded."""
+    if r.get("error") is not None:
+        return "error"
+    if r.get("status") in ("ok", "partial"):
+        return str(r["status"])
+    scores = {canonical_key(k) or k: v for k, v in (r.get("scores") or {}).items()}
+    judged = r.get("judged_aspects") or ASPECT_KEYS
+    cut = float((r.get("sampling") or {}).get("decoded_fraction", 1.0)) < 1
+    return "partial" if cut or any(scores.get(k) is None for k in judged) else "ok"
+
+
 def write_csv(records: Iterable[dict[str, Any]], path: str | os.PathLike) -> Path:
-    """One row per video: id, video, prompt, status, the nine scores, total seconds, error message."""
+    """One row per video: id, video, prompt, status, the nine scores, total seconds, error message, then the
+    manifest's other columns as ``meta.<name>``. Every text cell goes through :func:`safe_cell`."""
     path = Path(path)
-    cols = ["id", "video", "prompt", "status", *ASPECT_KEYS, "total_s", "error"]
+    records = list(records)
+    meta_cols = list(dict.fromkeys(f"meta.{k}" for r in records for k in (r.get("meta") or {})))
+    cols = ["id", "video", "prompt", "status", *ASPECT_KEYS, "total_s", "error", *meta_cols]
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=cols)
         writer.writeheader()
         for r in records:
             row = {"id": r.get("id"), "video": r.get("video"), "prompt": r.get("prompt"),
-                   "status": "ok" if r.get("error") is None else "error",
+                   "status": record_status(r),
                    "total_s": (r.get("timings") or {}).get("total_s"),
                    "error": (r.get("error") or {}).get("message")}
             scores = {canonical_key(k) or k: v for k, v in (r.get("scores") or {}).items()}
             row.update({k: scores.get(k) for k in ASPECT_KEYS})
-            writer.writerow(row)
+            row.update({f"meta.{k}": v for k, v in (r.get("meta") or {}).items()})
+            writer.writerow({k: safe_cell(v) for k, v in row.items()})
     return path

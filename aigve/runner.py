@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aigve.errors import AigveError, InputError, json_error_text
+from aigve.errors import AigveError, InputError, console_safe, json_error_text
 from aigve.evaluator import Evaluator, VideoItem
 from aigve.results import (
     EvaluationResult,
@@ -22,6 +22,7 @@ from aigve.results import (
     done_ids,
     iter_records,
     latest_by_id,
+    record_status,
     write_csv,
     write_text_atomic,
 )
@@ -38,14 +39,24 @@ def collect_items(source: str | os.PathLike, *, prompt: str | None = None, uses_
     ``prompt``), or a CSV/JSONL/JSON-list manifest with ``video``, ``prompt`` and optional ``id`` fields
     (relative paths resolve against the manifest's folder). ``uses_prompt=False`` (a backend that never
     reads prompts, or no backend at all) silences the warnings about missing prompts."""
-    from aigve.video import is_video_path
+    from aigve.video import VIDEO_EXTENSIONS, is_video_path
 
     path = Path(source)
     if path.is_dir():
         for name in ("manifest.csv", "manifest.jsonl"):
             if (path / name).is_file():
                 return read_manifest(path / name, uses_prompt=uses_prompt)
-        videos = sorted(p for p in path.iterdir() if p.is_file() and is_video_path(p))
+        # Every entry named like a video becomes an item, whatever it is (a symlink loop, a dangling link, a
+        # directory called x.mp4, a FIFO): the probe gives each an error record naming the problem, instead of
+        # an is_file() filter dropping it without a word. Other entries are listed in one log line.
+        entries = sorted(path.iterdir())
+        videos = [p for p in entries if is_video_path(p)]
+        sidecars = {v.with_suffix(".txt") for v in videos}
+        others = [p.name for p in entries if not is_video_path(p) and p not in sidecars]
+        if others:
+            log.info("%s: skipped %d entr%s not named as a video (%s): %s", path, len(others),
+                     "y" if len(others) == 1 else "ies", ", ".join(VIDEO_EXTENSIONS),
+                     ", ".join(console_safe(n) for n in others[:10]) + (", ..." if len(others) > 10 else ""))
         if not videos:
             raise InputError(path, "folder holds no video files and no manifest.csv/manifest.jsonl")
         items = _unique([VideoItem(id=p.stem, video=str(p), prompt=_sidecar_prompt(p, prompt)) for p in videos], path)
@@ -57,7 +68,7 @@ def collect_items(source: str | os.PathLike, *, prompt: str | None = None, uses_
         return items
     if path.suffix.lower() in MANIFEST_SUFFIXES:
         return read_manifest(path, uses_prompt=uses_prompt)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():  # a broken or looping link gets its record, naming why
         raise InputError(path, "no such file or folder")
     if prompt is None and uses_prompt:
         log.warning("%s: no --prompt given; prompt-dependent aspects will be judged without one", path)
@@ -66,7 +77,11 @@ def collect_items(source: str | os.PathLike, *, prompt: str | None = None, uses_
 
 def _sidecar_prompt(video: Path, default: str | None) -> str:
     txt = video.with_suffix(".txt")
-    return txt.read_text(encoding="utf-8").strip() if txt.is_file() else (default or "")
+    try:
+        return txt.read_text(encoding="utf-8").strip() if txt.is_file() else (default or "")
+    except OSError as exc:  # unreadable sidecar: the video still gets its record; say why it has no prompt
+        log.warning("%s: prompt file unreadable (%s); scoring without it", console_safe(txt), exc.strerror)
+        return default or ""
 
 
 def read_manifest(path: str | os.PathLike, *, uses_prompt: bool = True) -> list[VideoItem]:
@@ -86,7 +101,8 @@ def read_manifest(path: str | os.PathLike, *, uses_prompt: bool = True) -> list[
             raise InputError(path, "empty 'video' field", row=i)
         resolved = Path(video) if Path(video).is_absolute() else path.parent / video
         ident = str(rec.get("id") or "").strip() or Path(video).with_suffix("").as_posix()
-        items.append(VideoItem(id=ident, video=str(resolved), prompt=str(rec.get("prompt") or ""), row=i))
+        items.append(VideoItem(id=ident, video=str(resolved), prompt=str(rec.get("prompt") or ""), row=i,
+                               meta=_meta(rec)))
     if not items:
         raise InputError(path, "manifest has no rows")
     unprompted = [it.row for it in items if not it.prompt.strip()]
@@ -97,16 +113,56 @@ def read_manifest(path: str | os.PathLike, *, uses_prompt: bool = True) -> list[
     return _unique(items, path, named_rows=named, id_column=any("id" in rec for _, rec in rows))
 
 
+MANIFEST_FIELDS = ("video", "prompt", "id")
+CSV_FIELD_LIMIT = 64 * 1024 * 1024
+"""Largest CSV manifest cell read, in characters (Python's csv default, 128 KiB, refuses a long prompt)."""
+
+
+def _meta(rec: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """A manifest row's columns other than video/prompt/id, as text (``generator``, ``seed``, ...)."""
+    out = []
+    for key, value in rec.items():
+        if key is None or str(key) in MANIFEST_FIELDS:
+            continue
+        text = "" if value is None else value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        out.append((str(key), text))
+    return tuple(out)
+
+
+def _csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """A CSV manifest's rows; a repeated column name (which DictReader would silently let the last one win)
+    and a cell over :data:`CSV_FIELD_LIMIT` are InputErrors naming them."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, CSV_FIELD_LIMIT))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            names = reader.fieldnames or []
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise InputError(path, f"column {', '.join(map(repr, repeated))} appears more than once in the header; "
+                                       f"keep one (the others would be ignored)")
+            missing = {"video", "prompt"} - set(names)
+            if missing:
+                raise InputError(path, f"missing column(s) {', '.join(sorted(missing))}; found {reader.fieldnames}")
+            rows = []
+            try:
+                for i, r in enumerate(reader, 2):
+                    rows.append((i, r))
+            except csv.Error as exc:
+                raise InputError(path, f"unreadable CSV ({exc}; cells may hold at most {CSV_FIELD_LIMIT:,} "
+                                       f"characters); use a JSONL manifest for longer fields",
+                                 row=len(rows) + 2) from None
+            return rows
+    finally:
+        csv.field_size_limit(old)
+
+
 def _manifest_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """``(row number, record)`` pairs of a CSV/JSONL manifest (row numbers as a user counts them)."""
     rows: list[tuple[int, dict[str, Any]]] = []
     if path.suffix.lower() == ".csv":
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            missing = {"video", "prompt"} - set(reader.fieldnames or [])
-            if missing:
-                raise InputError(path, f"missing column(s) {', '.join(sorted(missing))}; found {reader.fieldnames}")
-            rows = [(i, r) for i, r in enumerate(reader, 2)]
+        rows = _csv_rows(path)
     elif path.suffix.lower() == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -182,16 +238,25 @@ class RunSummary:
     skipped: int
     wall_s: float
     out_dir: Path
+    partial: tuple[str, ...] = ()
+    """Ids of scored records missing some judged aspect (status ``partial``), counted within ``scored``."""
 
     def line(self) -> str:
-        return summary_text(self.scored, self.failed, self.skipped, self.total, self.wall_s, self.out_dir / RESULTS_NAME)
+        return summary_text(self.scored, self.failed, self.skipped, self.total, self.wall_s, self.out_dir / RESULTS_NAME,
+                            partial=self.partial)
 
 
-def summary_text(scored: int, failed: int, skipped: int, total: int, wall_s: float, results: Path) -> str:
-    """The one-line summary printed after a run (or one shard of it)."""
+def summary_text(scored: int, failed: int, skipped: int, total: int, wall_s: float, results: Path, *,
+                 partial: Collection[str] = ()) -> str:
+    """The summary printed after a run (or one shard of it); partial records are counted and (up to 10) listed,
+    so an answer that lost aspects never passes for a whole one."""
     rate = scored / wall_s if wall_s > 0 else 0.0
-    return (f"{scored} scored, {failed} failed, {skipped} skipped (resume) of {total} "
+    text = (f"{scored} scored, {failed} failed, {skipped} skipped (resume) of {total} "
             f"in {wall_s:.1f} s ({rate:.2f} videos/s) -> {results}")
+    if partial:
+        shown = ", ".join(console_safe(p) for p in list(partial)[:10]) + (", ..." if len(partial) > 10 else "")
+        text += f"\n{len(partial)} of the scored are partial (some judged aspect missing): {shown}"
+    return text
 
 
 EvaluatorSource = Evaluator | Callable[[], Evaluator]
@@ -228,6 +293,7 @@ def run_batch(
     refuse_existing(results_path, resume)
     begin_run(out, spec, settings, resume=resume, items=len(items))
     start = time.perf_counter()
+    partial: list[str] = []
     try:
         scored, failed, skipped = score_into(recording(evaluator, out, len(items), batch_size), items, results_path,
                                              resume=resume, batch_size=batch_size, progress=progress,
@@ -236,8 +302,10 @@ def run_batch(
         if results_path.exists():
             if resume:  # retried failures left their old records behind: keep the newest per video
                 compact_results(results_path)
-            write_csv(latest_by_id(iter_records(results_path)).values(), out / CSV_NAME)
-    return RunSummary(len(items), scored, failed, skipped, time.perf_counter() - start, out)
+            records = list(latest_by_id(iter_records(results_path)).values())
+            write_csv(records, out / CSV_NAME)
+            partial = [str(r.get("id")) for r in records if record_status(r) == "partial"]
+    return RunSummary(len(items), scored, failed, skipped, time.perf_counter() - start, out, tuple(partial))
 
 
 def refuse_existing(results_path: Path, resume: bool) -> None:
@@ -272,7 +340,8 @@ def score_into(
             if probe_first:
                 report = probe_items(todo)
                 for it, exc in report.failed:
-                    writer.write(EvaluationResult.failed(it.id, it.video, it.prompt, exc, stage="probe"))
+                    writer.write(EvaluationResult.failed(it.id, it.video, it.prompt, exc, stage="probe",
+                                                         meta=dict(it.meta)))
                     failed += 1
                     bar.update(1)
                 todo = [it for it, _ in report.ok]

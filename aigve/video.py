@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from aigve.config import SamplingConfig
-from aigve.errors import VideoDecodeError
+from aigve.errors import VideoDecodeError, console_safe
 from aigve.media import SampledVideo, SamplingPlan, VideoInfo
 from aigve.sampling import frame_motion, motion_candidates, plan_sampling
 
@@ -58,8 +58,10 @@ def decord_available() -> bool:
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Metadata of a video without decoding it all; raises VideoDecodeError when it is not a usable video.
 
-    Decodes only up to the first frame (proof the stream is readable). ``num_frames`` comes from the
-    header, or from counting packets (no decoding) when the container has no count (mkv, webm).
+    Decodes only up to the first frame (proof the stream is readable), and reads (demuxes, without decoding)
+    every packet to the end of the file. ``num_frames`` is the header's count, or the packets read when the
+    container has no count (mkv, webm) or when fewer packets than the header lists are there (a truncated
+    file: then ``header_frames`` keeps the header's claim and ``duration_s`` is that of the readable part).
     ``decoder`` is the decoder :func:`read_frames` will try first (``decord`` or ``pyav``).
     """
     p = _check_file(path)
@@ -75,9 +77,18 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         codec = stream.codec_context.name
         fps = _stream_fps(stream)
         duration = _duration(container, stream)
+        header = stream.frames or 0
         num_frames, first = _count_and_first_frame(p, container, stream)
     if num_frames < 1 or first is None:
         raise VideoDecodeError(p, "the video stream contains no decodable frames (empty or corrupt stream)")
+    header_frames = None
+    if 0 < num_frames < header:  # cut short: the readable part is what counts, the header's claim is kept
+        header_frames = header
+        log.warning("%s: header lists %d frames but the file holds only %d (%.0f%%); truncated?", console_safe(p),
+                    header, num_frames, 100 * num_frames / header)
+        duration = num_frames / fps if fps else (duration * num_frames / header if duration else None)
+    elif header > 0:
+        num_frames = header
     if fps is None and duration and num_frames > 1:
         log.info("%s: no frame rate in the container; sampling derives it from duration", p)
     return VideoInfo(
@@ -90,6 +101,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         decoder=_preferred_decoder(codec),
         codec=codec,
         size_bytes=p.stat().st_size,
+        header_frames=header_frames,
     )
 
 
@@ -137,7 +149,7 @@ def load_video(
         notes.append(f"header lists {info.num_frames} frames but only {result.decodable} decode; re-planned over those")
         fps = plan.source_fps
         info = dataclasses.replace(info, num_frames=result.decodable, duration_s=result.decodable / fps,
-                                   decoder=result.decoder)
+                                   decoder=result.decoder, header_frames=info.header_frames or info.num_frames)
     notes.extend(result.notes)
     plan = dataclasses.replace(plan, notes=plan.notes + tuple(notes))
     info = dataclasses.replace(info, decoder=result.decoder)
@@ -336,12 +348,40 @@ def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
+def entry_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path`` is not a readable regular file (symlink loop, dangling link, missing, directory, FIFO or
+    device, unreadable), or None when it is one. Never opens it: opening a FIFO would block."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError as exc:
+        import errno
+
+        if exc.errno == errno.ELOOP:
+            return "symlink loop (the link points, directly or not, back at itself); fix or remove the link"
+        if p.is_symlink():
+            return f"dangling symlink (its target {os.readlink(p)!r} does not exist); fix or remove the link"
+        if exc.errno == errno.EACCES:
+            return "permission denied; make the file and its folders readable by this user"
+        return "file not found; check the path"
+    import stat
+
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory, not a video file"
+    if not stat.S_ISREG(st.st_mode):
+        kind = "FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "socket" if stat.S_ISSOCK(st.st_mode) \
+            else "device file" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "special file"
+        return f"not a regular file (a {kind}); give the video file itself"
+    if not os.access(p, os.R_OK):
+        return "permission denied; make the file readable by this user"
+    return None
+
+
 def _check_file(path: str | os.PathLike) -> Path:
     p = Path(path)
-    if not p.exists():
-        raise VideoDecodeError(p, "file not found; check the path")
-    if p.is_dir():
-        raise VideoDecodeError(p, "is a directory, not a video file")
+    problem = entry_problem(p)
+    if problem is not None:
+        raise VideoDecodeError(p, problem)
     if p.stat().st_size == 0:
         raise VideoDecodeError(p, "file is empty (0 bytes); it was probably not fully written or downloaded")
     if not os.access(p, os.R_OK):
@@ -365,9 +405,11 @@ def _open_failure(p: Path, error: Exception) -> str:
 
 
 def _count_and_first_frame(p: Path, container: Any, stream: Any) -> tuple[int, Any]:
-    """``(frame count, first decoded frame or None)``. Counts packets only when the header has no count."""
-    count = stream.frames or 0
-    need_count = count <= 0
+    """``(packets read to the end of the file, first decoded frame or None)``.
+
+    Demuxes every packet (no decoding beyond the first frame): a header's frame count is only a claim, and a
+    file cut short (a faststart mp4 keeps its whole index at the front) still lists every frame.
+    """
     packets, first = 0, None
     try:
         for packet in container.demux(stream):
@@ -379,14 +421,12 @@ def _count_and_first_frame(p: Path, container: Any, stream: Any) -> tuple[int, A
                     first = next(iter(packet.decode()), None)
                 except av.FFmpegError:
                     pass
-            if first is not None and not need_count:
-                break
         if first is None:
             first = next(iter(stream.codec_context.decode(None)), None)
     except av.FFmpegError as e:
         if first is None:
             raise VideoDecodeError(p, f"stream could not be read ({_first_line(e)}); the file is corrupt or truncated") from e
-    return (packets if need_count else count), first
+    return packets, first
 
 
 def _stream_fps(stream: Any) -> float | None:

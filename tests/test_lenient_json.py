@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from aigve.lenient_json import MAX_DEPTH, MISSING, JSONObject, NestingTooDeep, PartialString, read_json
+from aigve.lenient_json import MAX_DEPTH, MISSING, JSONObject, NestingTooDeep, PartialNumber, PartialString, read_json
 
 
 def test_strict_json_has_no_flags_and_keeps_duplicate_keys() -> None:
@@ -63,8 +63,9 @@ def test_truncated_object_reports_which_values_were_complete() -> None:
     [
         ('{"a": 1, "b": ', [("a", 1)]),  # a key whose value never started is dropped
         ('{"a": 1, "b', [("a", 1)]),  # a key cut mid-name is dropped
-        ('{"a": [1, 2', [("a", [1, 2])]),  # an open array keeps its complete items
-        ('{"score": 4', [("score", 4)]),  # a number at the very end is kept as read (documented limit)
+        ('{"a": [1, 2 ', [("a", [1, 2])]),  # an open array keeps its complete items
+        ('{"a": [1, 2', [("a", [1, PartialNumber("2")])]),  # a number at the very end may go on: not a number
+        ('{"score": 4', [("score", PartialNumber("4"))]),  # "4" may have been "4.5" (issue 19)
     ],
 )
 def test_truncation_drops_what_never_started(text: str, value: list) -> None:

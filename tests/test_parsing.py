@@ -113,7 +113,9 @@ CASES = [
      ["unquoted_values", "unquoted_keys"], {"physics": "smooth motion"}),
     ("truncated_mid_comment", _released_json()[: _released_json().index("About physics") + 3],
      {"technical_quality": 4, "dynamic": 3, "consistency": 5}, ["truncated", "missing:physics"], {"physics": None}),
-    ("truncated_after_score", '{"physics": {"comment": "fine", "score": 3', {"physics": 3}, ["truncated"],
+    ("truncated_after_score", '{"physics": {"comment": "fine", "score": 3, ', {"physics": 3}, ["truncated"],
+     {"physics": "fine"}),
+    ("truncated_at_score_digit", '{"dynamic": 2, "physics": {"comment": "fine", "score": 3', {"dynamic": 2}, ["truncated", "cut_score:physics"],
      {"physics": "fine"}),
     ("truncated_score_first_comment_cut", '{"physics": {"score": 3, "comment": "the ball bou', {"physics": 3},
      ["truncated"], {"physics": None}),
@@ -141,7 +143,7 @@ def test_malformed_answers(text: str, scores: dict, flags: list, comments: dict)
     for key, comment in comments.items():
         assert parsed.comments[key] == comment
     for key in ASPECT_KEYS:
-        expected_flag = f"missing:{key}" in parsed.flags or f"bad_score:{key}" in parsed.flags
+        expected_flag = any(f"{f}:{key}" in parsed.flags for f in ("missing", "bad_score", "cut_score"))
         assert expected_flag == (parsed.scores[key] is None), key  # never invented, always accounted for
     assert len(parsed.flags) == len(set(parsed.flags))
 
@@ -205,7 +207,7 @@ def test_never_evaluates_text() -> None:
         (4.49, (4, ["rounded"])), (7, (5, ["clamped"])), (-2, (0, ["clamped"])), (5.6, (5, ["rounded", "clamped"])),
         ("4", (4, [])), (" 3 ", (3, [])), ("4.0", (4, [])), ("4/5", (4, [])), ("4 / 5", (4, [])),
         ("4 out of 5", (4, [])), ("Score: 2", (2, [])), ("8/10", (4, ["rescaled"])), ("75/100", (4, ["rescaled"])),
-        ("four", (4, [])), ("3 (fair)", (3, [])), ("3D", (None, ["bad_score"])), ("N/A", (None, ["bad_score"])),
+        ("four", (None, ["bad_score"])), ("3 (fair)", (3, [])), ("3D", (None, ["bad_score"])), ("N/A", (None, ["bad_score"])),
         ("", (None, ["bad_score"])), ("4/0", (None, ["bad_score"])), (None, (None, ["bad_score"])),
         (True, (None, ["bad_score"])), (float("nan"), (None, ["bad_score"])), (float("inf"), (None, ["bad_score"])),
         ([4], (None, ["bad_score"])), ({"score": 4}, (None, ["bad_score"])),
@@ -262,7 +264,8 @@ def _score_positions(output: str) -> list[tuple[str, int]]:
 
 def _check_cut(output: str, cut: int) -> None:
     raw = {canonical_key(k): v["score"] for k, v in json.loads(output).items()}
-    complete = {k for k, pos in _score_positions(output) if pos < cut}
+    # a digit that is the last character may have gone on ("4" of "4.5"): it counts only with text after it
+    complete = {k for k, pos in _score_positions(output) if pos + 1 < cut}
     text = output[:cut]
     if not complete:
         with pytest.raises(ResponseParseError):
@@ -271,7 +274,8 @@ def _check_cut(output: str, cut: int) -> None:
     parsed = parse_response(text)
     assert _given(parsed) == {k: raw[k] for k in complete}, (cut, text[-60:])
     assert ("truncated" in parsed.flags) == (cut < len(output.rstrip()))
-    assert {f"missing:{k}" for k in ASPECT_KEYS if k not in complete} <= set(parsed.flags)
+    flags = {f.replace("cut_score:", "missing:") for f in parsed.flags}
+    assert {f"missing:{k}" for k in ASPECT_KEYS if k not in complete} <= flags
 
 
 def test_truncated_real_outputs_salvage_exactly_the_complete_aspects(real_rows: list[dict]) -> None:
@@ -293,7 +297,8 @@ def test_truncated_fenced_output(real_rows: list[dict]) -> None:
     output = real_rows[0]["output"]
     cut = _score_positions(output)[4][1] + 1
     parsed = parse_response("```json\n" + output[:cut])
-    assert len(_given(parsed)) == 5 and {"truncated", "code_fence"} <= set(parsed.flags)
+    # cut right after the fifth digit: that one may have gone on ("4.5"), so four aspects count (issue 19)
+    assert len(_given(parsed)) == 4 and {"truncated", "code_fence", "cut_score:element_presence"} <= set(parsed.flags)
 
 
 # --------------------------------------------------------------------------- fuzzing

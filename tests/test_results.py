@@ -31,7 +31,7 @@ def test_append_flush_and_read_back(tmp_path):
         w.write(_result(2, ok=False))
         assert len(path.read_text().splitlines()) == 2  # flushed before close
     recs = list(iter_records(path))
-    assert recs[0]["status"] == "ok" and recs[1]["status"] == "error"
+    assert recs[0]["status"] == "partial" and recs[1]["status"] == "error"  # only physics scored: partial (issue 19)
     assert recs[0]["schema_version"] == 1 and "aigve_version" in recs[0]
     assert done_ids(path) == {"v1"} and done_ids(path, include_errors=True) == {"v1", "v2"}
     assert read_results(path)[0].scores["physics"] == 3

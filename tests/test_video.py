@@ -182,12 +182,14 @@ def test_pyav_seeks_across_long_gaps(tmp_path):
 
 
 def test_truncated_tail_is_replanned_over_decodable_frames(clips, caplog):
-    info = probe(clips["tail"])  # the header still says 16 frames and the first frame decodes
-    assert info.num_frames == 16
+    info = probe(clips["tail"])  # the header still says 16 frames; probe reads to the end (issue 19)
+    assert info.header_frames == 16 and 1 < info.num_frames < 16
     v = load_video(clips["tail"])
-    assert v.info.decoder == "pyav" and 1 < v.info.num_frames < 16
+    assert 1 < v.info.num_frames < 16 and v.info.header_frames == 16
     assert max(v.plan.indices) < v.info.num_frames
-    assert any("decode; re-planned" in n for n in v.plan.notes)
+    info = dataclasses.replace(info, num_frames=16, header_frames=None)  # as a header-only probe saw it
+    v = load_video(clips["tail"], info=info)
+    assert v.info.decoder == "pyav" and any("decode; re-planned" in n for n in v.plan.notes)
     with caplog.at_level(logging.WARNING, logger="aigve.video"):
         frames = read_frames(clips["tail"], plan_sampling(info, SamplingConfig()), info)
     assert frames.shape[0] == 4 and "clamped" in caplog.text

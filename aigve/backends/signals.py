@@ -28,6 +28,9 @@ from aigve.signals.calibration import SCORED_ASPECTS, Calibration, default_calib
 from aigve.signals.measures import UNITS, measure_video
 from aigve.signals.motion import DIS_PRESETS
 
+OVERALL_KIND = "pixel-only (signals)"
+"""What ``signals``' ``overall`` is: a mix of technical_quality, dynamic and consistency, never the prompt."""
+
 logger = logging.getLogger(__name__)
 
 # Sampling chosen for signals (not for a VLM's token budget):
@@ -98,7 +101,20 @@ class SignalsBackend:
             "opencv": cv2.__version__,
             "device": "cpu",
             "scored_aspects": list(SCORED_ASPECTS) + ["overall"],
+            "judged_aspects": list(SCORED_ASPECTS) + ["overall"],
+            # this overall is a weighted mix of the three pixel measures above, not the judge's overall
+            # impression of prompt and video: named so that no table takes one for the other
+            "overall_kind": OVERALL_KIND,
+            "calibration_status": self.calibration_status(),
         }
+
+    def calibration_status(self) -> str:
+        """``"uncalibrated: hand-set thresholds"`` or ``"calibrated from FILE"`` (printed by ``aigve score``)."""
+        if self.calibration_path is not None:
+            return f"calibrated from {self.calibration_path}"
+        if self.calibration.fingerprint() == default_calibration().fingerprint():
+            return "uncalibrated: hand-set thresholds"
+        return f"calibrated ({self.calibration.source})"
 
     def sampling_overrides(self) -> dict[str, Any]:
         return dict(SAMPLING_OVERRIDES)
@@ -142,5 +158,6 @@ class SignalsBackend:
         out["technical_quality"] = comments.technical_comment(m, subs)
         out["dynamic"] = comments.dynamic_comment(m, scores.get("dynamic"))
         out["consistency"] = comments.consistency_comment(m, subs, scores.get("consistency"))
-        out["overall"] = comments.overall_comment(scores, self.calibration.overall_weights, scores.get("overall"))
+        out["overall"] = (f"{OVERALL_KIND}: "  # so a reader of one record cannot take it for the judge's overall
+                          + comments.overall_comment(scores, self.calibration.overall_weights, scores.get("overall")))
         return out

@@ -18,14 +18,21 @@ def run(args: argparse.Namespace) -> int:
     from aigve.runner import collect_items, probe_items
 
     report = probe_items(collect_items(args.input, prompt="", uses_prompt=False))  # probing reads no prompt
+    from aigve.errors import console_safe
+
     for item, info in report.ok:
+        # probe reads every packet to the end: a file cut short reports what is really there ("partial")
+        status = "partial" if info.header_frames else "ok"
         if args.json:
-            print(json.dumps({"id": item.id, "status": "ok", **info.to_dict()}))
+            print(json.dumps({"id": item.id, "status": status, **info.to_dict(),
+                              "decoded_fraction": info.decoded_fraction}))
         else:
             fps = f"{info.fps:.3f}" if info.fps else "?"
             dur = f"{info.duration_s:.2f}s" if info.duration_s else "?"
-            print(f"ok     {item.id}: {info.num_frames} frames, {fps} fps, {dur}, {info.width}x{info.height}, "
-                  f"{info.codec or '?'} ({info.decoder})")
+            cut = (f"; TRUNCATED: the header lists {info.header_frames} frames, {info.decoded_fraction:.0%} are there"
+                   if info.header_frames else "")
+            print(f"{status:<6} {console_safe(item.id)}: {info.num_frames} frames, {fps} fps, {dur}, "
+                  f"{info.width}x{info.height}, {info.codec or '?'} ({info.decoder}){cut}")
     for item, exc in report.failed:
         if args.json:
             print(json.dumps({"id": item.id, "status": "error", "video": item.video, "error": str(exc)}))

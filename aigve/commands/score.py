@@ -93,7 +93,12 @@ def run(args: argparse.Namespace) -> int:
             built[0].close()  # stops decode worker processes, if any
     print_means(summary.out_dir / "results.jsonl")
     print(summary.line())
-    problem = backend_problem(built[0].describe()) if built else None
+    described = built[0].describe() if built else {}
+    if described.get("overall_kind"):  # signals: its overall is no judge's overall, and may be uncalibrated
+        print(f"note: {described['name']} judges {', '.join(described.get('judged_aspects', []))}; its overall is "
+              f"{described['overall_kind']}; {described.get('calibration_status', 'calibration unknown')}",
+              file=sys.stderr)
+    problem = backend_problem(described) if built else None
     if problem:
         print(console_note(problem), file=sys.stderr)
     if summary.failed:
@@ -129,7 +134,9 @@ def failure_line(record: dict, width: int = 200) -> str:
     message = " ".join(str(error.get("message") or error.get("type") or "unknown error").split())
     if len(message) > width:
         message = message[: width - 3] + "..."
-    return f"  {record.get('id')}: {message}"
+    from aigve.errors import console_safe
+
+    return f"  {console_safe(record.get('id'))}: {console_safe(message)}"
 
 
 def print_means(results_path) -> None:

@@ -133,6 +133,11 @@ def input_notes(systems: Sequence[ScoreFile]) -> list[str]:
             n = len(s.skipped_lines)
             notes.append(f"{s.shown_path}: last line is incomplete (interrupted run?); {n} line{'s' if n > 1 else ''} "
                          f"skipped (line {', '.join(map(str, s.skipped_lines))})")
+        partial = [r.id for r in s.records if r.extra.get("status") == "partial"]
+        if partial:  # so a shrinking n per aspect is explained, never silent
+            notes.append(f"{s.shown_path}: {len(partial)} of {len(s.records)} records are partial (some judged aspect "
+                         f"missing, or the video only partly decodable), e.g. {', '.join(partial[:5])}; each aspect's "
+                         f"n counts only the records that scored it")
     return notes
 
 

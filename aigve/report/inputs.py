@@ -164,6 +164,8 @@ def _jsonl_record(rec: dict[str, Any], path: Path, row: int, failures: list[int]
         scores, comments = _scores_from(rec, path, row)
     extra = {k: v for k, v in rec.items() if isinstance(v, (str, int, float)) and canonical_key(k) is None}
     expected = _scores_from(rec["expected_scores"], path, row)[0] if isinstance(rec.get("expected_scores"), dict) else {}
+    if isinstance(rec.get("meta"), dict):  # the manifest's own columns (generator, ...): --group-by reads them
+        extra.update({str(k): v for k, v in rec["meta"].items() if str(k) not in extra})
     if error_msg:  # a failed item has no usable answer, whatever fields it carries
         scores, comments, expected = {}, {}, {}
     return ScoreRecord(str(ident), None if video is None else str(video), scores, comments, row, error_msg, extra,
@@ -228,6 +230,8 @@ def _read_csv(path: Path) -> list[ScoreRecord]:
                     scores[canonical_key(col)] = number
             error = (rec.get("error") or None) if rec.get("status", "ok") == "error" else None
             extra = {k: v for k, v in rec.items() if k not in aspect_cols and k not in (id_col, video_col)}
+            extra.update({k[5:]: v for k, v in list(extra.items())  # results.csv's meta.<name> columns
+                          if isinstance(k, str) and k.startswith("meta.") and k[5:] not in extra})
             records.append(ScoreRecord(str(ident), video or None, scores, {}, row, error, extra))
     return records
 

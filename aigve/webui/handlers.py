@@ -149,7 +149,9 @@ class Handlers:
             raise RequestRefused("a manifest alone is not enough: upload the videos as a zip or pick a server folder")
         batch = self.service.prepare_batch(zip_path=zip_file, manifest_path=manifest_file, folder=folder or None)
         out = self.service.run_batch(batch, backend, model, progress=True, profile=profile)
-        rows = [[r.get("id"), "ok" if r.get("error") is None else "error",
+        from aigve.results import record_status
+
+        rows = [[r.get("id"), record_status(r),  # "partial" too: an answer that lost aspects says so
                  *[(r.get("scores") or {}).get(a.key) for a in ASPECTS], (r.get("error") or {}).get("message") or ""]
                 for r in out.records[:BATCH_PREVIEW_ROWS]]
         summary = out.summary + (f" (table shows the first {BATCH_PREVIEW_ROWS})" if len(out.records) > BATCH_PREVIEW_ROWS else "")
