@@ -1,4 +1,7 @@
-"""Batch runs: inputs (file, folder, manifest) -> probe -> evaluator -> results.jsonl/csv, resumable."""
+"""Inputs of a batch run: a file, a folder or a manifest -> items, and their probe before a model loads.
+
+The batch loop itself, the run folder and the run spec live in :mod:`aigve.run` (``batch``, ``folder``,
+``spec``)."""
 
 from __future__ import annotations
 
@@ -6,30 +9,17 @@ import csv
 import json
 import logging
 import os
-import platform
-import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aigve.errors import AigveError, InputError, json_error_text
-from aigve.evaluator import Evaluator, VideoItem
-from aigve.results import (
-    EvaluationResult,
-    ResultWriter,
-    compact_results,
-    done_ids,
-    iter_records,
-    latest_by_id,
-    write_csv,
-    write_text_atomic,
-)
+from aigve.evaluator import VideoItem
 
 log = logging.getLogger(__name__)
 
 MANIFEST_SUFFIXES = (".csv", ".jsonl", ".json")
-RESULTS_NAME, CSV_NAME, RUN_NAME = "results.jsonl", "results.csv", "run.json"
 
 
 def collect_items(source: str | os.PathLike, *, prompt: str | None = None, uses_prompt: bool = True) -> list[VideoItem]:
@@ -172,246 +162,3 @@ def probe_items(items: Iterable[VideoItem]) -> ProbeReport:
         except AigveError as exc:
             report.failed.append((it, exc))
     return report
-
-
-@dataclass
-class RunSummary:
-    total: int
-    scored: int
-    failed: int
-    skipped: int
-    wall_s: float
-    out_dir: Path
-
-    def line(self) -> str:
-        return summary_text(self.scored, self.failed, self.skipped, self.total, self.wall_s, self.out_dir / RESULTS_NAME)
-
-
-def summary_text(scored: int, failed: int, skipped: int, total: int, wall_s: float, results: Path) -> str:
-    """The one-line summary printed after a run (or one shard of it)."""
-    rate = scored / wall_s if wall_s > 0 else 0.0
-    return (f"{scored} scored, {failed} failed, {skipped} skipped (resume) of {total} "
-            f"in {wall_s:.1f} s ({rate:.2f} videos/s) -> {results}")
-
-
-EvaluatorSource = Evaluator | Callable[[], Evaluator]
-
-
-def _materialise(evaluator: EvaluatorSource) -> Evaluator:
-    """An evaluator, building it now when given a factory (so bad inputs are found before a model loads)."""
-    return evaluator if hasattr(evaluator, "evaluate_many") else evaluator()
-
-
-def run_batch(
-    evaluator: EvaluatorSource,
-    items: list[VideoItem],
-    out_dir: str | os.PathLike,
-    *,
-    resume: bool = False,
-    batch_size: int = 1,
-    progress: bool = True,
-    probe_first: bool = True,
-    spec: Mapping[str, Any] | None = None,
-    settings: Mapping[str, Any] | None = None,
-) -> RunSummary:
-    """Score ``items`` into ``out_dir/results.jsonl`` (appended and flushed per video) and
-    ``results.csv`` (rewritten at the end, also after Ctrl-C). With ``resume`` videos already
-    scored successfully are skipped; failed ones are tried again, and at the end ``results.jsonl`` keeps only
-    the newest record per video (see :func:`aigve.results.compact_results`). Inputs that fail the probe get
-    an error record without reaching the model. ``evaluator`` may be a factory: it is called only
-    after the probe, and only if some input passed it. ``spec``/``settings``: the run's identity and its
-    runtime settings (:func:`aigve.commands.options.run_spec`), recorded in ``run.json``; with ``resume``, a
-    ``spec`` that differs from the recorded one raises InputError before anything is scored."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    results_path = out / RESULTS_NAME
-    refuse_existing(results_path, resume)
-    begin_run(out, spec, settings, resume=resume, items=len(items))
-    start = time.perf_counter()
-    try:
-        scored, failed, skipped = score_into(recording(evaluator, out, len(items), batch_size), items, results_path,
-                                             resume=resume, batch_size=batch_size, progress=progress,
-                                             probe_first=probe_first)
-    finally:
-        if results_path.exists():
-            if resume:  # retried failures left their old records behind: keep the newest per video
-                compact_results(results_path)
-            write_csv(latest_by_id(iter_records(results_path)).values(), out / CSV_NAME)
-    return RunSummary(len(items), scored, failed, skipped, time.perf_counter() - start, out)
-
-
-def refuse_existing(results_path: Path, resume: bool) -> None:
-    """Raise InputError when ``results_path`` holds records and this is not a resume."""
-    if results_path.exists() and results_path.stat().st_size and not resume:
-        raise InputError(results_path, "already exists; pass --resume to continue it, --overwrite to discard it and "
-                                         "start afresh, or choose another --out")
-
-
-def score_into(
-    evaluator: EvaluatorSource,
-    items: list[VideoItem],
-    results_path: Path,
-    *,
-    resume: bool = False,
-    batch_size: int = 1,
-    progress: bool = True,
-    probe_first: bool = True,
-) -> tuple[int, int, int]:
-    """The scoring loop behind :func:`run_batch` (and sharded runs): probe, score, append each record
-    to ``results_path``. Returns ``(scored, failed, skipped)``; refuses to append to an existing file
-    unless ``resume``. A factory ``evaluator`` is called after the probe, only if there is work left."""
-    refuse_existing(results_path, resume)
-    done = done_ids(results_path) if resume else set()
-    todo = [it for it in items if it.id not in done]
-    skipped = len(items) - len(todo)
-    failed = scored = 0
-    infos = {}
-    bar = _progress(len(todo), progress)
-    try:
-        with ResultWriter(results_path) as writer:
-            if probe_first:
-                report = probe_items(todo)
-                for it, exc in report.failed:
-                    writer.write(EvaluationResult.failed(it.id, it.video, it.prompt, exc, stage="probe"))
-                    failed += 1
-                    bar.update(1)
-                todo = [it for it, _ in report.ok]
-                infos = {it.id: info for it, info in report.ok}
-            if not todo:
-                return scored, failed, skipped
-            for result in _materialise(evaluator).evaluate_many(todo, batch_size=batch_size, infos=infos):
-                writer.write(result)
-                scored += result.ok
-                failed += not result.ok
-                bar.update(1)
-                bar.set_postfix(failed=failed)
-    finally:
-        bar.close()
-    return scored, failed, skipped
-
-
-def _progress(total: int, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="video", desc="scoring", disable=not enabled, dynamic_ncols=True)
-
-
-# ------------------------------------------------------------------------------ run.json: identity + settings
-
-
-def read_run_info(out_dir: str | os.PathLike) -> dict[str, Any]:
-    """``out_dir/run.json`` as a dict; {} when missing or unreadable."""
-    path = Path(out_dir) / RUN_NAME
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("%s: unreadable (%s); its run spec cannot be checked", path, exc)
-        return {}
-    return info if isinstance(info, dict) else {}
-
-
-def write_run_info(out_dir: str | os.PathLike, info: Mapping[str, Any]) -> None:
-    """Write ``run.json`` atomically (sharded ranks may write it at the same time)."""
-    write_text_atomic(Path(out_dir) / RUN_NAME, json.dumps(info, indent=2, default=str))
-
-
-def has_results(out_dir: str | os.PathLike) -> bool:
-    """True when ``out_dir`` holds any record (results.jsonl or a shard's results.rank*.jsonl)."""
-    out = Path(out_dir)
-    return any(p.stat().st_size for p in [out / RESULTS_NAME, *out.glob("results.rank*.jsonl")] if p.is_file())
-
-
-_UNSET = object()
-
-
-def spec_differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """``"field: old -> new"`` for every field that differs, nested fields dotted (``sampling.fps``), sorted."""
-    lines = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key, _UNSET), new.get(key, _UNSET)
-        if isinstance(a, Mapping) and isinstance(b, Mapping):
-            lines += spec_differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            show = [("(unset)" if v is _UNSET else repr(v)) for v in (a, b)]
-            lines.append(f"{prefix}{key}: {show[0]} -> {show[1]}")
-    return lines
-
-
-def as_recorded(spec: Mapping[str, Any]) -> Any:
-    """``spec`` as a JSON file holds it (tuples as lists, paths and other objects as text), so a spec just
-    built compares equal to the same spec read back from run.json or a shard's state file."""
-    return json.loads(json.dumps(spec, default=str))
-
-
-def check_spec(out_dir: str | os.PathLike, spec: Mapping[str, Any]) -> None:
-    """Refuse (InputError) to add to ``out_dir``'s results with a ``spec`` other than the recorded one.
-
-    Nothing is checked when the folder holds no record yet; a folder whose run.json has no spec (written before
-    aigve recorded one) only gets a warning.
-    """
-    out = Path(out_dir)
-    if not has_results(out):
-        return
-    recorded = read_run_info(out).get("spec")
-    if not isinstance(recorded, Mapping):
-        log.warning("%s: run.json records no run spec (written by an older aigve, or without one); cannot check "
-                    "that this run uses the same backend, model and options as the results already there", out)
-        return
-    diffs = spec_differences(recorded, as_recorded(spec))
-    if diffs:
-        raise InputError(out, "cannot add to the results in this run folder: they were scored with other settings "
-                              "(recorded -> now):\n"
-                              + "".join(f"  {d}\n" for d in diffs)
-                              + "use the same options to resume it, or score into another --out")
-
-
-def begin_run(out_dir: str | os.PathLike, spec: Mapping[str, Any] | None, settings: Mapping[str, Any] | None = None,
-              *, resume: bool, items: int) -> None:
-    """Check ``spec`` against the folder's results (:func:`check_spec`), then record it in run.json, before
-    anything is scored. A run that adds to existing results keeps the recorded start time (and spec when given
-    none); a resume also notes when it ``resumed``."""
-    out = Path(out_dir)
-    if spec is not None:
-        check_spec(out, spec)
-    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    info = read_run_info(out) if resume or has_results(out) else {}
-    info.setdefault("started", now)
-    if resume:
-        info["resumed"] = now
-    import aigve
-
-    info.update(aigve_version=aigve.__version__, python=platform.python_version(), items=items)
-    if spec is not None:
-        info["spec"] = dict(spec)
-    if settings is not None:
-        info["settings"] = dict(settings)
-        info["batch_size"] = settings.get("batch_size", info.get("batch_size"))
-    write_run_info(out, info)
-
-
-def _check_served_model(out_dir: str | os.PathLike, recorded: Any, now: Mapping[str, Any]) -> None:
-    """A server-backed judge (vLLM client) is known only once connected: refuse to add to results scored
-    with another served model (the run spec cannot see it; servers may differ per node or move)."""
-    before = recorded if isinstance(recorded, Mapping) else {}
-    if now.get("mode") != "client" or before.get("mode") != "client" or not has_results(out_dir):
-        return
-    if before.get("model") != now.get("model"):
-        raise InputError(out_dir, f"the results here were scored with the model {before.get('model')!r} served by "
-                                  f"{before.get('server_url')}; {now.get('server_url')} serves {now.get('model')!r}. "
-                                  f"Point server_url at a server of that model, or use another --out")
-
-
-def recording(evaluator: EvaluatorSource, out_dir: str | os.PathLike, n: int, batch_size: int) -> Callable[[], Evaluator]:
-    """A factory that builds ``evaluator`` (when it is one) and adds its description to run.json."""
-    def ready() -> Evaluator:
-        built = _materialise(evaluator)
-        info, described = read_run_info(out_dir), built.describe()
-        _check_served_model(out_dir, info.get("evaluator"), described)
-        info.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        info.update(items=n, batch_size=batch_size, evaluator=described)
-        write_run_info(out_dir, info)
-        return built
-
-    return ready
