@@ -192,8 +192,8 @@ def claim(target: str | os.PathLike, *, overwrite: bool, what: str = "output", i
     try:
         (target if is_dir else target.parent).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(target, f"cannot create the {what} folder ({exc.strerror or exc}); "
-                                 f"choose another {flag}") from None
+        action = f"create the {what} folder" if is_dir else f"write the {what}"
+        raise InputError(target, f"cannot {action} ({exc.strerror or exc}); choose another {flag}") from None
     with exclusive(lock_path_for(target, is_dir=is_dir), shown=target, flag=flag, remove=not is_dir):
         earlier = output_exists(target, is_dir=is_dir) if exists is None else exists
         if earlier and not overwrite:
