@@ -58,7 +58,8 @@ class ScoreJob:
     rest, so only these are recorded). ``generation``: :class:`~aigve.config.GenerationConfig` fields set.
     ``batch_size``: videos per model call; ``limit``: score only the first N inputs; ``decode_workers``: thread
     or process. ``out``: the run folder; ``resume``/``overwrite``: continue it / start it afresh. ``shard``:
-    ``"I/N"``, ``"auto"`` (from RANK/WORLD_SIZE) or None; ``shard_method``; ``merge``: merge shards at the end.
+    ``"I/N"``, or None/``"auto"`` (from RANK/WORLD_SIZE when set, else not sharded); ``shard_method``; ``merge``:
+    merge shards at the end.
     """
 
     inputs: str
@@ -74,7 +75,7 @@ class ScoreJob:
     out: Path = Path("runs/score")
     resume: bool = False
     overwrite: bool = False
-    shard: str | None = "auto"
+    shard: str | None = None
     shard_method: str = "hash"
     merge: bool = True
     progress: bool = True
