@@ -197,3 +197,50 @@ def test_environment_records_versions_and_the_source_commit():
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
         assert env["git_commit"].startswith(head.strip())
     assert git_commit(Path("/")) is None  # not a checkout
+
+
+WORDS = "already exists; pass --overwrite to discard it and start afresh, or choose another"
+
+
+def test_every_command_refuses_to_overwrite_with_the_same_words(tmp_path, capsys, monkeypatch):
+    """train and calibrate used to overwrite silently; report and bench --json too; refine had its own text."""
+    from aigve.cli import main
+
+    monkeypatch.delenv("RANK", raising=False)
+    earlier_dir = tmp_path / "earlier"
+    earlier_dir.mkdir()
+    (earlier_dir / "adapter_config.json").write_text("{}")
+    (earlier_dir / "trace.jsonl").write_text('{"event": "start"}\n')
+    earlier_file = tmp_path / "earlier.json"
+    earlier_file.write_text("{}")
+    data = tmp_path / "data.csv"
+    data.write_text("video,prompt\n")
+    commands = {
+        "train": (["train", "--model", str(tmp_path), "--data", str(data), "--output-dir", str(earlier_dir)],
+                  earlier_dir, "--output-dir"),
+        "calibrate": (["calibrate", str(tmp_path / "results.jsonl"), str(data), "--out", str(earlier_file)],
+                      earlier_file, "--out"),
+        "report": (["report", "--scores", str(tmp_path / "results.jsonl"), "--out", str(earlier_dir)],
+                   earlier_dir, "--out"),
+        "bench": (["bench", str(tmp_path), "--model", str(tmp_path), "--json", str(earlier_file)],
+                  earlier_file, "--json"),
+        "refine": (["refine", "a cat", "--evaluator", "fake", "--out", str(earlier_dir)], earlier_dir, "--out"),
+    }
+    (tmp_path / "clip.mp4").write_bytes(b"")  # bench collects its inputs first
+    for name, (argv, target, flag) in commands.items():
+        assert main(argv) == 2, name
+        err = capsys.readouterr().err
+        assert err == f"aigve {name}: error: {target}: {WORDS} {flag}\n", (name, err)
+    assert earlier_file.read_text() == "{}" and (earlier_dir / "adapter_config.json").read_text() == "{}"
+
+
+def test_score_uses_the_same_words_and_adds_resume(shared_videos, tmp_path, capsys):
+    from aigve.cli import main
+
+    argv = ["score", str(shared_videos / "lavie_beach_00.mp4"), "--backend", "fake", "--out", str(tmp_path),
+            "--no-progress", "--prompt", "p"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert (f"{tmp_path / 'results.jsonl'}: already exists; pass --resume to continue it, --overwrite to discard it "
+            f"and start afresh, or choose another --out") in capsys.readouterr().err

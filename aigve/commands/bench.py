@@ -109,21 +109,22 @@ def run(args: argparse.Namespace) -> int:
         items = items[: args.limit]
     if args.json_out:
         _check_json_out(Path(args.json_out))
-    config = BenchConfig(
-        model=_model_dir(args), paths=tuple(p.strip() for p in args.paths.split(",") if p.strip()),
-        batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, force_new_tokens=args.force_new_tokens,
-        device=args.device, dtype=args.dtype, attn_implementation=args.attn_implementation,
-        sampling=sampling_from_args(args), prefetch=args.prefetch, warmup=args.warmup, score_fill=args.score_fill,
-        threads=args.threads)
+
     def save(report: dict) -> None:
         if args.json_out:  # atomic: a run killed mid-write keeps the previous, complete file
             with writing(args.json_out):
                 write_text_atomic(args.json_out, json.dumps(report, indent=2, default=str))
 
     with contextlib.ExitStack() as stack:
-        if args.json_out:  # the same lock and overwrite rule as every output (aigve.run.folder.claim)
+        if args.json_out:  # the same lock and overwrite rule as every output, before any model loads
             stack.enter_context(claim(args.json_out, overwrite=args.overwrite, what="bench report", is_dir=False,
                                       flag="--json"))
+        config = BenchConfig(
+            model=_model_dir(args), paths=tuple(p.strip() for p in args.paths.split(",") if p.strip()),
+            batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, force_new_tokens=args.force_new_tokens,
+            device=args.device, dtype=args.dtype, attn_implementation=args.attn_implementation,
+            sampling=sampling_from_args(args), prefetch=args.prefetch, warmup=args.warmup,
+            score_fill=args.score_fill, threads=args.threads)
         report = run_bench(items, config, progress=lambda msg: print(msg, file=sys.stderr),
                            on_path=lambda partial: save(partial.to_dict())).to_dict()
         if args.json_out:
