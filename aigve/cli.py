@@ -46,6 +46,14 @@ def run_guarded(prog: str, body: Callable[[], int | None], *, verbose: int = 0) 
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; everything written so far is kept", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full disk outside the writers that name their file (aigve.run.folder.writing)
+        import errno
+
+        if exc.errno != errno.ENOSPC:
+            raise
+        print(f"{prog}: error: no space left on device while writing {exc.filename or 'an output file'}; free "
+              f"space and rerun", file=sys.stderr)
+        return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -244,3 +244,14 @@ def test_score_uses_the_same_words_and_adds_resume(shared_videos, tmp_path, caps
     assert main(argv) == 2
     assert (f"{tmp_path / 'results.jsonl'}: already exists; pass --resume to continue it, --overwrite to discard it "
             f"and start afresh, or choose another --out") in capsys.readouterr().err
+
+
+def test_a_full_disk_anywhere_else_is_one_line_too(capsys):
+    from aigve.cli import run_guarded
+
+    def body():
+        raise OSError(errno.ENOSPC, "No space left on device", "/out/adapter_model.safetensors")
+
+    assert run_guarded("aigve train", body) == 2
+    assert capsys.readouterr().err == ("aigve train: error: no space left on device while writing "
+                                       "/out/adapter_model.safetensors; free space and rerun\n")

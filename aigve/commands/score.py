@@ -59,54 +59,14 @@ def score(job) -> int:
     """Run ``job`` (a :class:`~aigve.run.job.ScoreJob`): the body of ``aigve score``. Every setting was checked
     when the job was built, before the model loads or anything is written: a bad value found later would leave
     probe-failure records behind that block a corrected rerun without --resume."""
-    from aigve.backends.base import uses_prompt
-    from aigve.evaluator import check_backend_options
     from aigve.report.provenance import backend_problem, console_note
-    from aigve.run.batch import run_batch
-    from aigve.run.folder import RunFolder
-    from aigve.run.job import check_sources
-    from aigve.runner import collect_items
-    from aigve.sharding import ShardPlan, rank_device
+    from aigve.run.batch import run_job
 
-    check_backend_options(job.backend, **job.options())
-    items = collect_items(job.inputs, prompt=job.prompt, uses_prompt=uses_prompt(job.backend))
-    if job.limit is not None:
-        items = items[: job.limit]
-    device = rank_device(job.backend_options.get("device"))
-    if device is not None and device != job.backend_options.get("device"):
-        job = job.replace(backend_options={**job.backend_options, "device": device})
-    # Pre-flight: a model or adapter that cannot be found fails here, before --overwrite discards anything and
-    # before any output file or progress bar exists.
-    check_sources(job.backend, job.options())
-    # What decides the scores, recorded in run.json and compared on --resume (before any model loads)
-    spec, settings = job.spec()
-    shard = job.shard_rank()
-    folder = RunFolder(job.out, rank=None if shard is None else shard[0]).make()
-    built: list = []
-
-    def evaluator():  # built after the probe, so bad inputs are reported before a model loads
-        if not built:
-            built.append(build_evaluator(job))
-        return built[0]
-
-    try:
-        with folder.lock():  # held from the discard of --overwrite to the last record written
-            if job.overwrite:
-                folder.discard()
-            summary = run_batch(evaluator, items, job.out, resume=job.resume, batch_size=job.batch_size,
-                                progress=job.progress, spec=spec.to_dict(), settings=settings, job=job.record(),
-                                shard=None if shard is None else ShardPlan(*shard, job.shard_method, job.merge))
-    finally:
-        if built:
-            built[0].close()  # stops decode worker processes, if any
-    if shard is not None:
-        from aigve.sharding import ShardSummary
-
-        summary = ShardSummary(*shard, summary.total, summary.scored, summary.failed, summary.skipped,
-                               summary.wall_s, summary.out_dir, summary.merged)
+    outcome = run_job(job, build=lambda j: build_evaluator(j))  # looked up here: tests replace build_evaluator
+    summary, items = outcome.summary, outcome.items
     print_means(summary.out_dir / "results.jsonl")
     print(summary.line())
-    problem = backend_problem(built[0].describe()) if built else None
+    problem = backend_problem(outcome.described) if outcome.described is not None else None
     if problem:
         print(console_note(problem), file=sys.stderr)
     if summary.failed:

@@ -23,6 +23,7 @@ from aigve.run.spec import check_spec
 from aigve.runner import probe_items
 
 if TYPE_CHECKING:
+    from aigve.run.job import ScoreJob
     from aigve.sharding import ShardPlan
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,65 @@ def run_batch(
         if shard is not None:
             summary.merged = shard.finished(folder, items, spec=spec)
     return summary
+
+
+@dataclass
+class JobOutcome:
+    """What :func:`run_job` did: the summary (a :class:`aigve.sharding.ShardSummary` for a shard), the items of
+    the run, and the evaluator's description (None when no model was built: every input failed the probe)."""
+
+    summary: Any
+    items: list[VideoItem]
+    described: dict[str, Any] | None
+
+
+def run_job(job: ScoreJob, *, build: Callable[[ScoreJob], Evaluator] | None = None) -> JobOutcome:
+    """Run a :class:`~aigve.run.job.ScoreJob` (the Python API's and ``aigve score``'s way in): collect and
+    probe its inputs, check its options and model sources before anything is written, then, under the folder's
+    lock (held from the discard of ``overwrite`` to the last record), score with :func:`run_batch`. ``build``:
+    job -> evaluator (default :func:`aigve.run.job.build_evaluator`), called only if some input passed the
+    probe; the evaluator is closed (decode workers stopped) however the run ends."""
+    from aigve.backends.base import uses_prompt
+    from aigve.evaluator import check_backend_options
+    from aigve.run.job import build_evaluator, check_sources
+    from aigve.runner import collect_items
+    from aigve.sharding import ShardPlan, ShardSummary, rank_device
+
+    check_backend_options(job.backend, **job.options())
+    items = collect_items(job.inputs, prompt=job.prompt, uses_prompt=uses_prompt(job.backend))
+    if job.limit is not None:
+        items = items[: job.limit]
+    device = rank_device(job.backend_options.get("device"))
+    if device != job.backend_options.get("device"):
+        job = job.replace(backend_options={**job.backend_options, "device": device})
+    # Pre-flight: a model or adapter that cannot be found fails here, before overwrite discards anything and
+    # before any output file or progress bar exists.
+    check_sources(job.backend, job.options())
+    spec, settings = job.spec()  # what decides the scores: recorded in run.json, compared on resume
+    shard = job.shard_rank()
+    folder = RunFolder(job.out, rank=None if shard is None else shard[0]).make()
+    built: list[Evaluator] = []
+
+    def evaluator() -> Evaluator:  # built after the probe, so bad inputs are reported before a model loads
+        if not built:
+            built.append((build or build_evaluator)(job))
+        return built[0]
+
+    try:
+        with folder.lock():
+            if job.overwrite:
+                folder.discard()
+            summary: Any = run_batch(evaluator, items, job.out, resume=job.resume, batch_size=job.batch_size,
+                                     progress=job.progress, spec=spec.to_dict(), settings=settings,
+                                     job=job.record(),
+                                     shard=None if shard is None else ShardPlan(*shard, job.shard_method, job.merge))
+    finally:
+        if built:
+            built[0].close()  # stops decode worker processes, if any
+    if shard is not None:
+        summary = ShardSummary(*shard, summary.total, summary.scored, summary.failed, summary.skipped,
+                               summary.wall_s, summary.out_dir, summary.merged)
+    return JobOutcome(summary, items, built[0].describe() if built else None)
 
 
 def finish(folder: RunFolder, resume: bool, *, csv: bool = True) -> Callable[[], None]:
