@@ -98,7 +98,7 @@ def state_path(out_dir: str | os.PathLike, rank: int) -> Path:
 
 @dataclass
 class ShardSummary:
-    """Outcome of one rank (counts as in :class:`aigve.runner.RunSummary`); ``merged``: path when this rank merged."""
+    """Outcome of one rank (counts as in :class:`aigve.run.batch.RunSummary`); ``merged``: path when this rank merged."""
 
     rank: int
     world: int
