@@ -255,3 +255,14 @@ def test_a_full_disk_anywhere_else_is_one_line_too(capsys):
     assert run_guarded("aigve train", body) == 2
     assert capsys.readouterr().err == ("aigve train: error: no space left on device while writing "
                                        "/out/adapter_model.safetensors; free space and rerun\n")
+
+
+def test_a_shard_is_not_told_to_overwrite(tmp_path):
+    (tmp_path / "results.rank1.jsonl").write_text('{"id": "a"}\n')
+    (tmp_path / "results.jsonl").write_text('{"id": "a"}\n')
+    with pytest.raises(OutputExistsError) as shard:
+        RunFolder(tmp_path, rank=1).refuse_existing(resume=False)
+    assert str(shard.value).endswith("already exists; pass --resume to continue it, or choose another --out")
+    with pytest.raises(OutputExistsError, match="--overwrite to discard it"):
+        RunFolder(tmp_path).refuse_existing(resume=False)
+    RunFolder(tmp_path, rank=1).refuse_existing(resume=True)

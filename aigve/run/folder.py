@@ -51,8 +51,11 @@ class FolderInUseError(AigveError):
 class OutputExistsError(InputError):
     """The output already holds what an earlier run wrote, and neither overwrite nor resume was asked for."""
 
-    def __init__(self, path: object, *, resumable: bool = False, flag: str = "--out"):
+    def __init__(self, path: object, *, resumable: bool = False, flag: str = "--out", overwritable: bool = True):
         resume = "--resume to continue it, " if resumable else ""
+        if not overwritable:  # a shard: one rank cannot clear a folder the other ranks are writing
+            super().__init__(path, f"already exists; pass --resume to continue it, or choose another {flag}")
+            return
         super().__init__(path, f"already exists; pass {resume}--overwrite to discard it and start afresh, "
                                f"or choose another {flag}")
 
@@ -267,7 +270,7 @@ class RunFolder:
     def refuse_existing(self, resume: bool) -> None:
         """:class:`OutputExistsError` when this process's results file holds records and this is no resume."""
         if self.results.exists() and self.results.stat().st_size and not resume:
-            raise OutputExistsError(self.results, resumable=True)
+            raise OutputExistsError(self.results, resumable=True, overwritable=self.rank is None)
 
     def discard(self) -> None:
         """Remove what an earlier run wrote here (results, per-shard files, csv, run info); call under the lock."""
