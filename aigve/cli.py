@@ -56,6 +56,14 @@ def run_guarded(prog: str, body: Callable[[], int | None], *, verbose: int = 0) 
         if not _stdout_closed():
             raise  # a socket or a child's pipe broke: a real error, not a reader that has had enough
         return 141  # as a tool killed by SIGPIPE reports it (128 + 13); `... | head` ends quietly
+    except OSError as exc:  # a full disk outside the writers that name their file (aigve.run.folder.writing)
+        import errno
+
+        if exc.errno != errno.ENOSPC:
+            raise
+        print(f"{prog}: error: no space left on device while writing {exc.filename or 'an output file'}; free "
+              f"space and rerun", file=sys.stderr)
+        return 2
 
 
 def _stdout_closed() -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import logging
 import os
@@ -204,12 +206,17 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, fsync: bool = False
     flush to disk before the rename (for files whose loss would lose results)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{socket.gethostname()}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        if fsync:
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):  # a full disk: leave no half-written temporary file behind
+            tmp.unlink()
+        raise
     return path
 
 
@@ -274,7 +281,8 @@ def write_csv(records: Iterable[dict[str, Any]], path: str | os.PathLike) -> Pat
     records = list(records)
     meta_cols = list(dict.fromkeys(f"meta.{k}" for r in records for k in (r.get("meta") or {})))
     cols = ["id", "video", "prompt", "status", *ASPECT_KEYS, "total_s", "error", *meta_cols]
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    # Written whole in memory, then renamed into place: a full disk leaves the previous CSV intact.
+    with io.StringIO(newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=cols)
         writer.writeheader()
         for r in records:
@@ -286,4 +294,5 @@ def write_csv(records: Iterable[dict[str, Any]], path: str | os.PathLike) -> Pat
             row.update({k: scores.get(k) for k in ASPECT_KEYS})
             row.update({f"meta.{k}": v for k, v in (r.get("meta") or {}).items()})
             writer.writerow({k: safe_cell(v) for k, v in row.items()})
-    return path
+        text = fh.getvalue()
+    return write_text_atomic(path, text)

@@ -27,10 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from aigve.errors import ConfigError, InputError
 from aigve.evaluator import VideoItem
-from aigve.results import compact_results, write_text_atomic
+from aigve.results import write_text_atomic
+from aigve.run.folder import CSV_NAME, RESULTS_NAME, RunFolder, ShardLayoutError, SpecMismatchError, writing
+from aigve.run.spec import as_recorded, shard_conflicts
 
 if TYPE_CHECKING:
-    from aigve.runner import EvaluatorSource
+    from aigve.run.batch import EvaluatorSource
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +98,7 @@ def state_path(out_dir: str | os.PathLike, rank: int) -> Path:
 
 @dataclass
 class ShardSummary:
-    """Outcome of one rank (counts as in :class:`aigve.runner.RunSummary`); ``merged``: path when this rank merged."""
+    """Outcome of one rank (counts as in :class:`aigve.run.batch.RunSummary`); ``merged``: path when this rank merged."""
 
     rank: int
     world: int
@@ -109,7 +111,7 @@ class ShardSummary:
     merged: Path | None = None
 
     def line(self) -> str:
-        from aigve.runner import summary_text
+        from aigve.run.batch import summary_text
 
         text = f"shard {self.rank}/{self.world}: " + summary_text(
             self.scored, self.failed, self.skipped, self.total, self.wall_s, results_path(self.out_dir, self.rank))
@@ -120,37 +122,58 @@ class ShardSummary:
         return text
 
 
-def _write_state(out: Path, rank: int, world: int, method: str, items: list[tuple[int, VideoItem]], done: bool,
-                 spec: Mapping[str, Any] | None = None) -> None:
-    state = {"rank": rank, "world": world, "method": method, "done": done, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-             "ids": [it.id for _, it in items], "positions": [pos for pos, _ in items]}
-    if spec is not None:
-        from aigve.runner import as_recorded
+@dataclass(frozen=True)
+class ShardPlan:
+    """Shard ``rank`` of ``world`` for the batch loop (:func:`aigve.run.batch.run_batch`): it picks the items,
+    checks the folder's earlier sharding, and keeps ``shard.rank{i}.json`` (assignment, spec, completion)."""
 
-        state["spec"] = as_recorded(spec)  # each rank's own, compared across ranks
-    write_text_atomic(state_path(out, rank), json.dumps(state))
+    rank: int
+    world: int
+    method: str = "hash"
+    merge: bool = True
+
+    def pick(self, items: Sequence[VideoItem]) -> list[VideoItem]:
+        return select_shard(items, self.rank, self.world, self.method)
+
+    def check(self, folder: RunFolder, *, resume: bool, spec: Mapping[str, Any] | None) -> None:
+        """Refuse a resume sharded otherwise, and options other than those of the other ranks of the launch."""
+        if resume:
+            _check_previous(folder.path, self.rank, self.world, self.method)
+        conflicts = shard_conflicts(_states(folder.path), self.rank, spec)
+        if conflicts:
+            raise SpecMismatchError(folder.path, "the other shards of this run were started with other options:\n  "
+                                    + "\n  ".join(conflicts)
+                                    + "\nstart every rank with the same options, or use another --out")
+
+    def started(self, folder: RunFolder, items: Sequence[VideoItem], *, spec: Mapping[str, Any] | None) -> None:
+        self._write(folder, items, done=False, spec=spec)
+
+    def finished(self, folder: RunFolder, items: Sequence[VideoItem], *, spec: Mapping[str, Any] | None) -> Path | None:
+        """Record completion; merge (returning the merged file) when this was the last rank to finish."""
+        self._write(folder, items, done=True, spec=spec)
+        return merge_shards(folder.path) if self.merge and all_done(folder.path, self.world) else None
+
+    def _write(self, folder: RunFolder, items: Sequence[VideoItem], *, done: bool,
+               spec: Mapping[str, Any] | None) -> None:
+        positions = {it.id: pos for pos, it in enumerate(items)}
+        mine = self.pick(items)
+        state = {"rank": self.rank, "world": self.world, "method": self.method, "done": done,
+                 "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "ids": [it.id for it in mine],
+                 "positions": [positions[it.id] for it in mine]}
+        if spec is not None:
+            state["spec"] = as_recorded(spec)  # each rank's own, compared across ranks
+        with writing(state_path(folder.path, self.rank)):
+            write_text_atomic(state_path(folder.path, self.rank), json.dumps(state))
 
 
-def _spec_conflicts(out: Path, rank: int, spec: Mapping[str, Any] | None) -> list[str]:
-    """How other ranks' recorded specs differ from ``spec`` (one line per rank): ranks of one launch must
-    score with the same options, or the merged file would mix two judges."""
-    from aigve.runner import as_recorded, spec_differences
-
-    if spec is None:
-        return []
-    mine = as_recorded(spec)
-    problems = []
+def _states(out: Path) -> list[dict[str, Any]]:
+    states = []
     for path in sorted(out.glob("shard.rank*.json")):
         try:
-            other = json.loads(path.read_text(encoding="utf-8"))
+            states.append(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError):
             continue
-        if other.get("rank") == rank or not isinstance(other.get("spec"), Mapping):
-            continue
-        diffs = spec_differences(other["spec"], mine)
-        if diffs:
-            problems.append(f"shard {other.get('rank')} (recorded -> this rank): " + "; ".join(diffs))
-    return problems
+    return states
 
 
 def _check_previous(out: Path, rank: int, world: int, method: str) -> None:
@@ -159,46 +182,25 @@ def _check_previous(out: Path, rank: int, world: int, method: str) -> None:
         return
     prev = json.loads(path.read_text(encoding="utf-8"))
     if (prev.get("world"), prev.get("method")) != (world, method):
-        raise InputError(path, f"this folder was sharded as {prev.get('world')} shards by {prev.get('method')!r}; "
-                               f"resume with the same --shard N and --shard-method, or use another --out")
+        raise ShardLayoutError(path, f"this folder was sharded as {prev.get('world')} shards by {prev.get('method')!r}; "
+                                     f"resume with the same --shard N and --shard-method, or use another --out")
 
 
 def run_shard(evaluator: EvaluatorSource, items: Sequence[VideoItem], out_dir: str | os.PathLike, rank: int, world: int, *,
               method: str = "hash", resume: bool = False, batch_size: int = 1, progress: bool = True,
               merge: bool = True, spec: Mapping[str, Any] | None = None,
-              settings: Mapping[str, Any] | None = None) -> ShardSummary:
+              settings: Mapping[str, Any] | None = None, job: Mapping[str, Any] | None = None) -> ShardSummary:
     """Score shard ``rank`` of ``items`` into ``results.rank{rank}.jsonl``; merge when every shard is done.
 
-    ``spec``/``settings``: as for :func:`aigve.runner.run_batch`; the spec is checked against the shared run.json
-    whenever the folder already holds records (of this shard on resume, or of other shards of the run).
+    The batch loop of :func:`aigve.run.batch.run_batch` with a :class:`ShardPlan`; ``spec``/``settings`` as
+    there: the spec is checked against the shared run.json whenever the folder already holds records (of this
+    shard on resume, or of other shards of the run).
     """
-    from aigve.runner import begin_run, recording, score_into
+    from aigve.run.batch import run_batch
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    positions = {it.id: pos for pos, it in enumerate(items)}
-    mine = [(positions[it.id], it) for it in select_shard(items, rank, world, method)]
-    path = results_path(out, rank)
-    if path.exists() and path.stat().st_size and not resume:
-        raise InputError(path, "already exists; pass --resume to continue this shard or choose another --out")
-    if resume:
-        _check_previous(out, rank, world, method)
-    conflicts = _spec_conflicts(out, rank, spec)
-    if conflicts:
-        raise InputError(out, "the other shards of this run were started with other options:\n  "
-                              + "\n  ".join(conflicts) + "\nstart every rank with the same options, or use another --out")
-    begin_run(out, spec, settings, resume=resume, items=len(items))
-    _write_state(out, rank, world, method, mine, done=False, spec=spec)
-    start = time.perf_counter()
-    scored, failed, skipped = score_into(recording(evaluator, out, len(items), batch_size), [it for _, it in mine],
-                                         path, resume=resume, batch_size=batch_size, progress=progress)
-    if resume:
-        compact_results(path)  # one record per video in the shard file too (the merge keeps the newest anyway)
-    _write_state(out, rank, world, method, mine, done=True, spec=spec)
-    summary = ShardSummary(rank, world, len(mine), scored, failed, skipped, time.perf_counter() - start, out)
-    if merge and all_done(out, world):
-        summary.merged = merge_shards(out)
-    return summary
+    s = run_batch(evaluator, list(items), out_dir, resume=resume, batch_size=batch_size, progress=progress,
+                  spec=spec, settings=settings, job=job, shard=ShardPlan(rank, world, method, merge))
+    return ShardSummary(rank, world, s.total, s.scored, s.failed, s.skipped, s.wall_s, s.out_dir, s.merged)
 
 
 def all_done(out_dir: str | os.PathLike, world: int) -> bool:
@@ -222,7 +224,6 @@ def merge_shards(out_dir: str | os.PathLike, *, allow_incomplete: bool = False) 
     shard is missing or unfinished, or a video has no record, unless ``allow_incomplete``.
     """
     from aigve.results import iter_records, latest_by_id, write_csv
-    from aigve.runner import CSV_NAME, RESULTS_NAME
 
     out = Path(out_dir)
     states = sorted(out.glob("shard.rank*.json"))
@@ -244,9 +245,10 @@ def merge_shards(out_dir: str | os.PathLike, *, allow_incomplete: bool = False) 
     merged = sorted(records.values(), key=lambda r: order.get(str(r.get("id")), len(order)))
     target = out / RESULTS_NAME
     # Private temporary names + atomic renames: two ranks finishing at once cannot interleave their writes.
-    write_text_atomic(target, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in merged))
-    tmp_csv = write_csv(merged, out / f".{CSV_NAME}.{os.getpid()}.tmp")
-    os.replace(tmp_csv, out / CSV_NAME)
+    with writing(target):
+        write_text_atomic(target, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in merged))
+    with writing(out / CSV_NAME):
+        write_csv(merged, out / CSV_NAME)  # atomic itself: two ranks finishing at once cannot interleave
     log.info("merged %d records from %d shard(s) into %s", len(merged), len(parsed), target)
     return target
 
@@ -291,28 +293,28 @@ def add_shard_args(p: argparse.ArgumentParser) -> None:
                    help="do not merge into results.jsonl when the last shard finishes (use `aigve merge-shards`)")
 
 
-def rank_device(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> None:
-    """Under torchrun / accelerate launch, put each local rank on its own GPU (``cuda:LOCAL_RANK``).
+def rank_device(device: str | None, env: Mapping[str, str] | None = None) -> str | None:
+    """Under torchrun / accelerate launch, each local rank's own GPU (``cuda:LOCAL_RANK``); else ``device``.
 
-    Only when ``--device`` was not given (or is ``auto``) and a CUDA device is visible; call it before the
-    evaluator is built.
+    Only when ``device`` is None or ``auto`` and a CUDA device is visible; use it before the evaluator is built.
     """
     env = os.environ if env is None else env
-    if getattr(args, "device", None) not in (None, "auto") or "LOCAL_RANK" not in env:
-        return
+    if device not in (None, "auto") or "LOCAL_RANK" not in env:
+        return device
     import torch
 
     if torch.cuda.is_available():
-        args.device = f"cuda:{int(env['LOCAL_RANK']) % torch.cuda.device_count()}"
+        return f"cuda:{int(env['LOCAL_RANK']) % torch.cuda.device_count()}"
+    return device
 
 
 def run_sharded_from_args(args: argparse.Namespace, evaluator: EvaluatorSource, items: Sequence[VideoItem],
                           **run_info: Any) -> ShardSummary | None:
     """Run this process's shard when ``--shard`` or RANK/WORLD_SIZE asks for one; None when not sharded.
-    ``run_info``: ``spec`` and ``settings`` for :func:`run_shard`."""
-    shard = resolve_shard(getattr(args, "shard", None))
+    ``run_info``: ``spec``, ``settings`` and ``job`` for :func:`run_shard`. Reads ``args``, never changes it."""
+    shard = resolve_shard(args.shard)
     if shard is None:
         return None
     return run_shard(evaluator, items, args.out, *shard, method=args.shard_method, resume=args.resume,
-                     batch_size=args.batch_size, progress=not getattr(args, "no_progress", False),
+                     batch_size=args.batch_size, progress=not args.no_progress,
                      merge=not args.no_merge, **run_info)

@@ -16,7 +16,8 @@ from aigve.errors import InputError, VideoDecodeError, console_safe
 from aigve.evaluator import Evaluator
 from aigve.parsing import parse_response
 from aigve.results import EvaluationResult, iter_records, safe_cell
-from aigve.runner import collect_items, read_manifest, run_batch, summary_text
+from aigve.run.batch import run_batch, summary_text
+from aigve.runner import collect_items, read_manifest
 from aigve.testing.videos import make_clip, write_video
 from aigve.video import probe
 

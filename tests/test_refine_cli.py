@@ -115,7 +115,7 @@ def test_out_is_checked_before_the_evaluator_loads(tmp_path, capsys, monkeypatch
     (tmp_path / "file").write_text("x")
     (tmp_path / "done").mkdir()
     (tmp_path / "done" / "trace.jsonl").write_text('{"event": "start"}\n')
-    for out, expected in [("file", "is a file; give --out a folder"), ("done", "already holds a run")]:
+    for out, expected in [("file", "is a file; give --out a folder"), ("done", "already exists; pass --overwrite")]:
         assert main(["refine", PROMPT, "--evaluator", "macs", "--out", str(tmp_path / out)]) == 2
         assert expected in capsys.readouterr().err
     script = _refine_prompts_script()

@@ -212,11 +212,12 @@ def test_cli_report_and_errors(tmp_path, capsys):
     assert metrics["settings"]["bootstrap"] == 50 and metrics["plots"] == {}
     bad = tmp_path / "bad.csv"
     bad.write_text("id,physics\nx,3\ny,three\n")
-    assert main(["report", "--scores", str(bad), "--human", str(data["human_path"]), "--out", str(out)]) == 2
+    assert main(["report", "--scores", str(bad), "--human", str(data["human_path"]), "--out", str(out),
+                 "--overwrite"]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "row 3" in err and "not a number" in err
     assert main(["report", "--scores", f"x={data['b_path']}", "--scores", f"x={data['a_path']}",
-                 "--out", str(out)]) == 2
+                 "--out", str(out), "--overwrite"]) == 2
     assert "unique" in capsys.readouterr().err
 
 

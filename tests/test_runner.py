@@ -13,7 +13,8 @@ from aigve.cli import main
 from aigve.errors import InputError
 from aigve.evaluator import Evaluator
 from aigve.results import iter_records
-from aigve.runner import collect_items, read_manifest, run_batch
+from aigve.run.batch import run_batch
+from aigve.runner import collect_items, read_manifest
 
 
 def _records(out: Path) -> list[dict]:
@@ -222,7 +223,7 @@ def test_no_model_is_loaded_when_every_input_fails_the_probe(tmp_path, monkeypat
     (tmp_path / "a.mp4").write_bytes(b"")
     (tmp_path / "b.mp4").write_text("not a video")
     loads = []
-    monkeypatch.setattr(score, "evaluator_from_args", lambda args, **kw: loads.append(args) or 1 / 0)
+    monkeypatch.setattr(score, "build_evaluator", lambda args, **kw: loads.append(args) or 1 / 0)
     out = tmp_path / "out"
     assert main(["score", str(tmp_path), "--prompt", "p", "--backend", "fake", "--out", str(out), "--no-progress"]) == 1
     assert loads == [] and {r["id"] for r in _records(out)} == {"a", "b"}

@@ -84,7 +84,7 @@ def test_checkpoint_backend_spec_fills_defaults_and_resolves_folders(tmp_path, m
 
 
 def test_spec_differences_are_flat_and_readable():
-    from aigve.runner import spec_differences
+    from aigve.run.spec import spec_differences
 
     old = {"backend": "macs", "sampling": {"fps": 1.0}, "model": "a/b"}
     new = {"backend": "macs", "sampling": {"fps": 2.0, "max_frames": 8}, "model": "a/b", "adapter": "lora"}

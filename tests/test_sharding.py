@@ -15,7 +15,8 @@ from aigve.backends.fake import FakeBackend
 from aigve.errors import ConfigError, InputError
 from aigve.evaluator import Evaluator, VideoItem
 from aigve.results import iter_records
-from aigve.runner import collect_items, run_batch
+from aigve.run.batch import run_batch
+from aigve.runner import collect_items
 from aigve.sharding import (
     add_shard_args,
     merge_shards,

@@ -31,6 +31,27 @@ class BackendOutput:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SpecDefaults:
+    """A backend class's own account of what decides its scores when a run leaves it unset, read by the run
+    spec without building the backend. ``model``: the default checkpoint (None: no weights). ``released_keys``:
+    the default key spelling (None: the backend has no such option). ``generates``: it generates text under a
+    :class:`~aigve.config.GenerationConfig` (so the spec records one, defaults filled). ``server_option``: the
+    option that, when set, makes it a client of a server whose model the spec cannot know. ``profiled``: it is
+    run by a judge profile (:mod:`aigve.judges.profiles`), which then decides prompt, frames and decoding."""
+
+    model: str | None = None
+    released_keys: bool | None = None
+    generates: bool = False
+    server_option: str | None = None
+    profiled: bool = False
+
+
+def spec_defaults(backend_class: Any) -> SpecDefaults:
+    """``backend_class.spec_defaults()`` (every registered backend declares it)."""
+    return backend_class.spec_defaults()
+
+
 @runtime_checkable
 class Backend(Protocol):
     """Scores a batch of sampled videos with their prompts.
@@ -52,6 +73,11 @@ class Backend(Protocol):
         ...
 
     def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
+        ...
+
+    @classmethod
+    def spec_defaults(cls) -> SpecDefaults:
+        """What the run spec (:class:`aigve.run.spec.RunSpec`) fills in for options a run leaves unset."""
         ...
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aigve.aspects import ASPECTS, output_key
-from aigve.backends.base import BackendOutput
+from aigve.backends.base import BackendOutput, SpecDefaults
 from aigve.media import SampledVideo
 
 
@@ -26,6 +26,11 @@ class FakeBackend:
     """
 
     name = "fake"
+
+    @classmethod
+    def spec_defaults(cls) -> SpecDefaults:
+        """What a run spec fills in for options left unset (see :class:`aigve.backends.base.SpecDefaults`)."""
+        return SpecDefaults(released_keys=True)
 
     def __init__(self, seed: int = 0, fail_on: str | None = None, delay_s: float = 0.0, released_keys: bool = True):
         self.seed, self.fail_on, self.delay_s, self.released_keys = int(seed), fail_on, float(delay_s), released_keys

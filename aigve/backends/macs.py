@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aigve.aspects import ASPECT_KEYS
-from aigve.backends.base import BackendOutput
+from aigve.backends.base import BackendOutput, SpecDefaults
 from aigve.backends.digit_scores import digit_token_ids, read_expected_scores
 from aigve.backends.hf_checkpoint import (
     load_adapter,
@@ -133,6 +133,11 @@ class MacsBackend:
     """
 
     name = "macs"
+
+    @classmethod
+    def spec_defaults(cls) -> SpecDefaults:
+        """What a run spec fills in for options left unset (see :class:`aigve.backends.base.SpecDefaults`)."""
+        return SpecDefaults(model=DEFAULT_MODEL, released_keys=True, generates=True, profiled=True)
 
     def __init__(
         self,

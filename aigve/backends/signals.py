@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 
 from aigve.aspects import ASPECT_KEYS, SCORE_MAX, SCORE_MIN
-from aigve.backends.base import BackendOutput
+from aigve.backends.base import BackendOutput, SpecDefaults
 from aigve.media import SampledVideo
 from aigve.parsing import ParsedResponse
 from aigve.signals import comments
@@ -72,6 +72,11 @@ class SignalsBackend:
     name = "signals"
     #: Scores come from pixels alone: callers need not warn about missing prompts (see ``Backend``).
     uses_prompt = False
+
+    @classmethod
+    def spec_defaults(cls) -> SpecDefaults:
+        """What a run spec fills in for options left unset (see :class:`aigve.backends.base.SpecDefaults`)."""
+        return SpecDefaults()
 
     def __init__(self, calibration: str | os.PathLike | Calibration | None = None, *,
                  flow_preset: str = "medium", device: str | None = None):

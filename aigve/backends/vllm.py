@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aigve.aspects import ASPECT_KEYS
-from aigve.backends.base import BackendOutput
+from aigve.backends.base import BackendOutput, SpecDefaults
 from aigve.backends.digit_scores import SCORE_VALUES, digit_token_ids, read_expected_scores
 from aigve.config import GenerationConfig
 from aigve.errors import AigveError, ConfigError, ModelLoadError
@@ -162,6 +162,11 @@ class VllmBackend:
     """
 
     name = "vllm"
+
+    @classmethod
+    def spec_defaults(cls) -> SpecDefaults:
+        """What a run spec fills in for options left unset (see :class:`aigve.backends.base.SpecDefaults`)."""
+        return SpecDefaults(model=DEFAULT_MODEL, released_keys=True, generates=True, server_option="server_url")
 
     def __init__(self, model: str = DEFAULT_MODEL, server_url: str | None = None, *,
                  served_model_name: str | None = None, generation: GenerationConfig | dict | None = None,

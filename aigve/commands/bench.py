@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -53,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", dest="json_out", default=None,
                    help="write every figure and per-video record here (rewritten after each path, so a run stopped "
                         "part-way keeps the paths it finished; 'complete' says whether all ran)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table (for a README)")
     add_sampling_args(p)
     p.set_defaults(func=run)
@@ -100,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from aigve.bench.harness import BenchConfig, run_bench
     from aigve.bench.table import render_markdown, render_table
     from aigve.results import write_text_atomic
+    from aigve.run.folder import claim, writing
     from aigve.runner import collect_items
 
     items = collect_items(args.input)
@@ -107,20 +110,27 @@ def run(args: argparse.Namespace) -> int:
         items = items[: args.limit]
     if args.json_out:
         _check_json_out(Path(args.json_out))
-    config = BenchConfig(
-        model=_model_dir(args), paths=tuple(p.strip() for p in args.paths.split(",") if p.strip()),
-        batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, force_new_tokens=args.force_new_tokens,
-        device=args.device, dtype=args.dtype, attn_implementation=args.attn_implementation,
-        sampling=sampling_from_args(args), prefetch=args.prefetch, warmup=args.warmup, score_fill=args.score_fill,
-        threads=args.threads)
+
     def save(report: dict) -> None:
         if args.json_out:  # atomic: a run killed mid-write keeps the previous, complete file
-            write_text_atomic(args.json_out, json.dumps(report, indent=2, default=str))
+            with writing(args.json_out):
+                write_text_atomic(args.json_out, json.dumps(report, indent=2, default=str))
 
-    report = run_bench(items, config, progress=lambda msg: print(msg, file=sys.stderr),
-                       on_path=lambda partial: save(partial.to_dict())).to_dict()
+    with contextlib.ExitStack() as stack:
+        if args.json_out:  # the same lock and overwrite rule as every output, before any model loads
+            stack.enter_context(claim(args.json_out, overwrite=args.overwrite, what="bench report", is_dir=False,
+                                      flag="--json"))
+        config = BenchConfig(
+            model=_model_dir(args), paths=tuple(p.strip() for p in args.paths.split(",") if p.strip()),
+            batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, force_new_tokens=args.force_new_tokens,
+            device=args.device, dtype=args.dtype, attn_implementation=args.attn_implementation,
+            sampling=sampling_from_args(args), prefetch=args.prefetch, warmup=args.warmup,
+            score_fill=args.score_fill, threads=args.threads)
+        report = run_bench(items, config, progress=lambda msg: print(msg, file=sys.stderr),
+                           on_path=lambda partial: save(partial.to_dict())).to_dict()
+        if args.json_out:
+            save(report)
     print(render_markdown(report) if args.markdown else render_table(report))
     if args.json_out:
-        save(report)
         print(f"wrote {args.json_out}", file=sys.stderr)
     return 0 if all(p["status"] != "failed" for p in report["paths"]) else 1

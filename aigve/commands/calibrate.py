@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("results", metavar="RESULTS", help="results.jsonl of a signals run, or the run's --out folder")
     p.add_argument("human", metavar="HUMAN_FILE", help="human scores for (some of) the same videos")
     p.add_argument("--out", required=True, help="calibration JSON to write (e.g. cal.json)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--video-dir", default=None,
                    help="folder that relative video paths in HUMAN_FILE resolve against (default: its folder)")
     p.add_argument("--base", default=None,
@@ -70,14 +71,23 @@ def stats_table(fit_stats: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aigve.errors import ConfigError, InputError
-    from aigve.signals.calibration import Calibration
-    from aigve.signals.fitting import calibrate_from_files
+    from aigve.errors import ConfigError
+    from aigve.run.folder import claim
 
     if args.min_samples < 2:
         raise ConfigError("--min-samples", args.min_samples, "use at least 2 (a monotone fit needs two points)")
     if Path(args.out).is_dir():  # before the fit, not after it
         raise ConfigError("--out", args.out, "is a folder; give a file name such as cal.json")
+    with claim(args.out, overwrite=args.overwrite, what="calibration", is_dir=False):
+        return _calibrate(args)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from aigve.errors import InputError
+    from aigve.run.folder import writing
+    from aigve.signals.calibration import Calibration
+    from aigve.signals.fitting import calibrate_from_files
+
     results = results_path(args.results)
     base = Calibration.load(args.base) if args.base else None
     calibration = calibrate_from_files(results, args.human, None, video_dir=args.video_dir, base=base,
@@ -90,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
               f"or score more annotated videos. {args.out} not written.", file=sys.stderr)
         return 1
     try:
-        calibration.save(args.out)
+        with writing(args.out):
+            calibration.save(args.out)
     except OSError as exc:
         raise InputError(args.out, f"cannot write the calibration ({exc.strerror or exc}); choose another --out") \
             from None

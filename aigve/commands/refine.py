@@ -133,17 +133,25 @@ def check_run_folders(out: Any, folders: list[Any], overwrite: bool) -> None:
     from pathlib import Path
 
     from aigve.errors import ConfigError
-    from aigve.refine.trace import TRACE_FILE
 
     out, folders = Path(out), [Path(f) for f in folders]
     for f in dict.fromkeys([out, *folders]):
         if f.exists() and not f.is_dir():
             raise ConfigError("--out", str(f), "is a file; give --out a folder")
-    taken = [f for f in folders if (f / TRACE_FILE).is_file() and (f / TRACE_FILE).stat().st_size]
+    taken = held_runs(folders)
     if taken and not overwrite:
-        where = (f"{taken[0] / TRACE_FILE} already holds a run" if folders == [out] else
-                 f"{len(taken)} prompt folder(s) there already hold a run, e.g. {taken[0]}")
-        raise ConfigError("--out", str(out), f"{where}; choose a new --out or pass --overwrite")
+        from aigve.run.folder import OutputExistsError
+
+        raise OutputExistsError(taken[0] if folders == [out] else out)
+
+
+def held_runs(folders: list[Any]) -> list[Any]:
+    """The folders among ``folders`` that already hold a refinement run (a non-empty trace)."""
+    from pathlib import Path
+
+    from aigve.refine.trace import TRACE_FILE
+
+    return [Path(f) for f in folders if (Path(f) / TRACE_FILE).is_file() and (Path(f) / TRACE_FILE).stat().st_size]
 
 
 #: Loop fields (StopPolicy, check_run_settings) -> the flags that set them, so errors name what the user typed.
@@ -166,16 +174,24 @@ def stop_policy_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
-    from aigve.commands.options import parse_key_values
-    from aigve.refine.assembly import build_generator, build_refiner
     from aigve.refine.critic import check_objective
-    from aigve.refine.loop import Controller
+    from aigve.run.folder import claim
 
     objective = check_objective(args.objective)
     stop = stop_policy_from_args(args)
     check_run_folders(args.out, [args.out], args.overwrite)
+    with claim(args.out, overwrite=args.overwrite, what="refine run", exists=bool(held_runs([args.out]))):
+        return _refine(args, objective, stop)
+
+
+def _refine(args: argparse.Namespace, objective: Any, stop: Any) -> int:
+    from pathlib import Path
+
+    from aigve.commands.options import parse_key_values
+    from aigve.refine.assembly import build_generator, build_refiner
+    from aigve.refine.loop import Controller
+
     generator = build_generator(args.generator, parse_key_values(args.generator_option, "--generator-option"))
     evaluator = build_evaluator(args)
     refiner = build_refiner(args.refiner, args.refiner_model,

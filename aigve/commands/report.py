@@ -15,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--human", default=None, metavar="PATH",
                    help="human scores; without it the report shows score distributions only")
     p.add_argument("--out", default="runs/report", help="output folder (default: runs/report)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
     p.add_argument("--group-by", default=None, metavar="COLUMN",
                    help="breakdown by a column, e.g. generator (from the human file or the score file)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (0: no CIs)")
@@ -53,11 +54,13 @@ def _summary(metrics: dict) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from aigve.report.build import build_report
+    from aigve.run.folder import claim
 
-    report = build_report(args.scores, args.human, args.out, group_by=args.group_by, n_boot=args.bootstrap,
-                          seed=args.seed, zero_as_na=args.zero_as_na, embeddings=not args.no_embeddings,
-                          plots=not args.no_plots, video_dir=args.video_dir, title=args.title,
-                          cluster_by=args.cluster_by, score_kind=args.score_kind)
+    with claim(args.out, overwrite=args.overwrite, what="report"):
+        report = build_report(args.scores, args.human, args.out, group_by=args.group_by, n_boot=args.bootstrap,
+                              seed=args.seed, zero_as_na=args.zero_as_na, embeddings=not args.no_embeddings,
+                              plots=not args.no_plots, video_dir=args.video_dir, title=args.title,
+                              cluster_by=args.cluster_by, score_kind=args.score_kind)
     for line in _summary(report.metrics):
         print(line)
     print(f"report written to {report.files['markdown']} and {report.files['html']} "

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from aigve.commands.options import (
-    add_backend_args,
-    add_sampling_args,
-    backend_options,
-    check_sources,
-    evaluator_from_args,
-    run_spec,
-)
+from aigve.commands.options import add_backend_args, add_sampling_args
+from aigve.run.job import build_evaluator
 from aigve.sharding import add_shard_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="score videos on the nine aspects",
                        description="Score a video file, a folder of videos, or a CSV/JSONL manifest "
-                                   "(columns video, prompt, optional id).")
-    p.add_argument("input", help="video file, folder, or manifest (.csv, .jsonl, or .json list)")
+                                   "(columns video, prompt, optional id). With --config, the settings come from a "
+                                   "job file (YAML/JSON) or an earlier run's run.json; flags given override it.")
+    p.add_argument("input", nargs="?", default=None,
+                   help="video file, folder, or manifest (.csv, .jsonl, or .json list); optional with --config")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="job file (YAML or JSON: inputs, backend, backend_options, sampling, out, ...) or the "
+                        "run.json of an earlier run to replay it")
     p.add_argument("--prompt", default=None, help="prompt for a single video (or default for a folder)")
     p.add_argument("--out", default="runs/score",
                    help="output folder (results.jsonl, results.csv, run.json); default: %(default)s")
@@ -36,69 +34,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_backend_args(p)
     add_sampling_args(p)
     add_shard_args(p)
-    p.set_defaults(func=run)
+    # The defaults, so a --config job can tell the flags given (which override it) from those left alone.
+    # argparse keeps no record of which options were typed; its actions list is the one place defaults live.
+    p.set_defaults(func=run, _defaults={a.dest: a.default for a in p._actions if a.dest not in ("help", "config")})
+
+
+def job_from_args(args: argparse.Namespace):
+    """The :class:`~aigve.run.job.ScoreJob` of this command line (``--config`` file first, flags on top)."""
+    from aigve.errors import ConfigError
+    from aigve.run.job import ScoreJob
+
+    if args.config is None:
+        if args.input is None:
+            raise ConfigError("INPUT", None, "name a video file, folder or manifest to score, or pass --config FILE")
+        return ScoreJob.from_args(args)
+    return ScoreJob.from_args(args, base=ScoreJob.from_file(args.config))
 
 
 def run(args: argparse.Namespace) -> int:
-    from aigve.backends.base import uses_prompt
-    from aigve.errors import ConfigError
-    from aigve.evaluator import check_backend_options
+    return score(job_from_args(args))
+
+
+def score(job) -> int:
+    """Run ``job`` (a :class:`~aigve.run.job.ScoreJob`): the body of ``aigve score``. Every setting was checked
+    when the job was built, before the model loads or anything is written: a bad value found later would leave
+    probe-failure records behind that block a corrected rerun without --resume."""
     from aigve.report.provenance import backend_problem, console_note
-    from aigve.runner import collect_items, run_batch
-    from aigve.sharding import rank_device, resolve_shard, run_sharded_from_args
+    from aigve.run.batch import run_job
 
-    # Checked before the model loads or anything is written: a bad value found later would leave
-    # probe-failure records behind that block a corrected rerun without --resume.
-    if args.batch_size < 1:
-        raise ConfigError("--batch-size", args.batch_size, "must be >= 1")
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError("--limit", args.limit, "must be >= 1 (a negative value would silently drop the last inputs)")
-    if args.overwrite and args.resume:
-        raise ConfigError("--overwrite", True, "choose either --overwrite or --resume")
-    if args.overwrite and resolve_shard(getattr(args, "shard", None)) is not None:
-        # Ranks start at different times: one rank's clean-up would delete what another rank of the same
-        # launch is already writing.
-        raise ConfigError("--overwrite", True, "a sharded run cannot clear its folder safely from each rank; "
-                                               "delete the --out folder before the launch, or use a new --out")
-    if args.scores_only:
-        if args.backend != "macs":
-            raise ConfigError("--scores-only", args.backend, "works with --backend macs only")
-        args.backend = "macs-scores"
-    check_backend_options(args.backend, **backend_options(args))
-    items = collect_items(args.input, prompt=args.prompt, uses_prompt=uses_prompt(args.backend))
-    if args.limit is not None:
-        items = items[: args.limit]
-    rank_device(args)
-    # Pre-flight: a model or adapter that cannot be found fails here, before --overwrite discards anything and
-    # before any output file or progress bar exists.
-    check_sources(args)
-    # What decides the scores, recorded in run.json and compared on --resume (before any model loads)
-    spec, settings = run_spec(args)
-    if args.overwrite:
-        _discard_results(Path(args.out))
-    _make_out_dir(Path(args.out))
-    built: list = []
-
-    def evaluator():  # built after the probe, so bad inputs are reported before a model loads
-        if not built:
-            built.append(evaluator_from_args(args))
-        return built[0]
-
-    try:
-        summary = run_sharded_from_args(args, evaluator, items, spec=spec, settings=settings) or run_batch(
-            evaluator, items, args.out, resume=args.resume, batch_size=args.batch_size, progress=not args.no_progress,
-            spec=spec, settings=settings)
-    finally:
-        if built:
-            built[0].close()  # stops decode worker processes, if any
+    outcome = run_job(job, build=lambda j: build_evaluator(j))  # looked up here: tests replace build_evaluator
+    summary, items = outcome.summary, outcome.items
     print_means(summary.out_dir / "results.jsonl")
     print(summary.line())
-    described = built[0].describe() if built else {}
+    described = outcome.described or {}
     if described.get("overall_kind"):  # signals: its overall is no judge's overall, and may be uncalibrated
         print(f"note: {described['name']} judges {', '.join(described.get('judged_aspects', []))}; its overall is "
               f"{described['overall_kind']}; {described.get('calibration_status', 'calibration unknown')}",
               file=sys.stderr)
-    problem = backend_problem(described) if built else None
+    problem = backend_problem(described) if outcome.described is not None else None
     if problem:
         print(console_note(problem), file=sys.stderr)
     if summary.failed:
@@ -155,22 +128,3 @@ def print_means(results_path) -> None:
         values = [v for v in values if v is not None]
         mean = f"{sum(values) / len(values):5.2f}" if values else "    -"
         print(f"{aspect.key:<20} {mean} {len(values):>4}")
-
-
-def _make_out_dir(out: Path) -> None:
-    """Create --out before a model loads, so an unusable folder fails at once with its name (not a traceback)."""
-    from aigve.errors import InputError
-
-    if out.exists() and not out.is_dir():
-        raise InputError(out, "is a file, not a folder; choose another --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(out, f"cannot create the --out folder ({exc.strerror or exc}); choose another --out") from None
-
-
-def _discard_results(out: Path) -> None:
-    """Remove what a previous run wrote in ``out`` (results, per-shard files, csv, run info)."""
-    for pattern in ("results.jsonl", "results.csv", "run.json", "results.rank*.jsonl", "shard.rank*.json"):
-        for path in out.glob(pattern):
-            path.unlink()

@@ -72,7 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             g.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, help=help_text)
         else:
             g.add_argument(*flags, dest=name, metavar=_metavar(defaults[name]), help=help_text)
-    p.set_defaults(func=run, config=None, set_items=[])
+    p.add_argument("--overwrite", action="store_true", default=False,
+                   help="train into an --output-dir that already holds an earlier run (its files are replaced)")
+    p.set_defaults(func=run, config=None, set_items=[], overwrite=False)
 
 
 def _metavar(default: object) -> str:
@@ -117,13 +119,30 @@ def check_outputs(recipe: TrainRecipe) -> None:
                                                             "checkpoint-<step> folder of an earlier run")
 
 
+def claim_output(recipe: TrainRecipe, *, overwrite: bool, env: dict[str, str] | None = None):
+    """The output folder's lock and overwrite rule (:func:`aigve.run.folder.claim`), taken by the main process
+    only: under torchrun every rank runs this command with the same output_dir. Continuing a run
+    (``resume_from_checkpoint``) is not an overwrite."""
+    import contextlib
+    import os
+
+    from aigve.run.folder import claim
+
+    env = os.environ if env is None else env
+    if int(env.get("RANK", "0") or 0) != 0:
+        return contextlib.nullcontext()
+    return claim(recipe.output_dir, overwrite=overwrite or bool(recipe.resume_from_checkpoint), what="train output",
+                 flag="--output-dir")
+
+
 def run(args: argparse.Namespace) -> int:
     recipe = recipe_from_args(args)
     recipe.require_paths()
     check_outputs(recipe)
     from aigve.training.run import run_training
 
-    result = run_training(recipe, printer=print)
+    with claim_output(recipe, overwrite=args.overwrite):
+        result = run_training(recipe, printer=print)
     if not result.is_main:
         return 0
     loss = f"{result.first_loss:.4f} -> {result.last_loss:.4f}" if result.first_loss is not None else "n/a"

@@ -355,7 +355,8 @@ class WebService:
             write_csv,
             write_text_atomic,
         )
-        from aigve.runner import CSV_NAME, RESULTS_NAME, run_batch
+        from aigve.run.batch import run_batch
+        from aigve.run.folder import CSV_NAME, RESULTS_NAME
 
         out = self.work_dir / "runs" / f"batch-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         try:
