@@ -45,7 +45,7 @@ def test_scaled_down_7b_scores_a_video_in_bfloat16(tmp_path, shared_videos):
                                      width_divisor=4, vocab_size=2048)
     assert build_random_checkpoint("qwen2.5-vl-7b", tmp_path / "r7", dtype="bfloat16", layers=1, vision_depth=1,
                                    width_divisor=4, vocab_size=2048) == folder  # cached
-    backend = MacsBackend(str(folder), dtype="bfloat16", generation={"force_new_tokens": 3})
+    backend = MacsBackend(str(folder), dtype="bfloat16", generation={"force_new_tokens": 3}, profile="aigve")  # small frames
     assert str(backend.model.dtype) == "torch.bfloat16" and backend.sampling_overrides() == {}
     sampling = {"max_frames": 2, "min_frames": 2, "max_pixels": 56 * 56, "min_pixels": 28 * 28}
     result = Evaluator(backend, sampling, prefetch=0).evaluate(shared_videos / "lavie_beach_04.mp4", "a beach")

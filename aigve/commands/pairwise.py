@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from aigve.evaluator import VideoItem, check_backend_options
     from aigve.report.pairwise import read_pairs, write_pairwise
     from aigve.results import iter_records, latest_by_id
-    from aigve.runner import run_batch
+    from aigve.run.batch import run_batch
 
     non_negative("tie_margin", args.tie_margin)
     positive_int("batch_size", args.batch_size)
