@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from aigve.core import validate
 from aigve.errors import AigveError, ConfigError
 from aigve.media import VideoInfo
 
@@ -87,14 +88,11 @@ class Limits:
     max_zip_ratio: float = 100.0
 
     def __post_init__(self) -> None:
+        # finite: NaN compares false with every duration and inf never trips, so either would turn a limit off
         for name in ("max_upload_mb", "max_duration_s", "max_unzipped_mb", "max_zip_ratio"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigError(name, value, "must be a positive number")
+            validate.positive(name, getattr(self, name), high=1e7)
         for name in ("concurrency", "max_batch_videos", "max_zip_entries"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(name, value, "must be a positive integer")
+            validate.positive_int(name, getattr(self, name), high=10**7)
 
     @property
     def max_upload_bytes(self) -> int:
