@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    from aigve.commands.numeric import check_numeric_args, flag_names
+    from aigve.commands.numeric import check_numeric_args, chosen_parsers, flag_names
 
     command = _subparser(parser, args.command)
 
@@ -67,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_numeric_args(command, args)  # inf, NaN, negative and absurd numbers stop here, before any load
         return args.func(args)
 
-    return run_guarded(f"aigve {args.command}", body, verbose=args.verbose, flags=flag_names(command))
+    flags = {k: f for p in reversed(chosen_parsers(command, args)) for k, f in flag_names(p).items()}
+    return run_guarded(f"aigve {args.command}", body, verbose=args.verbose, flags=flags)
 
 
 def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:

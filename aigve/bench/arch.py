@@ -60,7 +60,7 @@ def arch_config(name: str, tokenizer: Any, *, layers: int | None = None, vision_
     from aigve.testing.tiny import SPECIAL_TOKENS
 
     if name not in ARCHS:
-        raise ConfigError("--random-init-arch", name, f"choose one of {', '.join(ARCHS)}")
+        raise ConfigError("random_init_arch", name, f"choose one of {', '.join(ARCHS)}")
     t, v = dict(ARCHS[name]["text"]), dict(ARCHS[name]["vision"])
     d = int(width_divisor)
     if d < 1 or t["num_key_value_heads"] % d or v["num_heads"] % d:
@@ -107,7 +107,7 @@ def check_full_size_on_cpu(name: str, device: str, dtype: str, *, layers: int | 
     width = 2 if str(dtype).lower() in ("bfloat16", "bf16", "float16", "fp16", "half") else 4
     n, divisor = ARCHS[name]["parameters"], math.gcd(4, text["num_key_value_heads"], vision["num_heads"])
     gb = n * width / 1e9
-    raise ConfigError("--random-init-arch", name,
+    raise ConfigError("random_init_arch", name,
                       f"refused at full size on the CPU: {n / 1e9:.1f} billion parameters in "
                       f"{'float32' if width == 4 else dtype} need ~{gb:.0f} GB of RAM and ~{gb:.0f} GB of disk, and a "
                       f"bench run takes hours. Scale it down (e.g. --arch-layers 2 --arch-vision-depth 2 "

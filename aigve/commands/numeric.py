@@ -53,6 +53,7 @@ RANGES: dict[str, Check] = {
     "concurrency": partial(v.positive_int, high=4096),
     "max_batch_videos": partial(v.positive_int, high=10**6),
     "min_samples": partial(v.positive_int, high=10**9),
+    "teach_steps": partial(v.positive_int, high=10**6),
     # seeds
     "seed": v.non_negative_int,  # the libraries seeded refuse what they cannot take, with their own range
     "seed_step": v.non_negative_int,
@@ -87,9 +88,18 @@ def numeric_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     return [a for a in parser._actions if a.type in (int, float) and a.option_strings]
 
 
+def chosen_parsers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[argparse.ArgumentParser]:
+    """``parser`` and the nested subcommand parsers ``args`` chose (``aigve testing build-tiny``)."""
+    out = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and getattr(args, action.dest, None) in action.choices:
+            out += chosen_parsers(action.choices[getattr(args, action.dest)], args)
+    return out
+
+
 def check_numeric_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Raise ConfigError naming the flag for the first numeric option of ``args`` outside its range."""
-    for action in numeric_actions(parser):
+    for action in (a for p in chosen_parsers(parser, args) for a in numeric_actions(p)):
         value = getattr(args, action.dest, None)
         if value is None or value == action.default:
             continue  # defaults are ours and valid; only what the user typed is checked

@@ -49,11 +49,11 @@ def check_port(host: str, port: int) -> None:
     reported in a second rather than after minutes of loading; launch checks again (another program may
     take the port in between)."""
     if not 0 < int(port) <= 65535:
-        raise ConfigError("--port", port, "must be a TCP port from 1 to 65535")
+        raise ConfigError("port", port, "must be a TCP port from 1 to 65535")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except (socket.gaierror, UnicodeError) as exc:
-        raise ConfigError("--host", host, f"unknown host name ({exc})") from None
+        raise ConfigError("host", host, f"unknown host name ({exc})") from None
     with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: ignore TIME_WAIT leftovers
         try:
@@ -62,10 +62,10 @@ def check_port(host: str, port: int) -> None:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(port) from None
             if exc.errno == errno.EADDRNOTAVAIL:
-                raise ConfigError("--host", host, "not an address of this machine; use 127.0.0.1 (this machine "
+                raise ConfigError("host", host, "not an address of this machine; use 127.0.0.1 (this machine "
                                                   "only) or 0.0.0.0 (every interface)") from None
-            raise ConfigError("--port", port, f"cannot listen on {host}:{port} ({exc.strerror}); "
-                                              "pass another --port or --host") from None
+            raise ConfigError("port", port, f"cannot listen on {host}:{port} ({exc.strerror}); "
+                                              "choose another port or host") from None
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ def existing_dirs(paths: Iterable[str | os.PathLike]) -> list[Path]:
     for p in paths:
         resolved = Path(p).expanduser().resolve()
         if not resolved.is_dir():
-            raise ConfigError("--allowed-dir", os.fspath(p), "must be an existing folder")
+            raise ConfigError("allowed_dirs", os.fspath(p), "must be an existing folder")
         if resolved not in out:
             out.append(resolved)
     return out
