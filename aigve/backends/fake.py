@@ -15,6 +15,7 @@ from typing import Any
 
 from aigve.aspects import ASPECTS, output_key
 from aigve.backends.base import BackendOutput
+from aigve.core.provenance import FAKE, Provenance
 from aigve.media import SampledVideo
 
 
@@ -31,7 +32,12 @@ class FakeBackend:
         self.seed, self.fail_on, self.delay_s, self.released_keys = int(seed), fail_on, float(delay_s), released_keys
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "model": None, "seed": self.seed, "note": "deterministic fake scores, not an evaluation"}
+        return {"name": self.name, "model": None, "seed": self.seed, "note": "deterministic fake scores, not an evaluation",
+                "provenance": self.provenance().to_dict()}
+
+    def provenance(self) -> Provenance:
+        """Declared, not guessed: this backend is never a real evaluation."""
+        return FAKE
 
     def sampling_overrides(self) -> dict[str, Any]:
         return {"max_pixels": 112 * 112, "min_pixels": 28 * 28, "max_frames": 8}

@@ -21,6 +21,7 @@ import cv2
 
 from aigve.aspects import ASPECT_KEYS, SCORE_MAX, SCORE_MIN
 from aigve.backends.base import BackendOutput
+from aigve.core.provenance import REAL, Provenance
 from aigve.media import SampledVideo
 from aigve.parsing import ParsedResponse
 from aigve.signals import comments
@@ -98,7 +99,12 @@ class SignalsBackend:
             "opencv": cv2.__version__,
             "device": "cpu",
             "scored_aspects": list(SCORED_ASPECTS) + ["overall"],
+            "provenance": self.provenance().to_dict(),
         }
+
+    def provenance(self) -> Provenance:
+        """Real measurements of the pixels (not a judge's opinion: see ``scored_aspects``)."""
+        return REAL
 
     def sampling_overrides(self) -> dict[str, Any]:
         return dict(SAMPLING_OVERRIDES)

@@ -45,6 +45,7 @@ from aigve.aspects import ASPECT_KEYS
 from aigve.backends.base import BackendOutput
 from aigve.backends.digit_scores import SCORE_VALUES, digit_token_ids, read_expected_scores
 from aigve.config import GenerationConfig
+from aigve.core.provenance import Provenance, read_stamp
 from aigve.errors import AigveError, ConfigError, ModelLoadError
 from aigve.prompt import SYSTEM_PROMPT, build_instruction
 
@@ -150,7 +151,15 @@ class VllmBackend:
         return {"name": self.name, "model": self.served_model_name, "server_url": self.server_url,
                 "mode": "client" if self.server_url else "in-process", "released_keys": self.released_keys,
                 "generation": self.generation.to_dict(), "top_logprobs": self.top_logprobs,
-                "frame_format": self.frame_format}
+                "frame_format": self.frame_format, "provenance": self.provenance().to_dict()}
+
+    def provenance(self) -> Provenance:
+        """The stamp of the checkpoint folder (in process, or a server started on a local folder); a hub id or
+        a server's model name carries none and is real."""
+        from pathlib import Path
+
+        folder = self.model if isinstance(self.model, str) and self.model and Path(self.model).is_dir() else None
+        return read_stamp(folder)
 
     def sampling_overrides(self) -> dict[str, Any]:
         """In process: the checkpoint's per-frame pixel caps, as for ``macs``. A server's processor is not

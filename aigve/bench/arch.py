@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from aigve.core import provenance
 from aigve.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -158,8 +159,9 @@ def build_random_checkpoint(name: str, out_dir: str | os.PathLike, *, dtype: str
     params = {"arch": name, "seed": seed, "layers": layers, "vision_depth": vision_depth,
               "width_divisor": width_divisor, "dtype": dtype, "vocab_size": vocab_size}
     marker = out / MARKER
-    if marker.is_file() and json.loads(marker.read_text()).get("params") == params:
-        return out
+    if marker.is_file() and (out / provenance.STAMP_FILE).is_file() \
+            and json.loads(marker.read_text()).get("params") == params:
+        return out  # (a build from before the provenance stamp is rebuilt, so it is never read as real)
     tokenizer = build_tiny_tokenizer()
     config = arch_config(name, tokenizer, layers=layers, vision_depth=vision_depth, width_divisor=width_divisor,
                          vocab_size=vocab_size)
@@ -173,11 +175,14 @@ def build_random_checkpoint(name: str, out_dir: str | os.PathLike, *, dtype: str
             torch.random.set_rng_state(state)
         eos = [tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.convert_tokens_to_ids("<|endoftext|>")]
         model.generation_config = GenerationConfig(bos_token_id=eos[1], eos_token_id=eos, pad_token_id=eos[1])
+        stamp = provenance.random_arch(name)
+        model.config.aigve_provenance = stamp.to_dict()  # read by every backend that loads it: never a real judge
         model.save_pretrained(tmp, safe_serialization=True)
         _processor(tokenizer).save_pretrained(tmp)
         n = sum(p.numel() for p in model.parameters())
         (tmp / MARKER).write_text(json.dumps({"params": params, "num_parameters": n,
                                               "warning": "random weights: outputs are noise, not an evaluation"}))
+        provenance.write_stamp(tmp, stamp)
         del model
     log.info("built random %s (%d parameters) at %s", name, n, out)
     return out
