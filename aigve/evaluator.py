@@ -153,7 +153,7 @@ class Evaluator:
         pool, owned = self._pool()
         # The backend's CPU preprocessing (HF processor) of a decoded batch also runs ahead, in one more
         # thread, so it never waits in the decode pool behind the jobs it depends on (no deadlock).
-        prepare = getattr(self.backend, "prepare", None) if pool and self.workers == "thread" else None
+        prepare = self.backend.prepare if pool and self.workers == "thread" else None
         prep_pool = ThreadPoolExecutor(1) if prepare else None
 
         def start(batch: list[VideoItem]) -> tuple[list[Future | VideoInfo | None], Future | None]:

@@ -87,3 +87,13 @@ def test_macs_backend_does_not_import_the_testing_kit():
     tree = ast.parse(Path(macs.__file__).read_text())
     names = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
     assert not [n for n in names if n.startswith("aigve.testing")]
+
+
+def test_every_registered_backend_implements_the_whole_protocol():
+    from aigve.registry import BACKENDS
+
+    members = ("name", "uses_prompt", "describe", "sampling_overrides", "provenance", "prepare", "score")
+    for name in BACKENDS.names():
+        cls = BACKENDS.get(name)
+        missing = [m for m in members if m not in dir(cls)]
+        assert not missing, f"backend {name!r} lacks {missing}"

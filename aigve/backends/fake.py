@@ -27,6 +27,7 @@ class FakeBackend:
     """
 
     name = "fake"
+    uses_prompt = True  # seeded by the prompt: tests see prompt plumbing
 
     def __init__(self, seed: int = 0, fail_on: str | None = None, delay_s: float = 0.0, released_keys: bool = True):
         self.seed, self.fail_on, self.delay_s, self.released_keys = int(seed), fail_on, float(delay_s), released_keys
@@ -42,7 +43,12 @@ class FakeBackend:
     def sampling_overrides(self) -> dict[str, Any]:
         return {"max_pixels": 112 * 112, "min_pixels": 28 * 28, "max_frames": 8}
 
-    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
+    def prepare(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> None:
+        """Nothing to prepare ahead: placeholder scores need no preprocessing."""
+        return None
+
+    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str],
+              prepared: None = None) -> list[BackendOutput]:
         return [self._one(v, p) for v, p in zip(videos, prompts, strict=True)]
 
     def _one(self, video: SampledVideo, prompt: str) -> BackendOutput:

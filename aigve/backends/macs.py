@@ -125,6 +125,7 @@ class MacsBackend:
     """
 
     name = "macs"
+    uses_prompt = True
 
     def __init__(
         self,

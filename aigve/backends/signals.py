@@ -113,7 +113,12 @@ class SignalsBackend:
         """Raw measurements of one video (units in ``aigve.signals.measures.UNITS``)."""
         return measure_video(video, flow_preset=self.flow_preset)
 
-    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
+    def prepare(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> None:
+        """Nothing to prepare ahead: the measurements work on the decoded frames directly."""
+        return None
+
+    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str],
+              prepared: None = None) -> list[BackendOutput]:
         """Score each video; ``prompts`` are accepted for the Backend contract and not read."""
         if len(videos) != len(prompts):
             raise ValueError(f"got {len(videos)} videos but {len(prompts)} prompts; pass one prompt per video")

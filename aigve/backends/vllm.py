@@ -125,6 +125,7 @@ class VllmBackend:
     """
 
     name = "vllm"
+    uses_prompt = True
 
     def __init__(self, model: str = DEFAULT_MODEL, server_url: str | None = None, *,
                  served_model_name: str | None = None, generation: GenerationConfig | dict | None = None,
@@ -170,7 +171,12 @@ class VllmBackend:
 
         return checkpoint_sampling_caps(self._processor)
 
-    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
+    def prepare(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> None:
+        """Nothing to prepare ahead: vLLM (or the server) runs its own processor."""
+        return None
+
+    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str],
+              prepared: None = None) -> list[BackendOutput]:
         if len(videos) != len(prompts):
             raise ConfigError("prompts", len(prompts), f"need one prompt per video ({len(videos)})")
         if self.server_url:
