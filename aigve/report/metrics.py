@@ -245,7 +245,18 @@ def paired_srcc_test(h: object, m_a: object, m_b: object, *, n_boot: int = 1000,
     low, high, valid = percentile_ci(d, level)
     out.update(ci_low=low, ci_high=high, n_boot_valid=valid)
     if valid:
-        below = (np.sum(d <= 0) + 1) / (valid + 1)
-        above = (np.sum(d >= 0) + 1) / (valid + 1)
-        out["p_value"] = float(min(1.0, 2 * min(below, above)))
+        out["p_value"] = bootstrap_p_value(d)
     return out
+
+
+def bootstrap_p_value(d: np.ndarray) -> float | None:
+    """Two-sided bootstrap p-value of "the difference is 0" from the B defined resampled differences ``d``:
+    ``min(1, 2 * min((#{d <= 0} + 1) / (B + 1), (#{d >= 0} + 1) / (B + 1)))``. The +1 counts the observed
+    data as one of the resamples, so p is never 0 (a p of 0 would claim certainty B resamples cannot give)."""
+    d = np.asarray(d, dtype=float)
+    d = d[~np.isnan(d)]
+    if d.size == 0:
+        return None
+    below = (np.sum(d <= 0) + 1) / (d.size + 1)
+    above = (np.sum(d >= 0) + 1) / (d.size + 1)
+    return float(min(1.0, 2 * min(below, above)))

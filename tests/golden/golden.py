@@ -1,0 +1,43 @@
+"""The golden regression tier: results of fixed inputs, normalised so only what decides a score remains.
+
+``normalise(record)`` drops what changes run to run or machine to machine (timings, timestamps, absolute paths,
+library versions) and rounds floats to 6 digits, so the committed files compare byte for byte. Regenerate on
+purpose with ``python tests/golden/regenerate.py`` (then review the diff: every changed number is a changed
+score).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+GOLDEN = Path(__file__).resolve().parent
+CLIPS = ("lavie_beach_00.mp4", "lavie_beach_01.mp4", "lavie_beach_02.mp4")
+VOLATILE = {"timings", "created", "timestamp", "started_at", "finished_at", "elapsed_s", "transformers", "opencv", "torch",
+            "numpy", "versions", "version", "aigve_version", "host", "git_commit", "run_id"}
+
+
+def _clean(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _clean(v, k) for k, v in sorted(value.items()) if k not in VOLATILE and not k.endswith("_s")}
+    if isinstance(value, list):
+        return [_clean(v, key) for v in value]
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, str) and ("/" in value or "\\\\" in value) and Path(value).suffix in (".mp4", ".json", ""):
+        return Path(value).name if Path(value).is_absolute() else value
+    return value
+
+
+def normalise(record: dict[str, Any]) -> dict[str, Any]:
+    return _clean(record)
+
+
+def signals_lines(videos: Path) -> list[str]:
+    """The normalised results.jsonl lines of the signals backend on :data:`CLIPS`."""
+    from aigve.evaluator import load_evaluator
+
+    evaluator = load_evaluator("signals", workers="thread", prefetch=0)
+    results = [evaluator.evaluate(str(videos / clip), prompt="") for clip in CLIPS]
+    return [json.dumps(normalise(r.to_record()), sort_keys=True, ensure_ascii=False) + "\n" for r in results]

@@ -1,0 +1,25 @@
+"""Rewrite the committed golden files on purpose: ``python tests/golden/regenerate.py [SHARED_DIR]``.
+
+Review the diff before committing it: a changed line is a changed score. SHARED_DIR defaults to $AIGVE_SHARED
+(the folder holding videos/ with the LaVie clips).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from golden import GOLDEN, signals_lines  # noqa: E402
+
+
+def main() -> int:
+    shared = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("AIGVE_SHARED", "../shared"))
+    (GOLDEN / "signals_results.jsonl").write_text("".join(signals_lines(shared / "videos")), encoding="utf-8")
+    print(f"wrote {GOLDEN / 'signals_results.jsonl'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
