@@ -41,3 +41,22 @@ def signals_lines(videos: Path) -> list[str]:
     evaluator = load_evaluator("signals", workers="thread", prefetch=0)
     results = [evaluator.evaluate(str(videos / clip), prompt="") for clip in CLIPS]
     return [json.dumps(normalise(r.to_record()), sort_keys=True, ensure_ascii=False) + "\n" for r in results]
+
+
+def report_metrics_text(outputs: Path, out: Path) -> str:
+    """The normalised metrics.json of eval/report_aigve_bench.py over the 149 released outputs (200 resamples)."""
+    import contextlib
+    import importlib.util
+    import io
+
+    script = GOLDEN.parents[1] / "eval" / "report_aigve_bench.py"
+    spec = importlib.util.spec_from_file_location("report_aigve_bench_golden", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = module.main(["--outputs", str(outputs), "--out", str(out), "--bootstrap", "200", "--seed", "0",
+                            "--no-embeddings"])
+    assert code == 0, code
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    metrics.pop("plots", None)  # file names of images that a later run may lay out differently
+    return json.dumps(normalise(metrics), indent=1, sort_keys=True, ensure_ascii=False) + "\n"

@@ -11,13 +11,18 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from golden import GOLDEN, signals_lines  # noqa: E402
+from golden import GOLDEN, report_metrics_text, signals_lines  # noqa: E402
 
 
 def main() -> int:
     shared = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("AIGVE_SHARED", "../shared"))
     (GOLDEN / "signals_results.jsonl").write_text("".join(signals_lines(shared / "videos")), encoding="utf-8")
-    print(f"wrote {GOLDEN / 'signals_results.jsonl'}")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        text = report_metrics_text(shared / "data" / "aigve_macs_outputs_sample.jsonl", Path(tmp) / "r")
+    (GOLDEN / "metrics_aigve_bench.json").write_text(text, encoding="utf-8")
+    print(f"wrote {GOLDEN / 'signals_results.jsonl'} and {GOLDEN / 'metrics_aigve_bench.json'}")
     return 0
 
 
