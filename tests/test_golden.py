@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
-from golden import GOLDEN, report_metrics_text, signals_lines  # noqa: E402
+from golden import GOLDEN, report_metrics_text, signals_lines, tiny_lines  # noqa: E402
 
 from aigve.report.metrics import bootstrap_p_value, paired_srcc_test, percentile_ci  # noqa: E402
 
@@ -21,6 +21,11 @@ from aigve.report.metrics import bootstrap_p_value, paired_srcc_test, percentile
 def test_signals_results_match_the_golden_file(shared_videos):
     expected = (GOLDEN / "signals_results.jsonl").read_text(encoding="utf-8")
     assert "".join(signals_lines(shared_videos)) == expected, "scores changed: see tests/golden/regenerate.py"
+
+
+def test_taught_tiny_judge_results_match_the_golden_file(shared_videos, tiny_judge):
+    expected = (GOLDEN / "tiny_judge_results.jsonl").read_text(encoding="utf-8")
+    assert "".join(tiny_lines(shared_videos, tiny_judge)) == expected, "see tests/golden/regenerate.py"
 
 
 def test_report_metrics_over_the_149_outputs_match_the_golden_file(macs_outputs, tmp_path):

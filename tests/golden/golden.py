@@ -18,20 +18,20 @@ VOLATILE = {"timings", "created", "timestamp", "started_at", "finished_at", "ela
             "numpy", "versions", "version", "aigve_version", "host", "git_commit", "run_id"}
 
 
-def _clean(value: Any, key: str = "") -> Any:
+def _clean(value: Any, digits: int = 6) -> Any:
     if isinstance(value, dict):
-        return {k: _clean(v, k) for k, v in sorted(value.items()) if k not in VOLATILE and not k.endswith("_s")}
+        return {k: _clean(v, digits) for k, v in sorted(value.items()) if k not in VOLATILE and not k.endswith("_s")}
     if isinstance(value, list):
-        return [_clean(v, key) for v in value]
+        return [_clean(v, digits) for v in value]
     if isinstance(value, float):
-        return round(value, 6)
-    if isinstance(value, str) and ("/" in value or "\\\\" in value) and Path(value).suffix in (".mp4", ".json", ""):
-        return Path(value).name if Path(value).is_absolute() else value
+        return round(value, digits)
+    if isinstance(value, str) and "\n" not in value and len(value) < 4096 and Path(value).is_absolute():
+        return Path(value).name  # where the file lay is not part of the result
     return value
 
 
-def normalise(record: dict[str, Any]) -> dict[str, Any]:
-    return _clean(record)
+def normalise(record: dict[str, Any], digits: int = 6) -> dict[str, Any]:
+    return _clean(record, digits)
 
 
 def signals_lines(videos: Path) -> list[str]:
@@ -60,3 +60,18 @@ def report_metrics_text(outputs: Path, out: Path) -> str:
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     metrics.pop("plots", None)  # file names of images that a later run may lay out differently
     return json.dumps(normalise(metrics), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def tiny_lines(videos: Path, model: Path) -> list[str]:
+    """The normalised results.jsonl lines of the taught tiny judge (``build_tiny_checkpoint(DIR, teach=True)``,
+    deterministic on CPU) on :data:`CLIPS`."""
+    from aigve.evaluator import load_evaluator
+
+    evaluator = load_evaluator("macs", model=str(model), device="cpu", dtype="float32", workers="thread", prefetch=0)
+    lines = []
+    for clip in CLIPS:
+        record = evaluator.evaluate(str(videos / clip), prompt="a beach").to_record()
+        record["backend"]["model"] = "TINY_JUDGE"  # the folder's name is the test's choice
+        # 4 digits: float32 matmuls may differ in the last bits between CPUs (the scores themselves do not)
+        lines.append(json.dumps(normalise(record, digits=4), sort_keys=True, ensure_ascii=False) + "\n")
+    return lines

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from golden import GOLDEN, report_metrics_text, signals_lines  # noqa: E402
+from golden import GOLDEN, report_metrics_text, signals_lines, tiny_lines  # noqa: E402
 
 
 def main() -> int:
@@ -21,6 +21,11 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         text = report_metrics_text(shared / "data" / "aigve_macs_outputs_sample.jsonl", Path(tmp) / "r")
+        from aigve.testing.tiny import build_tiny_checkpoint
+
+        judge = build_tiny_checkpoint(Path(tmp) / "tiny-judge", teach=True)  # deterministic on CPU (~60 s)
+        (GOLDEN / "tiny_judge_results.jsonl").write_text("".join(tiny_lines(shared / "videos", judge)),
+                                                         encoding="utf-8")
     (GOLDEN / "metrics_aigve_bench.json").write_text(text, encoding="utf-8")
     print(f"wrote {GOLDEN / 'signals_results.jsonl'} and {GOLDEN / 'metrics_aigve_bench.json'}")
     return 0
