@@ -1,5 +1,7 @@
 """Serve the aigve web UI: ``python app.py [--backend macs --model ... --allowed-dir DIR ...]`` (see --help)."""
 
-from aigve.webui import main
+import sys
 
-raise SystemExit(main())
+from aigve.cli import main
+
+raise SystemExit(main(["app", *sys.argv[1:]]))

@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 COMMANDS = ("score", "probe", "inputs", "profiles", "report", "leaderboard", "pairwise", "sanity", "train",
             "refine", "bench", "app", "serve", "testing", "merge_shards", "calibrate")
@@ -33,10 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_guarded(prog: str, body: Callable[[], int | None], *, verbose: int = 0) -> int:
+def run_guarded(prog: str, body: Callable[[], int | None], *, verbose: int = 0,
+                flags: Mapping[str, str] | None = None) -> int:
     """Run ``body()`` and return its exit code, the error contract of every aigve entry point: an
     AigveError prints ``PROG: error: MESSAGE`` on stderr and returns 2; Ctrl-C returns 130 (what was written
-    so far is kept). Used by :func:`main` and by the scripts in eval/ under their own names."""
+    so far is kept). Used by :func:`main` and by the scripts in eval/ under their own names. ``flags``
+    (setting -> CLI flag, from :func:`aigve.commands.numeric.flag_names`) makes a ConfigError about a
+    setting name the flag the user typed: the library speaks of settings, only this layer of flags."""
+    from aigve.commands.numeric import cli_message
     from aigve.errors import AigveError, NotARealEvaluationWarning
 
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(levelname)s %(name)s: %(message)s")
@@ -47,7 +51,7 @@ def run_guarded(prog: str, body: Callable[[], int | None], *, verbose: int = 0) 
         sys.stdout.flush()  # a reader that left early is noticed here, not in the interpreter's exit flush
         return code
     except AigveError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {cli_message(exc, flags or {})}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; everything written so far is kept", file=sys.stderr)
@@ -92,7 +96,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    return run_guarded(f"aigve {args.command}", lambda: args.func(args), verbose=args.verbose)
+    from aigve.commands.numeric import check_numeric_args, chosen_parsers, flag_names
+
+    command = _subparser(parser, args.command)
+
+    def body() -> int | None:
+        check_numeric_args(command, args)  # inf, NaN, negative and absurd numbers stop here, before any load
+        return args.func(args)
+
+    flags = {k: f for p in reversed(chosen_parsers(command, args)) for k, f in flag_names(p).items()}
+    return run_guarded(f"aigve {args.command}", body, verbose=args.verbose, flags=flags)
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    raise KeyError(name)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from aigve.core import validate
 from aigve.errors import ConfigError
 
 SAMPLING_STRATEGIES = ("uniform", "motion")
@@ -14,6 +15,9 @@ FRAME_STARTS = ("centred", "zero")
 EVEN_RULES = ("distinct", "repeat_last")
 #: ``sampled``: temporal spacing from the sampled frames' real timing; ``declared``: temporal_patch / fps.
 SPACING_RULES = ("sampled", "declared")
+#: Highest sampling rate (frames per second of video) accepted: beyond it a value is a typo, and the frame count
+#: it implies overflows long before decoding starts (``fps=1e308`` used to raise OverflowError mid-run).
+MAX_FPS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -55,9 +59,12 @@ class SamplingConfig:
     spacing: str = "sampled"
 
     def __post_init__(self) -> None:
-        _positive(self, "fps", "assumed_fps")
-        _positive_int(self, "min_frames", "max_frames", "min_pixels", "max_pixels",
-                      "max_visual_tokens", "patch_factor", "temporal_patch")
+        validate.positive("fps", self.fps, high=MAX_FPS)
+        validate.positive("assumed_fps", self.assumed_fps, high=MAX_FPS)
+        for name in ("min_frames", "max_frames", "min_pixels", "max_pixels", "max_visual_tokens", "patch_factor",
+                     "temporal_patch"):
+            validate.positive_int(name, getattr(self, name))
+        validate.non_negative_int("seed", self.seed)
         if self.min_frames > self.max_frames:
             raise ConfigError("min_frames", self.min_frames, f"must be <= max_frames ({self.max_frames})")
         if self.max_frames < self.temporal_patch:
@@ -69,8 +76,7 @@ class SamplingConfig:
                               f"must be >= patch_factor**2 ({self.patch_factor ** 2}) for one token")
         if self.strategy not in SAMPLING_STRATEGIES:
             raise ConfigError("strategy", self.strategy, f"choose one of {', '.join(SAMPLING_STRATEGIES)}")
-        if not 0.0 <= self.jitter < 1.0:
-            raise ConfigError("jitter", self.jitter, "must be in [0, 1): a fraction of the sampling interval")
+        validate.fraction("jitter", self.jitter, open_high=True)  # a fraction of the sampling interval
         from aigve.core.validate import choice, optional, positive_int
 
         choice("start", self.start, FRAME_STARTS)
@@ -111,16 +117,14 @@ class GenerationConfig:
     top_k: int = 0
 
     def __post_init__(self) -> None:
-        _positive_int(self, "max_new_tokens")
-        _positive(self, "temperature", "top_p", "repetition_penalty")
-        if self.top_p > 1:
-            raise ConfigError("top_p", self.top_p, "must be in (0, 1]")
-        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 0:
-            raise ConfigError("top_k", self.top_k, "must be an integer >= 0 (0 = off)")
+        validate.positive_int("max_new_tokens", self.max_new_tokens)
+        validate.boolean("do_sample", self.do_sample)
+        validate.positive("temperature", self.temperature)
+        validate.positive("repetition_penalty", self.repetition_penalty)
+        validate.fraction("top_p", self.top_p, open_low=True)
+        validate.non_negative_int("top_k", self.top_k)  # 0 = off
         for name in ("force_new_tokens", "min_new_tokens"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ConfigError(name, value, "must be a positive integer or None")
+            validate.optional(validate.positive_int, name, getattr(self, name))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> GenerationConfig:
@@ -141,17 +145,3 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError(key, data[key], f"unknown field of {cls.__name__}; {hint}known: {', '.join(sorted(known))}")
     return cls(**data)
-
-
-def _positive(obj: object, *names: str) -> None:
-    for name in names:
-        value = getattr(obj, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ConfigError(name, value, "must be a positive number")
-
-
-def _positive_int(obj: object, *names: str) -> None:
-    for name in names:
-        value = getattr(obj, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(name, value, "must be a positive integer")

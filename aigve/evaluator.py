@@ -16,6 +16,7 @@ from typing import Any
 from aigve.aspects import ASPECT_KEYS
 from aigve.backends.base import Backend, BackendOutput, default_sampling
 from aigve.config import SamplingConfig
+from aigve.core import validate
 from aigve.errors import AigveError, ConfigError, NotARealEvaluationWarning, ResponseParseError
 from aigve.media import SampledVideo, VideoInfo
 from aigve.results import EvaluationResult
@@ -57,23 +58,14 @@ def as_item(item: VideoItem | dict | tuple | str, index: int = 0) -> VideoItem:
                      video=video, prompt=prompt)
 
 
-#: Marker file of the random-weight checkpoints ``aigve bench --random-init-arch`` writes (kept literal: the
-#: bench room is not imported from here).
-RANDOM_ARCH_MARKER = "aigve_random_arch.json"
-
-
 def not_a_real_evaluation(description: Mapping[str, Any]) -> str | None:
     """Why results described by ``description`` (a backend's ``describe()``) are not a real evaluation
-    (fake backend, tiny test model, random weights), or None. The one place the Python API asks."""
-    # One provenance answer for every door: reports and the CLI use this same function. Swap point for a
-    # core provenance module once it exists (the lazy import keeps `import aigve` light).
-    from aigve.report.provenance import backend_problem
+    (fake backend, tiny test model, random weights), or None. Read from the provenance stamped where the judge
+    was built (:mod:`aigve.core.provenance`), never guessed from names: the one place the Python API asks."""
+    from aigve.core.provenance import of_backend
 
-    problem = backend_problem(dict(description))
-    model = description.get("model")
-    if problem is None and isinstance(model, str) and os.path.isfile(os.path.join(model, RANDOM_ARCH_MARKER)):
-        problem = f"a random-weight model ({model})"
-    return problem
+    found = of_backend(dict(description))
+    return None if found.is_real else found.reason
 
 
 PARENT_POLL_S = 0.5
@@ -227,7 +219,7 @@ class Evaluator:
         pool, owned = self._pool()
         # The backend's CPU preprocessing (HF processor) of a decoded batch also runs ahead, in one more
         # thread, so it never waits in the decode pool behind the jobs it depends on (no deadlock).
-        prepare = getattr(self.backend, "prepare", None) if pool and self.workers == "thread" else None
+        prepare = self.backend.prepare if pool and self.workers == "thread" else None
         prep_pool = ThreadPoolExecutor(1) if prepare else None
 
         def start(batch: list[VideoItem]) -> tuple[list[Future | VideoInfo | None], Future | None]:
@@ -386,6 +378,57 @@ def check_backend_options(name: str, **options: Any) -> None:
         for key, value in options.items():
             if key not in params:
                 raise ConfigError(key, value, f"backend {name!r} does not take this option; it takes: {', '.join(accepted) or 'none'}")
+    for key, value in options.items():
+        if key in params:
+            check_option_type(key, value, params[key].annotation)
+
+
+#: annotation words -> a check of one value; a word not listed (a class of ours, ``Any``) is not judged here
+_TYPE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "int": lambda n, x: validate.integer(n, x, low=-validate.ABSURD),
+    "float": validate.finite,
+    "bool": validate.boolean,
+    "str": lambda n, x: validate.text(n, x, allow_empty=True),
+    "os.PathLike": validate.path, "PathLike": validate.path, "Path": validate.path,
+}
+
+
+def check_option_type(key: str, value: Any, annotation: Any) -> None:
+    """Raise ConfigError when a backend option's value fits none of the types its annotation names
+    (``seed: int`` refuses ``nan``, ``"abc"``, ``[1]`` and ``1e400``; ``calibration: str | os.PathLike | ...``
+    refuses ``123``), so a bad ``--backend-option`` stops before the model loads rather than deep inside it.
+    Annotations are read as text (``from __future__ import annotations``); one that names a type this check
+    does not know (``Any``, a class) accepts everything, and ``None`` in it accepts None."""
+    text = annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
+    if annotation is inspect.Parameter.empty or not text:
+        return
+    words = [w.strip() for w in text.split("|")]
+    if "Any" in words or (value is None and "None" in words):
+        return
+    for word in (w for w in words if w != "None"):
+        check = _TYPE_CHECKS.get(word)
+        if check is not None:
+            if check is validate.finite and isinstance(value, bool):
+                continue
+            try:
+                check(key, value)
+                return
+            except ConfigError:
+                continue
+        base = word.split("[")[0].split(".")[-1]
+        if base in ("dict", "Mapping") and isinstance(value, dict):
+            return
+        if base in ("list", "tuple", "Sequence") and isinstance(value, (list, tuple)):
+            return
+        if any(base == t.__name__ for t in type(value).__mro__):  # an object of a class of ours, e.g. Calibration
+            return
+    raise ConfigError(key, value, f"must be {' or '.join(_type_word(w) for w in words if w != 'None')}"
+                      + (" (or None)" if "None" in words else ""))
+
+
+def _type_word(word: str) -> str:
+    return {"int": "an integer", "float": "a finite number", "bool": "true or false", "str": "a string",
+            "os.PathLike": "a path", "PathLike": "a path", "Path": "a path"}.get(word, f"a {word}")
 
 
 def create_backend(name: str, **options: Any) -> Backend:

@@ -1,14 +1,14 @@
 """The Python API warns (NotARealEvaluationWarning) when results do not come from a real judge."""
 
-import json
 import warnings
 
 import pytest
 
 import aigve
 from aigve.cli import main
+from aigve.core.provenance import random_arch, write_stamp
 from aigve.errors import NotARealEvaluationWarning
-from aigve.evaluator import RANDOM_ARCH_MARKER, not_a_real_evaluation
+from aigve.evaluator import not_a_real_evaluation
 
 CLIP = "lavie_beach_00.mp4"
 
@@ -42,8 +42,8 @@ def test_the_signals_backend_does_not_warn(shared_videos):
 
 
 def test_random_weight_and_real_descriptions(tmp_path):
-    (tmp_path / RANDOM_ARCH_MARKER).write_text(json.dumps({"warning": "random weights"}))
-    assert "random-weight model" in not_a_real_evaluation({"name": "macs", "model": str(tmp_path)})
+    write_stamp(tmp_path, random_arch("qwen2.5-vl-7b"))  # as aigve bench --random-init-arch stamps its build
+    assert "random-weight" in not_a_real_evaluation({"name": "macs", "model": str(tmp_path)})
     assert not_a_real_evaluation({"name": "macs", "model": "xiaoliux/AIGVE-MACS"}) is None
     assert not_a_real_evaluation({"name": "signals", "model": None}) is None
 

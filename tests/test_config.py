@@ -12,9 +12,11 @@ def test_defaults_are_valid_and_round_trip():
 
 
 @pytest.mark.parametrize("field,value,fragment", [
-    ("fps", 0, "positive"), ("fps", -1.0, "positive"), ("min_frames", 0, "positive integer"),
-    ("max_visual_tokens", 0, "positive integer"), ("strategy", "random", "uniform"), ("jitter", 1.5, "[0, 1)"),
+    ("fps", 0, "(0, 1000]"), ("fps", -1.0, "(0, 1000]"), ("min_frames", 0, "integer"),
+    ("max_visual_tokens", 0, "integer"), ("strategy", "random", "uniform"), ("jitter", 1.5, "[0, 1)"),
     ("min_pixels", 10, "patch_factor"), ("max_visual_tokens", 2.5, "integer"),
+    ("fps", float("inf"), "finite"), ("fps", float("nan"), "finite"), ("fps", 1e308, "(0, 1000]"),
+    ("assumed_fps", float("inf"), "finite"), ("max_frames", 10**13, "absurd"), ("seed", -1, ">= 0"),
 ])
 def test_bad_values_name_field_value_and_fix(field, value, fragment):
     with pytest.raises(ConfigError) as err:

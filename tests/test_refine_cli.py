@@ -65,7 +65,7 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     assert main(["refine", PROMPT, "--generator", "procedurl", "--evaluator", "signals", "--out", str(tmp_path)]) == 2
     assert "Did you mean 'procedural'" in capsys.readouterr().err
     assert main(["refine", PROMPT, "--refiner-model", "x", "--evaluator", "signals", "--out", str(tmp_path)]) == 2
-    assert "only --refiner llm uses a model" in capsys.readouterr().err
+    assert "invalid --refiner-model='x': only the llm refiner uses a model" in capsys.readouterr().err
     assert main(["refine", PROMPT, "--objective", "beauty", "--evaluator", "signals", "--out", str(tmp_path)]) == 2
 
 

@@ -143,7 +143,7 @@ def test_cli_without_model_or_data_is_a_usage_error(capsys, tmp_path):
     assert main(["train", "--data", str(tmp_path / "x.json")]) == 2
     assert "--model" in capsys.readouterr().err
     assert main(["train", "--model", str(tmp_path), "--data", str(tmp_path / "x.json"), "--lr", "fast"]) == 2
-    assert "learning_rate" in capsys.readouterr().err
+    assert "--learning-rate" in capsys.readouterr().err  # the CLI names the flag, the library the setting
 
 
 def _commented_command(name: str) -> list[str]:

@@ -157,7 +157,7 @@ def test_check_prompt():
 def test_scrub_and_existing_dirs(tmp_path):
     assert scrub(f"{tmp_path}/x/clip.mp4: broken", tmp_path / "x" / "clip.mp4") == "clip.mp4: broken"
     assert existing_dirs([tmp_path, str(tmp_path)]) == [tmp_path.resolve()]
-    with pytest.raises(ConfigError, match="--allowed-dir"):
+    with pytest.raises(ConfigError, match="allowed_dirs"):
         existing_dirs([tmp_path / "missing"])
 
 
@@ -183,13 +183,13 @@ def test_check_port_reports_what_is_wrong(busy_port):
         check_port("127.0.0.1", busy_port)
     assert isinstance(exc.value, ConfigError) and exc.value.field == "port"
     check_port("127.0.0.1", free_port())  # a free port passes
-    with pytest.raises(ConfigError, match="invalid --host='192.0.2.1': not an address of this machine"):
+    with pytest.raises(ConfigError, match="invalid host='192.0.2.1': not an address of this machine"):
         check_port("192.0.2.1", free_port())  # TEST-NET-1: never assigned to a machine
 
 
 @pytest.mark.parametrize("port", [0, -1, 70000])
 def test_check_port_refuses_numbers_that_are_not_ports(port):
-    with pytest.raises(ConfigError, match=f"invalid --port={port}: must be a TCP port from 1 to 65535"):
+    with pytest.raises(ConfigError, match=f"invalid port={port}: must be a TCP port from 1 to 65535"):
         check_port("127.0.0.1", port)
 
 
@@ -198,5 +198,5 @@ def test_check_port_names_an_unknown_host(monkeypatch):
         raise socket.gaierror(-2, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_such_host)  # no DNS lookup in tests
-    with pytest.raises(ConfigError, match="invalid --host='nowhere': unknown host name"):
+    with pytest.raises(ConfigError, match="invalid host='nowhere': unknown host name"):
         check_port("nowhere", 7860)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from aigve.config import SamplingConfig
+    from aigve.core.provenance import Provenance
     from aigve.media import SampledVideo
     from aigve.parsing import ParsedResponse
 
@@ -54,25 +55,37 @@ def spec_defaults(backend_class: Any) -> SpecDefaults:
 
 @runtime_checkable
 class Backend(Protocol):
-    """Scores a batch of sampled videos with their prompts.
+    """Scores a batch of sampled videos with their prompts; every backend implements all of it, so callers
+    never probe a backend with ``getattr``/``hasattr``.
 
-    ``score`` takes equal-length lists and returns one output per video, in order. A backend may
-    raise for the whole batch; the evaluator then retries items one by one to isolate the failure.
-    A backend that never reads the prompts may say so with a class attribute ``uses_prompt = False``
-    (optional; read with :func:`uses_prompt`): nobody then warns about missing prompts.
+    ``uses_prompt``: False for a backend that never reads the prompts (nobody then warns about missing ones).
+    ``prepare``: the CPU side of a batch (chat template, tokenizer, processor), run by the evaluator in a
+    background thread for the next batch while the model works on this one; returns None when the backend
+    has nothing to prepare. ``score`` takes equal-length lists (and what ``prepare`` returned for them, or
+    None) and returns one output per video, in order; it may raise for the whole batch (the evaluator then
+    retries items one by one). ``provenance``: whether its scores are a real evaluation (read from the
+    checkpoint's stamp or declared; :mod:`aigve.core.provenance`).
     """
 
     name: str
+    uses_prompt: bool
 
     def describe(self) -> dict[str, Any]:
-        """Identity recorded with every result: model id or path, adapter, dtype, device, ..."""
+        """Identity recorded with every result: model id or path, adapter, dtype, device, provenance, ..."""
         ...
 
     def sampling_overrides(self) -> dict[str, Any]:
         """SamplingConfig fields this backend needs changed by default (e.g. smaller frames); may be {}."""
         ...
 
-    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
+    def provenance(self) -> Provenance:
+        ...
+
+    def prepare(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> Any:
+        ...
+
+    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str],
+              prepared: Any = None) -> list[BackendOutput]:
         ...
 
     @classmethod
@@ -93,7 +106,7 @@ def uses_prompt(backend: Any) -> bool:
             backend = BACKENDS.get(backend)
         except AigveError:
             return True
-    return bool(getattr(backend, "uses_prompt", True))
+    return bool(backend.uses_prompt)
 
 
 def default_sampling(backend: Backend, user: SamplingConfig | dict[str, Any] | None) -> SamplingConfig:

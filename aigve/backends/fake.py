@@ -15,6 +15,7 @@ from typing import Any
 
 from aigve.aspects import ASPECTS, output_key
 from aigve.backends.base import BackendOutput, SpecDefaults
+from aigve.core.provenance import FAKE, Provenance
 from aigve.media import SampledVideo
 
 
@@ -26,6 +27,7 @@ class FakeBackend:
     """
 
     name = "fake"
+    uses_prompt = True  # seeded by the prompt: tests see prompt plumbing
 
     @classmethod
     def spec_defaults(cls) -> SpecDefaults:
@@ -36,12 +38,22 @@ class FakeBackend:
         self.seed, self.fail_on, self.delay_s, self.released_keys = int(seed), fail_on, float(delay_s), released_keys
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "model": None, "seed": self.seed, "note": "deterministic fake scores, not an evaluation"}
+        return {"name": self.name, "model": None, "seed": self.seed, "note": "deterministic fake scores, not an evaluation",
+                "provenance": self.provenance().to_dict()}
+
+    def provenance(self) -> Provenance:
+        """Declared, not guessed: this backend is never a real evaluation."""
+        return FAKE
 
     def sampling_overrides(self) -> dict[str, Any]:
         return {"max_pixels": 112 * 112, "min_pixels": 28 * 28, "max_frames": 8}
 
-    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
+    def prepare(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> None:
+        """Nothing to prepare ahead: placeholder scores need no preprocessing."""
+        return None
+
+    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str],
+              prepared: None = None) -> list[BackendOutput]:
         return [self._one(v, p) for v, p in zip(videos, prompts, strict=True)]
 
     def _one(self, video: SampledVideo, prompt: str) -> BackendOutput:

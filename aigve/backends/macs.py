@@ -8,12 +8,10 @@ generated tokens, timings, and expected scores read from the logits at the gener
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +30,7 @@ from aigve.backends.hf_checkpoint import (
 )
 from aigve.backends.qwen_inputs import build_inputs
 from aigve.config import GenerationConfig, SamplingConfig
+from aigve.core.provenance import Provenance, read_stamp, stamp_details
 from aigve.judges.profile import DECODING_FIELDS
 
 if TYPE_CHECKING:
@@ -68,24 +67,21 @@ def hf_generation_config(gen: GenerationConfig, *, eos_token_id: Any, pad_token_
     )
 
 
+def checkpoint_provenance(source: Any, config: Any = None) -> Provenance:
+    """The provenance stamped in the checkpoint ``source`` was loaded from (its folder's stamp file, or the
+    stamp in its loaded ``config``); a checkpoint without a stamp is real, whatever its name."""
+    folder = source.location if getattr(source, "is_folder", False) else None
+    return read_stamp(folder, config)
+
+
 def tiny_build(source: Any, config: Any = None) -> dict[str, Any]:
-    """``{"aigve_tiny": True, "taught": bool}`` for a checkpoint built by :mod:`aigve.testing.tiny`, else ``{}``.
-
-    Recognised by the marker file in the folder or ``aigve_tiny`` in its config, so reports and the UI print
-    their "not an evaluation" disclaimer whatever path (relative, renamed) the model was loaded from.
-    """
-    from aigve.testing.tiny import MARKER
-
-    marker = Path(source.location) / MARKER if getattr(source, "is_folder", False) else None
-    data: dict[str, Any] = {}
-    if marker is not None and marker.is_file():
-        try:
-            data = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = {}
-    elif not getattr(config, "aigve_tiny", False):
+    """``{"aigve_tiny": True, "taught": bool}`` for a tiny test checkpoint (read from its stamp), else ``{}``:
+    the older record fields, kept beside ``provenance`` for readers of earlier runs."""
+    found = checkpoint_provenance(source, config)
+    if found.kind != "tiny":
         return {}
-    return {"aigve_tiny": True, "taught": bool(isinstance(data, dict) and data.get("taught"))}
+    folder = source.location if getattr(source, "is_folder", False) else None
+    return {"aigve_tiny": True, "taught": bool(stamp_details(folder).get("taught"))}
 
 
 def _digit_recorder(digit_ids: Sequence[int], device: Any):
@@ -133,6 +129,7 @@ class MacsBackend:
     """
 
     name = "macs"
+    uses_prompt = True
 
     @classmethod
     def spec_defaults(cls) -> SpecDefaults:
@@ -229,7 +226,12 @@ class MacsBackend:
             "generation": self.generation.to_dict(),
             "transformers": transformers.__version__,
             **tiny_build(self.model_source, config),
+            "provenance": self.provenance().to_dict(),
         }
+
+    def provenance(self) -> Provenance:
+        """Read from the checkpoint's stamp (see :mod:`aigve.core.provenance`), never from its name."""
+        return checkpoint_provenance(self.model_source, getattr(self.model, "config", None))
 
     def sampling_overrides(self) -> dict[str, Any]:
         """The judge profile's frame rules over the checkpoint's per-frame pixel caps

@@ -21,6 +21,7 @@ import cv2
 
 from aigve.aspects import ASPECT_KEYS, SCORE_MAX, SCORE_MIN
 from aigve.backends.base import BackendOutput, SpecDefaults
+from aigve.core.provenance import REAL, Provenance
 from aigve.media import SampledVideo
 from aigve.parsing import ParsedResponse
 from aigve.signals import comments
@@ -111,6 +112,7 @@ class SignalsBackend:
             # impression of prompt and video: named so that no table takes one for the other
             "overall_kind": OVERALL_KIND,
             "calibration_status": self.calibration_status(),
+            "provenance": self.provenance().to_dict(),
         }
 
     def calibration_status(self) -> str:
@@ -121,6 +123,10 @@ class SignalsBackend:
             return "uncalibrated: hand-set thresholds"
         return f"calibrated ({self.calibration.source})"
 
+    def provenance(self) -> Provenance:
+        """Real measurements of the pixels (not a judge's opinion: see ``scored_aspects``)."""
+        return REAL
+
     def sampling_overrides(self) -> dict[str, Any]:
         return dict(SAMPLING_OVERRIDES)
 
@@ -128,7 +134,12 @@ class SignalsBackend:
         """Raw measurements of one video (units in ``aigve.signals.measures.UNITS``)."""
         return measure_video(video, flow_preset=self.flow_preset)
 
-    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
+    def prepare(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> None:
+        """Nothing to prepare ahead: the measurements work on the decoded frames directly."""
+        return None
+
+    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str],
+              prepared: None = None) -> list[BackendOutput]:
         """Score each video; ``prompts`` are accepted for the Backend contract and not read."""
         if len(videos) != len(prompts):
             raise ValueError(f"got {len(videos)} videos but {len(prompts)} prompts; pass one prompt per video")

@@ -54,6 +54,7 @@ from aigve.aspects import ASPECT_KEYS
 from aigve.backends.base import BackendOutput, SpecDefaults
 from aigve.backends.digit_scores import SCORE_VALUES, digit_token_ids, read_expected_scores
 from aigve.config import GenerationConfig
+from aigve.core.provenance import Provenance, read_stamp
 from aigve.errors import AigveError, ConfigError, ModelLoadError
 from aigve.prompt import SYSTEM_PROMPT, build_instruction
 
@@ -162,6 +163,7 @@ class VllmBackend:
     """
 
     name = "vllm"
+    uses_prompt = True
 
     @classmethod
     def spec_defaults(cls) -> SpecDefaults:
@@ -193,7 +195,15 @@ class VllmBackend:
         return {"name": self.name, "model": self.served_model_name, "server_url": self.server_url,
                 "mode": "client" if self.server_url else "in-process", "released_keys": self.released_keys,
                 "generation": self.generation.to_dict(), "top_logprobs": self.top_logprobs,
-                "frame_format": self.frame_format}
+                "frame_format": self.frame_format, "provenance": self.provenance().to_dict()}
+
+    def provenance(self) -> Provenance:
+        """The stamp of the checkpoint folder (in process, or a server started on a local folder); a hub id or
+        a server's model name carries none and is real."""
+        from pathlib import Path
+
+        folder = self.model if isinstance(self.model, str) and self.model and Path(self.model).is_dir() else None
+        return read_stamp(folder)
 
     def sampling_overrides(self) -> dict[str, Any]:
         """In process: the checkpoint's per-frame pixel caps, as for ``macs``. A server's processor is not
@@ -204,7 +214,12 @@ class VllmBackend:
 
         return checkpoint_sampling_caps(self._processor)
 
-    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
+    def prepare(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> None:
+        """Nothing to prepare ahead: vLLM (or the server) runs its own processor."""
+        return None
+
+    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str],
+              prepared: None = None) -> list[BackendOutput]:
         if len(videos) != len(prompts):
             raise ConfigError("prompts", len(prompts), f"need one prompt per video ({len(videos)})")
         if self.server_url:

@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from aigve.core import provenance
 from aigve.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def arch_config(name: str, tokenizer: Any, *, layers: int | None = None, vision_
     from aigve.testing.tiny import SPECIAL_TOKENS
 
     if name not in ARCHS:
-        raise ConfigError("--random-init-arch", name, f"choose one of {', '.join(ARCHS)}")
+        raise ConfigError("random_init_arch", name, f"choose one of {', '.join(ARCHS)}")
     t, v = dict(ARCHS[name]["text"]), dict(ARCHS[name]["vision"])
     d = int(width_divisor)
     if d < 1 or t["num_key_value_heads"] % d or v["num_heads"] % d:
@@ -107,7 +108,7 @@ def check_full_size_on_cpu(name: str, device: str, dtype: str, *, layers: int | 
     width = 2 if str(dtype).lower() in ("bfloat16", "bf16", "float16", "fp16", "half") else 4
     n, divisor = ARCHS[name]["parameters"], math.gcd(4, text["num_key_value_heads"], vision["num_heads"])
     gb = n * width / 1e9
-    raise ConfigError("--random-init-arch", name,
+    raise ConfigError("random_init_arch", name,
                       f"refused at full size on the CPU: {n / 1e9:.1f} billion parameters in "
                       f"{'float32' if width == 4 else dtype} need ~{gb:.0f} GB of RAM and ~{gb:.0f} GB of disk, and a "
                       f"bench run takes hours. Scale it down (e.g. --arch-layers 2 --arch-vision-depth 2 "
@@ -158,8 +159,9 @@ def build_random_checkpoint(name: str, out_dir: str | os.PathLike, *, dtype: str
     params = {"arch": name, "seed": seed, "layers": layers, "vision_depth": vision_depth,
               "width_divisor": width_divisor, "dtype": dtype, "vocab_size": vocab_size}
     marker = out / MARKER
-    if marker.is_file() and json.loads(marker.read_text()).get("params") == params:
-        return out
+    if marker.is_file() and (out / provenance.STAMP_FILE).is_file() \
+            and json.loads(marker.read_text()).get("params") == params:
+        return out  # (a build from before the provenance stamp is rebuilt, so it is never read as real)
     tokenizer = build_tiny_tokenizer()
     config = arch_config(name, tokenizer, layers=layers, vision_depth=vision_depth, width_divisor=width_divisor,
                          vocab_size=vocab_size)
@@ -173,11 +175,14 @@ def build_random_checkpoint(name: str, out_dir: str | os.PathLike, *, dtype: str
             torch.random.set_rng_state(state)
         eos = [tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.convert_tokens_to_ids("<|endoftext|>")]
         model.generation_config = GenerationConfig(bos_token_id=eos[1], eos_token_id=eos, pad_token_id=eos[1])
+        stamp = provenance.random_arch(name)
+        model.config.aigve_provenance = stamp.to_dict()  # read by every backend that loads it: never a real judge
         model.save_pretrained(tmp, safe_serialization=True)
         _processor(tokenizer).save_pretrained(tmp)
         n = sum(p.numel() for p in model.parameters())
         (tmp / MARKER).write_text(json.dumps({"params": params, "num_parameters": n,
                                               "warning": "random weights: outputs are noise, not an evaluation"}))
+        provenance.write_stamp(tmp, stamp)
         del model
     log.info("built random %s (%d parameters) at %s", name, n, out)
     return out

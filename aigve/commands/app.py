@@ -49,9 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace):
     """The :class:`~aigve.webui.service.ServiceConfig` described by the parsed flags."""
     from aigve.commands.options import backend_options, sampling_from_args
+    from aigve.evaluator import check_backend_options
     from aigve.webui import Limits, ServiceConfig
 
     options = backend_options(args)
+    check_backend_options(args.backend, **options)  # a bad --backend-option stops here, not in the first request
     model, adapter = options.pop("model", None), options.pop("adapter", None)
     limits = Limits(max_upload_mb=args.max_upload_mb, max_duration_s=args.max_duration_s,
                     concurrency=args.concurrency, queue_size=args.queue_size,

@@ -48,7 +48,7 @@ def build_refiner(name: str, model: str | None = None, options: dict[str, Any] |
     options = dict(options or {})
     if name != "llm":
         if model is not None:
-            raise ConfigError("--refiner-model", model, f"only --refiner llm uses a model; refiner {name!r} does not")
+            raise ConfigError("refiner_model", model, f"only the llm refiner uses a model; refiner {name!r} does not")
         _check_options("refiner", name, factory, options)
         return factory(**options)
     if model is None:
@@ -59,7 +59,7 @@ def build_refiner(name: str, model: str | None = None, options: dict[str, Any] |
         from aigve.refine.chat import VisionLMChat
 
         if evaluator is None:
-            raise ConfigError("--refiner-model", model, "no evaluator to borrow a model from")
+            raise ConfigError("refiner_model", model, "no evaluator to borrow a model from")
         max_fixes = options.pop("max_fixes", 2)
         return factory(client=VisionLMChat.from_evaluator(evaluator, **options), max_fixes=max_fixes)
     return factory(model, **options)

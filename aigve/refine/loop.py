@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aigve.aspects import SCORE_MAX, SCORE_MIN
+from aigve.core import validate
 from aigve.errors import ConfigError
 from aigve.refine.critic import ScoreCritic
 from aigve.refine.roles import Critic, Evaluator, Generator, Refiner
@@ -54,8 +55,7 @@ def check_run_settings(seed: int, seed_step: int, generator_retries: int) -> Non
     torch random generators; NumPy refuses a negative seed, so every generation of the run would fail) and
     ``generator_retries`` is an integer >= 0. Cheap: callers run it before a model loads."""
     for field, value in (("seed", seed), ("seed_step", seed_step), ("generator_retries", generator_retries)):
-        if not _is_int(value) or value < 0:
-            raise ConfigError(field, value, "must be an integer >= 0")
+        validate.non_negative_int(field, value)
 
 
 @dataclass(frozen=True)

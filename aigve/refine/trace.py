@@ -30,14 +30,15 @@ def caveats(generator: Any, evaluator: Any) -> dict[str, str | None]:
     ``not_a_real_evaluation`` (why the scores are placeholders: fake backend, tiny random-weight model; the
     same test as ``aigve score`` / ``aigve report`` / the web UI) and ``synthetic_generator`` (the videos come
     from an offline renderer, so a gain shows the loop works and is not a video model's). None when not so."""
-    from aigve.report.provenance import backend_problem
+    from aigve.core.provenance import of_backend
 
     name = generator.get("name") if isinstance(generator, Mapping) else generator
     synthetic = None
     if name in SYNTHETIC_GENERATORS:
         synthetic = (f"the '{name}' generator is a synthetic offline renderer: a gain shows the loop works and is "
                      "not comparable with the gains of a real text-to-video model")
-    return {"not_a_real_evaluation": backend_problem(evaluator), "synthetic_generator": synthetic}
+    found = of_backend(evaluator)
+    return {"not_a_real_evaluation": None if found.is_real else found.reason, "synthetic_generator": synthetic}
 
 
 def gain(before: float | None, after: float | None) -> dict[str, float | None]:

@@ -24,57 +24,17 @@ matrix; k <= 36 for integer 0-5 scores), and every statistic is computed from th
 
 from __future__ import annotations
 
-import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 CORRELATIONS = ("srcc", "plcc", "krcc")
 ACCURACIES = ("exact_acc", "within1_acc", "pairwise_acc")
 # Kendall on resamples costs B*k^2; beyond this many distinct (h, m) pairs fall back to scipy per resample.
 _KENDALL_DENSE_MAX = 3000
 
-
-def _as_pair(h: object, m: object) -> tuple[np.ndarray, np.ndarray]:
-    h = np.asarray(h, dtype=float).ravel()
-    m = np.asarray(m, dtype=float).ravel()
-    if h.shape != m.shape:
-        raise ValueError(f"human and model vectors differ in length ({h.size} vs {m.size})")
-    if not (np.isfinite(h).all() and np.isfinite(m).all()):
-        raise ValueError("vectors must be finite; drop missing pairs first")
-    return h, m
-
-
-def is_defined(h: object, m: object) -> bool:
-    """True when a correlation exists: n >= 2 and neither vector is constant."""
-    h, m = _as_pair(h, m)
-    return h.size >= 2 and np.ptp(h) > 0 and np.ptp(m) > 0
-
-
-def _scipy_coef(fn, h: np.ndarray, m: np.ndarray) -> float | None:
-    if not is_defined(h, m):
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = float(fn(h, m)[0])
-    return None if math.isnan(value) else value
-
-
-def srcc(h: object, m: object) -> float | None:
-    """Spearman rank correlation (scipy.stats.spearmanr); None when undefined."""
-    return _scipy_coef(stats.spearmanr, *_as_pair(h, m))
-
-
-def plcc(h: object, m: object) -> float | None:
-    """Pearson linear correlation (scipy.stats.pearsonr); None when undefined."""
-    return _scipy_coef(stats.pearsonr, *_as_pair(h, m))
-
-
-def krcc(h: object, m: object) -> float | None:
-    """Kendall tau-b (scipy.stats.kendalltau); None when undefined."""
-    return _scipy_coef(stats.kendalltau, *_as_pair(h, m))
+# moved to the core (training uses them too); re-exported for every importer of aigve.report.metrics
+from aigve.core.correlation import _as_pair, _scipy_coef, is_defined, krcc, plcc, srcc  # noqa: E402,F401
 
 
 def round_half_up(x: np.ndarray) -> np.ndarray:
@@ -285,7 +245,18 @@ def paired_srcc_test(h: object, m_a: object, m_b: object, *, n_boot: int = 1000,
     low, high, valid = percentile_ci(d, level)
     out.update(ci_low=low, ci_high=high, n_boot_valid=valid)
     if valid:
-        below = (np.sum(d <= 0) + 1) / (valid + 1)
-        above = (np.sum(d >= 0) + 1) / (valid + 1)
-        out["p_value"] = float(min(1.0, 2 * min(below, above)))
+        out["p_value"] = bootstrap_p_value(d)
     return out
+
+
+def bootstrap_p_value(d: np.ndarray) -> float | None:
+    """Two-sided bootstrap p-value of "the difference is 0" from the B defined resampled differences ``d``:
+    ``min(1, 2 * min((#{d <= 0} + 1) / (B + 1), (#{d >= 0} + 1) / (B + 1)))``. The +1 counts the observed
+    data as one of the resamples, so p is never 0 (a p of 0 would claim certainty B resamples cannot give)."""
+    d = np.asarray(d, dtype=float)
+    d = d[~np.isnan(d)]
+    if d.size == 0:
+        return None
+    below = (np.sum(d <= 0) + 1) / (d.size + 1)
+    above = (np.sum(d >= 0) + 1) / (d.size + 1)
+    return float(min(1.0, 2 * min(below, above)))

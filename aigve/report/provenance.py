@@ -1,57 +1,31 @@
-"""Which score files are not real evaluations (fake backend, tiny random-weight test models).
+"""Report-side names for :mod:`aigve.core.provenance` (kept so existing importers keep working).
 
-Reports print a disclaimer for them, so placeholder numbers are never read as a judge's agreement.
+Which score files are not real evaluations is read from each record's ``backend.provenance`` (stamped where
+the judge or checkpoint was built), never guessed from a model id; reports print the disclaimer for them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-#: File written into tiny test checkpoints by :mod:`aigve.testing.tiny` (kept literal: no torch import).
-TINY_MARKER = "aigve_tiny.json"
+from aigve.core.provenance import LEGACY_TINY_MARKER, banner, of_backend
+
+#: The marker file of tiny test checkpoints from before the provenance stamp (still read).
+TINY_MARKER = LEGACY_TINY_MARKER
 FAKE_BACKENDS = ("fake",)
-
-
-def _is_tiny_model(model: Any) -> bool:
-    """True when ``model`` names a local folder built by aigve.testing.tiny (marker file or config flag)."""
-    if not isinstance(model, str) or not model:
-        return False
-    if "aigve_tiny" in model or "tiny-qwen" in model.lower():
-        return True
-    folder = Path(model)
-    try:
-        if (folder / TINY_MARKER).is_file():
-            return True
-        config = folder / "config.json"
-        return config.is_file() and bool(json.loads(config.read_text(encoding="utf-8")).get("aigve_tiny"))
-    except (OSError, ValueError):
-        return False
 
 
 def backend_problem(backend: Any) -> str | None:
     """Why the scores of one record's ``backend`` description are not an evaluation, or None."""
-    if not isinstance(backend, dict):
-        return f"the {backend} backend" if backend in FAKE_BACKENDS else None
-    name = str(backend.get("name") or "")
-    if name in FAKE_BACKENDS:
-        return f"the '{name}' backend (deterministic placeholder scores)"
-    if backend.get("aigve_tiny") or backend.get("tiny"):
-        return "a tiny random-weight test model"
-    for key in ("model", "model_path", "adapter"):
-        if _is_tiny_model(backend.get(key)):
-            return f"a tiny random-weight test model ({backend[key]})"
-    note = str(backend.get("note") or backend.get("warning") or "")
-    if "not an evaluation" in note:
-        return note
-    return None
+    found = of_backend(backend)
+    return None if found.is_real else found.reason
 
 
 def console_note(problem: str) -> str:
     """The line command-line tools print (on stderr) after a run whose scores are placeholders."""
-    return f"NOTE: NOT A REAL EVALUATION: these scores come from {problem}."
+    return f"NOTE: {banner(problem)}"
 
 
 def disclaimer_for(backends: Iterable[Any]) -> str | None:
@@ -66,5 +40,4 @@ def disclaimer_for(backends: Iterable[Any]) -> str | None:
             problems.append(cache[key])
     if not problems:
         return None
-    return ("NOT A REAL EVALUATION: scores come from " + "; ".join(problems)
-            + ". Agreement figures below only exercise the pipeline.")
+    return f"{banner('; '.join(problems))} Agreement figures below only exercise the pipeline."

@@ -7,7 +7,8 @@ without the 7B weights. The weights are random: outputs are noise, never an eval
 With ``teach=True`` the random model is then fine-tuned for a few seconds on synthetic requests
 (:mod:`aigve.testing.teach`) so that greedy decoding writes a parseable nine-aspect JSON answer and stops at
 EOS: a "taught" test model for end-to-end runs. Its answers are a memorised format, still not an evaluation.
-Both kinds carry ``aigve_tiny.json`` and ``"aigve_tiny": true`` in ``config.json``.
+Both kinds carry the provenance stamp ``aigve_provenance.json`` (kind ``tiny``; see :mod:`aigve.core.provenance`),
+``aigve_provenance`` in ``config.json``, and the older ``aigve_tiny.json`` marker.
 
 The tokenizer is a byte-level BPE trained with the ``tokenizers`` library on a small corpus built from
 aigve's own prompt and answer format (JSON, digits, all aspect keys in both spellings, English), with
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from aigve.core import provenance
 from aigve.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -247,7 +249,9 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
         eos = [tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.convert_tokens_to_ids("<|endoftext|>")]
         model.generation_config = GenerationConfig(bos_token_id=eos[1], eos_token_id=eos, pad_token_id=eos[1],
                                                    do_sample=False)
-        model.config.aigve_tiny = True  # read by aigve.report.provenance when only HF files are copied
+        stamp = provenance.tiny(bool(teach))
+        model.config.aigve_tiny = True  # the older flag, still read
+        model.config.aigve_provenance = stamp.to_dict()  # survives a copy of only the HF files
         processor = _processor(tokenizer)
         marker: dict = {"params": params, "taught": bool(teach),
                         "warning": "random weights for tests: outputs are noise, not an evaluation"}
@@ -259,6 +263,7 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
         n_params = sum(p.numel() for p in model.parameters())
         marker["num_parameters"] = n_params
         (tmp / MARKER).write_text(json.dumps(marker, indent=2))
+        provenance.write_stamp(tmp, stamp, taught=bool(teach))  # what backends read (aigve.core.provenance)
         from aigve.judges.profiles import get_profile, write_profile_record
 
         write_profile_record(tmp, get_profile(TINY_PROFILE))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aigve.config import SamplingConfig
+from aigve.core import validate
 from aigve.errors import ConfigError
 
 VISION_MODES = ("frozen", "lora", "full")
@@ -107,37 +108,32 @@ class TrainRecipe:
 
     def __post_init__(self) -> None:
         for name in ("val_fraction", "test_fraction"):
-            value = getattr(self, name)
-            if not _is_number(value) or not 0 <= value < 1:
-                raise ConfigError(name, value, "must be a fraction in [0, 1)")
+            validate.fraction(name, getattr(self, name), open_high=True)
         if self.val_fraction + self.test_fraction >= 1:
             raise ConfigError("val_fraction", self.val_fraction,
                               f"val_fraction + test_fraction must leave prompts for training (test_fraction={self.test_fraction})")
         for name in ("weight_score", "weight_comment", "weight_key", "weight_structure", "weight_end",
-                     "lora_dropout", "warmup_ratio", "weight_decay", "max_grad_norm"):
-            value = getattr(self, name)
-            if not _is_number(value) or value < 0:
-                raise ConfigError(name, value, "must be a number >= 0")
+                     "weight_decay", "max_grad_norm"):
+            validate.non_negative(name, getattr(self, name))
+        validate.fraction("lora_dropout", self.lora_dropout, open_high=True)
+        validate.fraction("warmup_ratio", self.warmup_ratio, open_high=True)
         if not self.weight_score + self.weight_comment + self.weight_key + self.weight_structure + self.weight_end > 0:
             raise ConfigError("weight_score", self.weight_score, "at least one loss weight must be > 0")
-        for name in ("learning_rate", "num_train_epochs"):
-            value = getattr(self, name)
-            if not _is_number(value) or value <= 0:
-                raise ConfigError(name, value, "must be a positive number")
+        validate.positive("learning_rate", self.learning_rate, high=1.0)  # beyond 1 no optimiser converges
+        validate.positive("num_train_epochs", self.num_train_epochs, high=1e6)
         for name in ("lora_r", "lora_alpha", "per_device_batch_size", "gradient_accumulation_steps", "logging_steps",
                      "save_steps"):
-            _check_int(name, getattr(self, name), minimum=1)
-        _check_int("max_steps", self.max_steps, minimum=-1)
-        _check_int("num_workers", self.num_workers, minimum=0)
-        _check_int("seed", self.seed, minimum=0)
+            validate.positive_int(name, getattr(self, name))
+        validate.integer("max_steps", self.max_steps, low=-1)
+        validate.non_negative_int("num_workers", self.num_workers, high=4096)
+        validate.non_negative_int("seed", self.seed, high=2**32 - 1)
         for name in ("save_total_limit", "eval_steps", "val_max_examples"):
-            if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), minimum=1)
+            validate.optional(validate.positive_int, name, getattr(self, name))
         if self.max_steps == 0:
             raise ConfigError("max_steps", 0, "use -1 (train for num_train_epochs) or a positive step count")
-        _check_choice("vision", self.vision, VISION_MODES)
-        _check_choice("precision", self.precision, PRECISIONS)
-        _check_choice("val_method", self.val_method, VAL_METHODS)
+        validate.choice("vision", self.vision, VISION_MODES)
+        validate.choice("precision", self.precision, PRECISIONS)
+        validate.choice("val_method", self.val_method, VAL_METHODS)
         if not isinstance(self.lora_targets, list) or not self.lora_targets or \
                 not all(isinstance(t, str) and t for t in self.lora_targets):
             raise ConfigError("lora_targets", self.lora_targets, "must be a non-empty list of module names, e.g. [q_proj, v_proj]")
@@ -277,20 +273,6 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
     for item in items or []:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError("--set", item, "expected key=value, e.g. --set lr=1e-4 or --set sampling.max_frames=8")
+            raise ConfigError("override", item, "expected key=value, e.g. lr=1e-4 or sampling.max_frames=8")
         out[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
     return out
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_int(name: str, value: Any, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(name, value, f"must be an integer >= {minimum}")
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(name, value, f"choose one of {', '.join(choices)}")

@@ -164,7 +164,7 @@ def read_scores(logits: torch.Tensor, positions: torch.Tensor, digit_ids: list[i
 
 def spearman_metrics(preds: np.ndarray, human: np.ndarray) -> dict[str, float]:
     """``srcc_<aspect>`` for each aspect with a defined correlation, ``srcc_mean`` over those, ``n_val``."""
-    from aigve.report.metrics import srcc
+    from aigve.core.correlation import srcc
 
     preds, human = np.asarray(preds, dtype=float), np.asarray(human, dtype=float)
     out: dict[str, float] = {"n_val": float(len(preds))}

@@ -88,7 +88,7 @@ def timing_text(record: dict[str, Any]) -> str:
 def status_text(record: dict[str, Any]) -> str:
     """Who judged, plus a loud warning when the scores are placeholders (fake backend, tiny test model), and
     the missing-prompt warning when the video was judged without a prompt by a backend that reads one."""
-    from aigve.report.provenance import backend_problem
+    from aigve.core.provenance import banner, of_backend
 
     backend = record.get("backend") or {}
     who = backend.get("name") or "?"
@@ -97,9 +97,9 @@ def status_text(record: dict[str, Any]) -> str:
     text = f"Scored **{record.get('video')}** with {who}."
     if not str(record.get("prompt") or "").strip() and uses_prompt(str(backend.get("name") or "")):
         text += "  \n" + missing_prompt_warning([str(record.get("video"))])
-    problem = backend_problem(backend)
-    if problem:
-        text = f"⚠️ **NOT A REAL EVALUATION**: scores come from {problem}.  \n" + text
+    line = banner(of_backend(backend))
+    if line:
+        text = f"⚠️ **{line}**  \n" + text
     return text
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from aigve.core import validate
 from aigve.errors import AigveError, ConfigError
 from aigve.media import VideoInfo
 
@@ -49,11 +50,11 @@ def check_port(host: str, port: int) -> None:
     reported in a second rather than after minutes of loading; launch checks again (another program may
     take the port in between)."""
     if not 0 < int(port) <= 65535:
-        raise ConfigError("--port", port, "must be a TCP port from 1 to 65535")
+        raise ConfigError("port", port, "must be a TCP port from 1 to 65535")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except (socket.gaierror, UnicodeError) as exc:
-        raise ConfigError("--host", host, f"unknown host name ({exc})") from None
+        raise ConfigError("host", host, f"unknown host name ({exc})") from None
     with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: ignore TIME_WAIT leftovers
         try:
@@ -62,10 +63,10 @@ def check_port(host: str, port: int) -> None:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(port) from None
             if exc.errno == errno.EADDRNOTAVAIL:
-                raise ConfigError("--host", host, "not an address of this machine; use 127.0.0.1 (this machine "
+                raise ConfigError("host", host, "not an address of this machine; use 127.0.0.1 (this machine "
                                                   "only) or 0.0.0.0 (every interface)") from None
-            raise ConfigError("--port", port, f"cannot listen on {host}:{port} ({exc.strerror}); "
-                                              "pass another --port or --host") from None
+            raise ConfigError("port", port, f"cannot listen on {host}:{port} ({exc.strerror}); "
+                                              "choose another port or host") from None
 
 
 def is_loopback(host: str) -> bool:
@@ -147,14 +148,11 @@ class Limits:
     max_zip_ratio: float = 100.0
 
     def __post_init__(self) -> None:
+        # finite: NaN compares false with every duration and inf never trips, so either would turn a limit off
         for name in ("max_upload_mb", "max_duration_s", "max_unzipped_mb", "max_zip_ratio"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigError(name, value, "must be a positive number")
+            validate.positive(name, getattr(self, name), high=1e7)
         for name in ("concurrency", "queue_size", "max_batch_videos", "max_zip_entries"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(name, value, "must be a positive integer")
+            validate.positive_int(name, getattr(self, name), high=10**7)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -322,7 +320,7 @@ def existing_dirs(paths: Iterable[str | os.PathLike]) -> list[Path]:
     for p in paths:
         resolved = Path(p).expanduser().resolve()
         if not resolved.is_dir():
-            raise ConfigError("--allowed-dir", os.fspath(p), "must be an existing folder")
+            raise ConfigError("allowed_dirs", os.fspath(p), "must be an existing folder")
         if resolved not in out:
             out.append(resolved)
     return out
