@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from aigve.sanity.checks import PASS_CI_LOW, PASS_SHARE, Clip, Variant
-from aigve.sanity.report import AspectStats, CheckSummary
+from aigve.sanity.report import AspectStats
 
 if TYPE_CHECKING:
     from aigve.sanity.run import SanityResult
