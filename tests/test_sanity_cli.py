@@ -131,3 +131,61 @@ def test_fake_backend_run_says_not_a_real_evaluation(tmp_path, capsys):
     assert "NOT A REAL EVALUATION" in (tmp_path / "out" / "sanity.md").read_text()
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["summary"]["scorings"] == 4 and video.is_file()
+
+
+@pytest.fixture(scope="module")
+def synthetic_clips(tmp_path_factory):
+    """Four small synthetic clips with different prompts (fast for model-backed runs)."""
+    from aigve.testing.videos import make_clip, write_video
+
+    folder = tmp_path_factory.mktemp("synthetic")
+    prompts = ["a red square sliding to the right", "a dog running across a snowy field",
+               "a chef chopping onions in a kitchen", "a sailboat drifting on a calm lake"]
+    rows = []
+    for i, prompt in enumerate(prompts):
+        write_video(folder / f"c{i}.mp4", make_clip("moving", num_frames=8, size=(56, 56), seed=i), fps=4.0)
+        rows.append({"video": f"c{i}.mp4", "prompt": prompt})
+    with open(folder / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, ["video", "prompt"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder
+
+
+TINY_FLAGS = ["--max-frames", "2", "--min-frames", "2", "--max-pixels", str(56 * 56), "--min-pixels", str(28 * 28)]
+
+
+@pytest.mark.slow  # loads the taught tiny model (~15 s to teach once per session) and generates 16 answers
+def test_tiny_judge_that_ignores_the_prompt_fails_prompt_swap(tiny_judge, synthetic_clips, tmp_path, one_torch_thread,
+                                                              capsys):
+    """The taught tiny model gives every request the same answer: the suite must catch that it ignores the
+    prompt and the video, while its determinism passes."""
+    out = tmp_path / "out"
+    code = main(["sanity", str(synthetic_clips), "--model", str(tiny_judge), "--checks", "prompt_swap,frozen,duplicate",
+                 "--out", str(out), "--batch-size", "4", *TINY_FLAGS])
+    assert code == 1  # a check failed
+    assert "NOT A REAL EVALUATION" in capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "inferred" in metrics["judged_aspects"]["source"]  # macs declares no scored_aspects
+    verdicts = {c["name"]: c["verdict"] for c in metrics["checks"]}
+    assert verdicts == {"prompt_swap": "fail", "frozen": "fail", "duplicate": "pass"}
+    swap = _check(metrics, "prompt_swap")
+    assert all(a["share"] == 0.0 and a["n"] == 4 for a in swap["aspects"])
+
+
+@pytest.mark.slow  # a bench run on the taught tiny model
+def test_bench_sanity_puts_the_summary_in_json(tiny_judge, synthetic_clips, tmp_path, one_torch_thread):
+    import contextlib
+    import io
+
+    out = tmp_path / "bench.json"
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(["bench", str(synthetic_clips / "manifest.csv"), "--model", str(tiny_judge), "--paths", "default",
+                     "--warmup", "0", "--json", str(out), "--sanity", "--sanity-checks", "duplicate,rerun",
+                     "--sanity-out", str(tmp_path / "sanity"), *TINY_FLAGS])
+    assert code == 0
+    report = json.loads(out.read_text())
+    sanity = report["sanity"]
+    assert sanity["clips"] == 4 and sanity["scorings"] == 12
+    assert {k: v["verdict"] for k, v in sanity["checks"].items()} == {"duplicate": "pass", "rerun": "pass"}
+    assert (tmp_path / "sanity" / "sanity.md").is_file()

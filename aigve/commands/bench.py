@@ -53,6 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write every figure and per-video record here (rewritten after each path, so a run stopped "
                         "part-way keeps the paths it finished; 'complete' says whether all ran)")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table (for a README)")
+    p.add_argument("--sanity", action="store_true",
+                   help="after timing, run `aigve sanity` with the same loaded judge on the same videos and put its "
+                        "summary under 'sanity' in --json (costs videos x (1 + checks) more scorings)")
+    p.add_argument("--sanity-out", default="runs/bench-sanity", help="--sanity: report folder (default: %(default)s)")
+    p.add_argument("--sanity-checks", default=None, metavar="A,B,...", help="--sanity: checks to run (default: all)")
     add_sampling_args(p)
     p.set_defaults(func=run)
 
@@ -116,8 +121,20 @@ def run(args: argparse.Namespace) -> int:
         if args.json_out:  # atomic: a run killed mid-write keeps the previous, complete file
             write_text_atomic(args.json_out, json.dumps(report, indent=2, default=str))
 
+    sanity = None
+    if args.sanity:
+        from aigve.sanity.checks import resolve_checks
+
+        resolve_checks(args.sanity_checks)  # unknown names fail before the model loads
+
+        def sanity(evaluator):
+            from aigve.sanity.run import run_sanity
+
+            return run_sanity(items, evaluator, checks=args.sanity_checks, out=args.sanity_out,
+                              batch_size=args.batch_size, progress=lambda msg: print(msg, file=sys.stderr)).summary()
+
     report = run_bench(items, config, progress=lambda msg: print(msg, file=sys.stderr),
-                       on_path=lambda partial: save(partial.to_dict())).to_dict()
+                       on_path=lambda partial: save(partial.to_dict()), sanity=sanity).to_dict()
     print(render_markdown(report) if args.markdown else render_table(report))
     if args.json_out:
         save(report)
