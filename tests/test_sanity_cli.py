@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +190,15 @@ def test_bench_sanity_puts_the_summary_in_json(tiny_judge, synthetic_clips, tmp_
     assert sanity["clips"] == 4 and sanity["scorings"] == 12
     assert {k: v["verdict"] for k, v in sanity["checks"].items()} == {"duplicate": "pass", "rerun": "pass"}
     assert (tmp_path / "sanity" / "sanity.md").is_file()
+
+
+def test_webui_sanity_tab_runs_on_an_allowed_folder(synthetic_clips, tmp_path):
+    from aigve.webui.app import build_app
+    from aigve.webui.sanity_tab import sanity_handler
+    from aigve.webui.service import ServiceConfig, WebService
+
+    service = WebService(ServiceConfig(backend="fake", allowed_dirs=(str(synthetic_clips),), work_dir=str(tmp_path)))
+    build_app(service)  # the tab lays out with the others
+    text, files = sanity_handler(service, str(synthetic_clips), ["duplicate", "rerun"], "fake", None)
+    assert "aigve sanity report" in text and "NOT A REAL EVALUATION" in text
+    assert [Path(f).name for f in files] == ["sanity.html", "sanity.md", "metrics.json"]

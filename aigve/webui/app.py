@@ -46,6 +46,10 @@ def build_app(service: WebService) -> gr.Blocks:
                 folder_dd = _batch_tab(h, service, backend, model)
             with gr.Tab("Report", id="report"):
                 _report_tab(h, service, folder_dd)
+            with gr.Tab("Sanity", id="sanity"):
+                from aigve.webui.sanity_tab import sanity_tab
+
+                sanity_tab(service, backend, model, MODEL_POOL)
     return demo
 
 
