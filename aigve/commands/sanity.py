@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Make controlled variants of each clip (prompt swapped, frozen, reversed, shuffled, black, noise, "
                     "blur, JPEG-crushed, duplicated, re-run, half/double frame rate, half resolution), score originals "
                     "and variants in one batched pass (at most clips x (1 + checks) scorings) and report, per check "
-                    "and aspect, the share of clips that moved as expected with a 95%% Wilson interval and a "
+                    "and aspect, the share of clips that moved as expected with a 95% Wilson interval and a "
                     "pass/fail verdict. Writes sanity.md, sanity.html, metrics.json and scores.jsonl into --out; "
                     "variants go to --out/variants and are reused on a rerun. Exit status 1 when a check fails.")
     p.add_argument("input", nargs="?", help="video file, folder, or manifest (.csv, .jsonl, or .json list)")
