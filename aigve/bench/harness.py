@@ -139,6 +139,7 @@ class BenchReport:
     paths: list[PathResult]
     agreement: dict[str, Any]
     complete: bool = True  # False: written part-way, after some of the configured paths
+    sanity: dict[str, Any] | None = None  # ``run_bench(sanity=...)``'s answer: the judge's sanity summary
 
     def path(self, name: str) -> PathResult | None:
         return next((p for p in self.paths if p.name == name), None)
@@ -146,9 +147,12 @@ class BenchReport:
     def to_dict(self) -> dict[str, Any]:
         ref = self.path("reference")
         ref = ref if ref is not None and ref.status == "ok" else None
-        return {"config": asdict(self.config), "environment": self.environment, "videos": self.videos,
-                "paths": [p.to_dict(ref) for p in self.paths], "agreement": self.agreement,
-                "complete": self.complete, "reference": REFERENCE_DESCRIPTION}
+        out = {"config": asdict(self.config), "environment": self.environment, "videos": self.videos,
+               "paths": [p.to_dict(ref) for p in self.paths], "agreement": self.agreement,
+               "complete": self.complete, "reference": REFERENCE_DESCRIPTION}
+        if self.sanity is not None:
+            out["sanity"] = self.sanity
+        return out
 
 
 def environment(device: str) -> dict[str, Any]:
@@ -168,11 +172,14 @@ def environment(device: str) -> dict[str, Any]:
 
 
 def run_bench(items: Sequence[VideoItem], config: BenchConfig, *, progress: Callable[[str], None] | None = None,
-              on_path: Callable[[BenchReport], None] | None = None) -> BenchReport:
+              on_path: Callable[[BenchReport], None] | None = None,
+              sanity: Callable[[Evaluator], dict[str, Any]] | None = None) -> BenchReport:
     """Load the model once, warm up, then time every path of ``config.paths`` over ``items`` in turn.
 
     ``on_path``: called with the report so far (``complete`` False) after each path, so a run stopped
-    part-way (a time limit on a borrowed GPU) keeps the paths it finished.
+    part-way (a time limit on a borrowed GPU) keeps the paths it finished. ``sanity``: called last with an
+    Evaluator over the same loaded judge (the ``aigve bench --sanity`` door passes ``aigve.sanity.run_sanity``);
+    its answer is kept as the report's ``sanity`` (bench does not import the sanity room itself).
     """
     from aigve.backends.base import default_sampling
     from aigve.backends.macs import MacsBackend
@@ -197,7 +204,13 @@ def run_bench(items: Sequence[VideoItem], config: BenchConfig, *, progress: Call
             on_path(_report(config, env, items, results, complete=False))
     if hasattr(os, "getloadavg"):
         env["loadavg_end"] = list(os.getloadavg())
-    return _report(config, env, items, results)
+    report = _report(config, env, items, results)
+    if sanity is not None:
+        if on_path is not None:
+            on_path(_report(config, env, items, results, complete=False))
+        say(f"running the sanity checks on {len(items)} video(s)")
+        report.sanity = sanity(Evaluator(backend, ctx.sampling, prefetch=config.prefetch))
+    return report
 
 
 def _report(config: BenchConfig, env: dict[str, Any], items: Sequence[VideoItem], results: list[PathResult],

@@ -56,6 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "part-way keeps the paths it finished; 'complete' says whether all ran)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table (for a README)")
+    p.add_argument("--sanity", action="store_true",
+                   help="after timing, run `aigve sanity` with the same loaded judge on the same videos and put its "
+                        "summary under 'sanity' in --json (costs videos x (1 + checks) more scorings)")
+    p.add_argument("--sanity-out", default="runs/bench-sanity", help="--sanity: report folder (default: %(default)s)")
+    p.add_argument("--sanity-checks", default=None, metavar="A,B,...", help="--sanity: checks to run (default: all)")
     add_sampling_args(p)
     p.set_defaults(func=run)
 
@@ -116,6 +121,18 @@ def run(args: argparse.Namespace) -> int:
             with writing(args.json_out):
                 write_text_atomic(args.json_out, json.dumps(report, indent=2, default=str))
 
+    sanity = None
+    if args.sanity:
+        from aigve.sanity.checks import resolve_checks
+
+        resolve_checks(args.sanity_checks)  # unknown names fail before the model loads
+
+        def sanity(evaluator):
+            from aigve.sanity.run import run_sanity
+
+            return run_sanity(items, evaluator, checks=args.sanity_checks, out=args.sanity_out,
+                              batch_size=args.batch_size, progress=lambda msg: print(msg, file=sys.stderr)).summary()
+
     with contextlib.ExitStack() as stack:
         if args.json_out:  # the same lock and overwrite rule as every output, before any model loads
             stack.enter_context(claim(args.json_out, overwrite=args.overwrite, what="bench report", is_dir=False,
@@ -127,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
             sampling=sampling_from_args(args), prefetch=args.prefetch, warmup=args.warmup,
             score_fill=args.score_fill, threads=args.threads)
         report = run_bench(items, config, progress=lambda msg: print(msg, file=sys.stderr),
-                           on_path=lambda partial: save(partial.to_dict())).to_dict()
+                           on_path=lambda partial: save(partial.to_dict()), sanity=sanity).to_dict()
         if args.json_out:
             save(report)
     print(render_markdown(report) if args.markdown else render_table(report))

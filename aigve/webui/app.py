@@ -54,6 +54,10 @@ def build_app(service: WebService) -> gr.Blocks:
                 from aigve.webui.leaderboard_tab import leaderboard_tab
 
                 leaderboard_tab(service)
+            with gr.Tab("Sanity", id="sanity"):
+                from aigve.webui.sanity_tab import sanity_tab
+
+                sanity_tab(service, backend, model, MODEL_POOL)
     return demo
 
 
