@@ -15,10 +15,10 @@ from aigve.errors import ConfigError
 from aigve.refine.assembly import build_generator
 from aigve.refine.generators import CommandGenerator, ProceduralGenerator
 from aigve.refine.generators.command import render_command
-from aigve.refine.generators.encode import to_uint8_frames, write_mp4
 from aigve.refine.generators.procedural import FLOOR_TOP
 from aigve.refine.generators.scene import parse_scene
 from aigve.refine.roles import GenerationError, Generator
+from aigve.video_writer import to_uint8_frames, write_mp4
 
 BALL = "a red ball bouncing on a wooden floor"
 CLEAN = ", smooth, stable, steady, sharp focus, high detail, crisp"

@@ -63,6 +63,10 @@ RANGES: dict[str, Check] = {
     "time_budget": partial(v.positive, high=10**8),  # seconds
     "max_upload_mb": partial(v.positive, high=10**6),
     "max_duration_s": partial(v.positive, high=10**7),
+    "level": partial(v.finite, low=0.0, high=1.0, low_open=True, high_open=True),  # a confidence level
+    "tie_margin": partial(v.non_negative, high=5.0),  # on the judge's 0-5 scale
+    "examples": partial(v.non_negative_int, high=10_000),
+    "queue_size": partial(v.positive_int, high=10**6),
     # network
     "port": partial(v.integer, low=1, high=65535),
 }

@@ -137,7 +137,7 @@ class ScoreJob:
     def from_args(cls, args: Any, base: ScoreJob | None = None) -> ScoreJob:
         """The job an ``aigve score`` command line asks for. With ``base`` (a ``--config`` file's job) the
         flags given on the command line override it; flags left at their defaults do not. Errors name flags."""
-        from aigve.commands.options import backend_options, sampling_from_args
+        from aigve.run.flags import backend_options, sampling_from_args
 
         given = _given(args)
         backend = args.backend

@@ -1,7 +1,7 @@
 """The built-in sanity checks: each a small transform of one clip into a variant, and what must happen to the scores.
 
 Pixel variants decode every frame with :mod:`aigve.video` (the project's only decoder) and are written with
-the project's H.264 writer (:func:`aigve.refine.generators.encode.write_mp4`) at a near-lossless CRF, so a
+the project's H.264 writer (:func:`aigve.video_writer.write_mp4`) at a near-lossless CRF, so a
 variant differs from its source by the transform, not by the re-encode. Files are named
 ``<clip id>-<source fingerprint>.mp4`` inside the check's folder and reused when already there.
 
@@ -81,7 +81,7 @@ def decode_all(path: str) -> tuple[np.ndarray, float]:
 
 def write_clip(path: Path, frames: np.ndarray, fps: float) -> Path:
     """Encode ``frames`` with the project's writer (atomic: written under a temporary name, then renamed)."""
-    from aigve.refine.generators.encode import write_mp4
+    from aigve.video_writer import write_mp4
 
     return write_mp4(path, frames, fps, crf=VARIANT_CRF)
 

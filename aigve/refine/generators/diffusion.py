@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aigve.errors import ConfigError, ModelLoadError
-from aigve.refine.generators.encode import to_uint8_frames, write_mp4
+from aigve.video_writer import to_uint8_frames, write_mp4
 
 log = logging.getLogger(__name__)
 

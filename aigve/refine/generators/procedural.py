@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from aigve.errors import ConfigError
-from aigve.refine.generators.encode import write_mp4
 from aigve.refine.generators.scene import Scene, SceneObject, parse_scene
+from aigve.video_writer import write_mp4
 
 SKIES = {"day": ((120, 170, 235), (200, 225, 245)), "night": ((10, 15, 45), (30, 40, 80)),
          "sunset": ((250, 140, 60), (120, 70, 140)), "indoor": ((225, 210, 185), (205, 190, 165))}
