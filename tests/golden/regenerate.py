@@ -1,12 +1,11 @@
-"""Rewrite the committed golden files on purpose: ``python tests/golden/regenerate.py [SHARED_DIR]``.
+"""Rewrite the committed golden files on purpose: ``python tests/golden/regenerate.py``.
 
-Review the diff before committing it: a changed line is a changed score. SHARED_DIR defaults to $AIGVE_SHARED
-(the folder holding videos/ with the LaVie clips).
+Review the diff before committing it: a changed line is a changed score. Reads the clips in data/clips and the
+149 judge outputs in data/reference (the copies the repository carries).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -15,16 +14,17 @@ from golden import GOLDEN, report_metrics_text, signals_lines, tiny_lines  # noq
 
 
 def main() -> int:
-    shared = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("AIGVE_SHARED", "../shared"))
-    (GOLDEN / "signals_results.jsonl").write_text("".join(signals_lines(shared / "videos")), encoding="utf-8")
+    data = Path(__file__).resolve().parents[2] / "data"
+    clips, outputs = data / "clips", data / "reference" / "aigve_macs_outputs_sample.jsonl"
+    (GOLDEN / "signals_results.jsonl").write_text("".join(signals_lines(clips)), encoding="utf-8")
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        text = report_metrics_text(shared / "data" / "aigve_macs_outputs_sample.jsonl", Path(tmp) / "r")
+        text = report_metrics_text(outputs, Path(tmp) / "r")
         from aigve.testing.tiny import build_tiny_checkpoint
 
         judge = build_tiny_checkpoint(Path(tmp) / "tiny-judge", teach=True)  # deterministic on CPU (~60 s)
-        (GOLDEN / "tiny_judge_results.jsonl").write_text("".join(tiny_lines(shared / "videos", judge)),
+        (GOLDEN / "tiny_judge_results.jsonl").write_text("".join(tiny_lines(clips, judge)),
                                                          encoding="utf-8")
     (GOLDEN / "metrics_aigve_bench.json").write_text(text, encoding="utf-8")
     print(f"wrote {GOLDEN / 'signals_results.jsonl'} and {GOLDEN / 'metrics_aigve_bench.json'}")
