@@ -37,7 +37,7 @@ def in_a_fresh_folder(tmp_path, monkeypatch):
 
 
 def test_every_python_block_is_one_the_tests_run():
-    markers = ("aigve.load_evaluator", "gradio_client")
+    markers = ("aigve.load_evaluator", "gradio_client", "run_sanity")
     for block in _blocks("python"):
         assert any(m in block for m in markers), f"README python block not executed by a test:\n{block}"
 
@@ -53,6 +53,16 @@ def test_the_python_api_block_runs_as_written(in_a_fresh_folder):
     assert re.fullmatch(r"lavie_beach_07 ok [0-5] None", lines[2])
     assert lines[3].startswith("missing error None ") and "missing.mp4" in lines[3]
     assert lines[4] == "4"
+
+
+def test_the_sanity_block_runs_as_written(in_a_fresh_folder):
+    code = _block("python", "run_sanity")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})  # noqa: S102 - our own README
+    frozen, duplicate = out.getvalue().split()
+    assert frozen in ("pass", "inconclusive") and duplicate in ("pass", "inconclusive")  # 3 clips: too few to pass
+    assert (in_a_fresh_folder / "runs" / "sanity" / "metrics.json").is_file()
 
 
 def test_the_quick_start_scoring_command_runs(in_a_fresh_folder, capsys):
