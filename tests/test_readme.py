@@ -37,7 +37,7 @@ def in_a_fresh_folder(tmp_path, monkeypatch):
 
 
 def test_every_python_block_is_one_the_tests_run():
-    markers = ("aigve.load_evaluator", "gradio_client", "run_sanity")
+    markers = ("aigve.load_evaluator", "gradio_client", "run_sanity", "SANITY_CHECKS.register")
     for block in _blocks("python"):
         assert any(m in block for m in markers), f"README python block not executed by a test:\n{block}"
 
@@ -63,6 +63,19 @@ def test_the_sanity_block_runs_as_written(in_a_fresh_folder):
     frozen, duplicate = out.getvalue().split()
     assert frozen in ("pass", "inconclusive") and duplicate in ("pass", "inconclusive")  # 3 clips: too few to pass
     assert (in_a_fresh_folder / "runs" / "sanity" / "metrics.json").is_file()
+
+
+def test_the_custom_sanity_check_block_registers_a_check_that_runs(in_a_fresh_folder, monkeypatch):
+    from aigve.sanity import SANITY_CHECKS, run_sanity
+
+    monkeypatch.setattr(SANITY_CHECKS, "_entries", dict(SANITY_CHECKS._entries))  # the README's check stays local
+    exec(compile(_block("python", "SANITY_CHECKS.register"), "README.md", "exec"), {"__name__": "readme"})  # noqa: S102
+    assert "upside_down" in SANITY_CHECKS
+    result = run_sanity("data/samples", backend="signals", checks=["upside_down"], out="runs/sanity")
+    check = result.check("upside_down")
+    assert check.verdict == "not applicable"  # signals measures pixels: it scores no physics
+    assert "technical_quality" in check.other_mean_delta  # but every flipped variant was scored
+    assert (in_a_fresh_folder / "runs" / "sanity" / "variants" / "upside_down").is_dir()
 
 
 def test_the_quick_start_scoring_command_runs(in_a_fresh_folder, capsys):
