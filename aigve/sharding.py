@@ -109,12 +109,15 @@ class ShardSummary:
     wall_s: float
     out_dir: Path
     merged: Path | None = None
+    partial: tuple[str, ...] = ()
+    """Ids of this shard's scored records missing some judged aspect (status ``partial``)."""
 
     def line(self) -> str:
         from aigve.run.batch import summary_text
 
         text = f"shard {self.rank}/{self.world}: " + summary_text(
-            self.scored, self.failed, self.skipped, self.total, self.wall_s, results_path(self.out_dir, self.rank))
+            self.scored, self.failed, self.skipped, self.total, self.wall_s, results_path(self.out_dir, self.rank),
+            partial=self.partial)
         if self.merged:
             text += f"; all shards done, merged into {self.merged}"
         else:
@@ -200,7 +203,7 @@ def run_shard(evaluator: EvaluatorSource, items: Sequence[VideoItem], out_dir: s
 
     s = run_batch(evaluator, list(items), out_dir, resume=resume, batch_size=batch_size, progress=progress,
                   spec=spec, settings=settings, job=job, shard=ShardPlan(rank, world, method, merge))
-    return ShardSummary(rank, world, s.total, s.scored, s.failed, s.skipped, s.wall_s, s.out_dir, s.merged)
+    return ShardSummary(rank, world, s.total, s.scored, s.failed, s.skipped, s.wall_s, s.out_dir, s.merged, s.partial)
 
 
 def all_done(out_dir: str | os.PathLike, world: int) -> bool:

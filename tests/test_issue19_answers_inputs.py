@@ -294,3 +294,14 @@ def test_score_prints_what_signals_judges_and_its_calibration(clips: Path, tmp_p
     assert "overall is pixel-only (signals)" in err and "uncalibrated: hand-set thresholds" in err
     run = json.loads((tmp_path / "s" / "run.json").read_text())
     assert run["evaluator"]["calibration_status"] == "uncalibrated: hand-set thresholds"
+
+
+def test_a_shard_summary_lists_its_partial_records(clips: Path, tmp_path: Path) -> None:
+    from aigve.sharding import run_shard
+
+    items = collect_items(clips, prompt="p")
+    lines = [run_shard(Evaluator(_Garbled()), items, tmp_path / "run", rank, 2, progress=False)
+             for rank in range(2)]
+    partial = [s for s in lines if s.partial]
+    assert [s.partial for s in partial] == [("bad",)]  # the one shard holding "bad" lists it; the other none
+    assert "1 of the scored are partial" in partial[0].line() and "bad" in partial[0].line()
