@@ -46,3 +46,35 @@ def test_pairwise_accuracy_from_a_pairwise_judges_labels():
 def test_joint_accuracy():
     # human joint: T, F, F ; model joint (rounded): 4,4 -> T ; 3.6->4, 4 -> T ; 2, 5 -> F
     assert X.joint_accuracy([4, 5, 3], [5, 3, 5], [4, 3.6, 2], [4, 4, 5]) == pytest.approx(2 / 3)
+
+
+def test_pairwise_with_ties_at_a_fixed_judge_margin():
+    human = [1, -1, 0, 0, 1]
+    delta = [0.6, -0.4, 0.5, 2.0, 0.0]
+    # margin 0.5: predictions A, same, same, A, same -> right, wrong, right, wrong, wrong = 2/5
+    assert X.pairwise_fixed_tie(human, delta, 0.5) == pytest.approx(2 / 5)
+    # margin 0 (AIGVE-MACS in the VideoScore2 harness): A, B, A, A, same -> right, right, wrong, wrong, wrong
+    assert X.pairwise_fixed_tie(human, delta, 0.0) == pytest.approx(2 / 5)
+
+
+def test_aigve_bench_physics_buckets():
+    assert X.bucket_135([0, 1, 2, 3, 4, 5]).tolist() == [1, 1, 1, 3, 3, 5]
+
+
+def test_mappings_as_data():
+    from aigve.benchmarks.mapping import judge_value, mapping_for
+
+    name, vs2 = mapping_for({"backend": {"profile": "videoscore2"}})
+    assert name == "videoscore2" and vs2["tie_threshold"] == 0.5
+    rec = {"scores": {"visual_quality": 4, "text_alignment": 3, "physical_consistency": 2}}
+    assert judge_value(rec, "overall", vs2) == 9  # v + t + p, as the VideoScore2 harness adds them
+    assert mapping_for({"backend": {"profile": "macs-card"}})[0] == "aigve-macs"
+    _, strict = mapping_for(None, "aigve-macs-vs2")
+    macs = {"scores": {"technical_quality": 4, "physics": 2, "element_presence": 5, "action_presence": 3}}
+    assert judge_value(macs, "visual_quality", strict) == 4 and judge_value(macs, "text_alignment", strict) is None
+    _, default = mapping_for(None)
+    assert judge_value(macs, "text_alignment", default) == 4  # aigve's choice: mean of the two presences
+    from aigve.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="aigve-macs"):
+        mapping_for(None, "aigve-mac")

@@ -87,6 +87,16 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row number, record) of a CSV (row 2 is the first data row), JSONL (line number) or JSON list
     (1-based position; ``{"data_list": [...]}`` too). Errors name the file and row."""
     suffix = path.suffix.lower()
+    if suffix == ".parquet":  # what the Hugging Face hub serves (e.g. GenAI-Bench's video_generation split)
+        import pandas as pd
+
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError, ImportError) as exc:
+            raise InputError(path, f"cannot read the parquet file ({exc})") from None
+        for n, rec in enumerate(frame.to_dict(orient="records"), 1):
+            yield n, {str(k).strip(): v for k, v in rec.items()}
+        return
     try:
         if suffix == ".csv":
             with open(path, newline="", encoding="utf-8-sig") as fh:

@@ -66,18 +66,19 @@ def videogen_rewardbench(folder: str | Path) -> D.Loaded:
 
 
 # --- GenAI-Bench, video generation preferences ----------------------------------------------------------
-# Layout: TIGER-Lab/GenAI-Bench (GenAI-Arena votes), video_generation split: prompt, left_video, right_video,
-# left_model, right_model, vote_type in {leftvote, rightvote, tievote, bothbad_vote}. NOT checked against the
-# release here (no copy could be read from this machine); this is the closest documented form. Official
-# metric (VideoScore, TIGER-AI-Lab/VideoScore benchmark/README.md): pairwise accuracy of the judge's
-# preference; ties and both-bad votes count as "same".
+# Layout: TIGER-Lab/GenAI-Bench on the Hugging Face hub, config video_generation, split test (GenAI-Arena votes):
+# prompt, left_model, left_video, right_model, right_video, vote_type in {leftvote, rightvote, tievote,
+# bothbad_vote}; the fields as the VideoScore2 harness reads them (TIGER-AI-Lab/VideoScore2 eval/get_pairwise_acc.py).
+# The hub serves parquet: put the split's file here (or a CSV/JSONL export of it) with the videos it names.
+# Official metric (VideoScore benchmark/README.md; the VideoScore2 harness): pairwise accuracy; a judge's tie
+# matches both tievote and bothbad_vote; without ties those votes are left out.
 GENAI_LAYOUT = "prompt, left_video, right_video, vote_type"
 
 
 def genai_bench_video(folder: str | Path) -> D.Loaded:
     folder = Path(folder)
-    path = D.find_file(folder, ["genai_bench_video.csv", "video_generation.csv", "genai_bench_video.jsonl",
-                                "genai_bench_video.json"], f"a table of votes ({GENAI_LAYOUT})")
+    path = D.find_file(folder, ["genai_bench_video.csv", "test.parquet", "video_generation.csv",
+                                "genai_bench_video.jsonl", "genai_bench_video.json"], f"a table of votes ({GENAI_LAYOUT})")
     videos: dict[str, D.BenchVideo] = {}
     pairs = []
     for row, rec in D.read_rows(path):
@@ -90,8 +91,7 @@ def genai_bench_video(folder: str | Path) -> D.Loaded:
     if not pairs:
         raise InputError(path, "no pairs found")
     return D.Loaded("genai-bench-video", "pairwise", tuple(videos.values()), ("Overall",), {"Overall": "overall"},
-                    str(path), pairs=tuple(pairs),
-                    notes=("layout not checked against the GenAI-Bench release: closest documented form",))
+                    str(path), pairs=tuple(pairs))
 
 
 # --- pointwise benchmarks ------------------------------------------------------------------------------
@@ -140,8 +140,9 @@ def t2vqa_db(folder: str | Path) -> D.Loaded:
 
 # VideoPhy-2 test (videophysics/videophy2_test on the Hugging Face hub, arXiv 2503.06800): video_url, caption,
 # sa (semantic adherence, 1-5), pc (physical commonsense, 1-5). Column names as recalled, NOT checked here.
-# Official metric of the dataset: the joint score, SA >= 4 and PC >= 4; a judge is compared on SRCC/PLCC per
-# dimension and on agreement with the humans' joint label.
+# The dataset's own headline is the joint score (SA >= 4 and PC >= 4); judges are compared as the VideoScore2
+# harness compares them on video_phy2_test (eval/get_acc_corr.py): accuracy, +-1 accuracy, SRCC and PLCC of the
+# text-alignment (SA) and physics (PC) scores on 1-5; aigve adds agreement with the humans' joint label.
 VPHY_DIMS = {"sa": "text_alignment", "pc": "physical_consistency"}
 
 
@@ -187,11 +188,12 @@ INFO = {
                                          "videoscore_bench_v2.json (video_path, prompt, visual_quality, text_alignment, "
                                          "physical_consistency)", False),
     "genai-bench-video": BenchmarkInfo("genai-bench-video", "pairwise", "pairwise accuracy (with and without ties)",
-                                       f"genai_bench_video.csv ({GENAI_LAYOUT})", False),
+                                       f"genai_bench_video.csv or test.parquet ({GENAI_LAYOUT})", True),
     "t2vqa-db": BenchmarkInfo("t2vqa-db", "pointwise", "SRCC and PLCC against MOS", "t2vqa_db.csv (video, prompt, mos)",
                               False),
     "videophy2-test": BenchmarkInfo("videophy2-test", "pointwise",
-                                    "SRCC/PLCC of SA and PC; agreement on the joint label (SA>=4 and PC>=4)",
+                                    "accuracy, +-1 accuracy, SRCC and PLCC of SA and PC (1-5); agreement on the joint "
+                                    "label (SA>=4 and PC>=4)",
                                     "videophy2_test.csv (video_url, caption, sa, pc)", False),
     "aigve-bench": BenchmarkInfo("aigve-bench", "pointwise", "SRCC, PLCC, accuracy and +-1 accuracy per aspect (0-5)",
                                  "aigve_bench.json (data_list: prompt_gt, video_path_pd, nine scores)", True),

@@ -1,8 +1,8 @@
 """The judge -> benchmark dimension mapping, kept as data (``data/mappings.json``), and reading a judge's
 answer on a benchmark dimension out of a results record.
 
-A pointwise judge's value on a dimension is the mean of the mapped aspects' scores (None when any is
-missing). A pairwise judge's answer is a record field, ``record["preference"][dimension]`` in
+A pointwise judge's value on a dimension is the mean (or, written ``{"sum": [...]}``, the sum) of the mapped
+aspects' scores (None when any is missing or none is mapped). A pairwise judge's answer is a record field, ``record["preference"][dimension]`` in
 {"A", "B", "same"}, keyed by the benchmark's own dimension name (``VQ``) or the mapped one
 (``visual_quality``); the record's ``id`` is the pair's id.
 """
@@ -50,11 +50,14 @@ def judge_value(record: Mapping[str, Any], dimension: str, entry: Mapping[str, A
     if record.get("error"):
         return None
     scores = record.get("scores") or {}
-    aspects = entry["dimensions"].get(dimension, [dimension])
+    spec = entry["dimensions"].get(dimension, [dimension])
+    summed = isinstance(spec, Mapping)
+    aspects = spec["sum"] if summed else spec
     values = [scores.get(a) for a in aspects]
     if not values or any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in values):
-        return None
-    return float(sum(values)) / len(values)
+        return None  # an empty list: the mapping reads nothing for this dimension (undefined)
+    total = float(sum(values))
+    return total if summed else total / len(values)
 
 
 def judge_preference(record: Mapping[str, Any], names: tuple[str, ...]) -> int | None:

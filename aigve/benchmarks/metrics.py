@@ -8,7 +8,10 @@ preferred), ``-1`` (B preferred), ``0`` (same / tie); a judge's pairwise answer 
   benchmark's scale, equals the human score; ``within-1`` (the paper's "relaxed" accuracy): |model - human| <= 1
   after the same rounding.
 - PLCC / SRCC: :mod:`aigve.core.correlation` (None when undefined).
-- pairwise accuracy with ties: the tie-calibrated accuracy of Deutsch et al. 2023 that VideoGen-RewardBench
+- pairwise accuracy with ties, fixed margin (the VideoScore2 harness, whose numbers the README quotes): the judge's
+  "same" is ``|s_A - s_B| <= t`` for a per-judge t (0 for AIGVE-MACS, 0.5 for VideoScore2), counted right only
+  when humans said "same": :func:`pairwise_fixed_tie`.
+- pairwise accuracy with ties, calibrated: the tie-calibrated accuracy of Deutsch et al. 2023 that VideoGen-RewardBench
   (VideoAlign, arXiv 2501.13918) reports, :func:`aigve.core.stats.tie_calibrated_accuracy`; for a judge that
   answers labels it is plain agreement over all pairs (its ties are its own, nothing to calibrate).
 - pairwise accuracy without ties: over pairs humans did not tie, C / (C + D + T_m) (a model tie is wrong),
@@ -68,6 +71,24 @@ def pairwise_with_ties(human: Sequence[int], answer: Sequence[float], *, labels:
     if labels:
         return float(np.mean(np.asarray(human, int) == np.asarray(answer, int)))
     return S.tie_calibrated_accuracy(human, answer).accuracy
+
+
+def pairwise_fixed_tie(human: Sequence[int], delta: Sequence[float], threshold: float) -> float | None:
+    """Pairwise accuracy with ties as the VideoScore2 harness computes it (eval/get_pairwise_acc.py): the judge
+    says "same" when ``|delta| <= threshold`` (its fixed, per-judge margin), else the sign of ``delta``; the share
+    of pairs where that equals the human label, ties included."""
+    if not len(human):
+        return None
+    d = np.asarray(delta, float)
+    pred = np.where(np.abs(d) <= threshold, 0, np.sign(d))
+    return float(np.mean(pred == np.asarray(human, float)))
+
+
+def bucket_135(model: Sequence[float]) -> np.ndarray:
+    """AIGVE-Bench physics has only 1, 3, 5: model scores clamped to [1, 5] and rounded, then (1, 2) -> 1,
+    (3, 4) -> 3, 5 -> 5 (as the VideoScore2 harness does for aigve_bench, eval/get_acc_corr.py)."""
+    s = on_scale(model, 1, 5)
+    return np.where(s <= 2, 1, np.where(s <= 4, 3, 5))
 
 
 def pairwise_without_ties(human: Sequence[int], answer: Sequence[float]) -> float | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from aigve.benchmarks.dataset import Loaded
 METRICS_NAME = "metrics.json"
 #: pointwise metrics per benchmark, in the published column order
 POINTWISE = {"videoscore-bench-v2": ("accuracy", "within1", "plcc"), "t2vqa-db": ("srcc", "plcc"),
-             "videophy2-test": ("srcc", "plcc"), "aigve-bench": ("srcc", "plcc", "accuracy", "within1")}
+             "videophy2-test": ("accuracy", "within1", "srcc", "plcc"),
+             "aigve-bench": ("srcc", "plcc", "accuracy", "within1")}
 
 
 def items(loaded: Loaded) -> list:
@@ -96,11 +98,16 @@ def _pairwise(loaded: Loaded, by_id: Mapping[str, Mapping[str, Any]], entry: Map
                 human.append(p.labels[dim])
                 answer.append(a - b)  # equal scores: a model tie ("same")
         h, m = np.array(human, float), np.array(answer, float)
+        if as_labels:  # a pairwise judge's own A/B/same: plain agreement, nothing to calibrate
+            with_ties = partial(X.pairwise_with_ties, labels=True)
+        else:
+            with_ties = partial(X.pairwise_fixed_tie, threshold=float(entry.get("tie_threshold", 0)))
         out["metrics"][dim] = {
-            "with_ties": _cell(lambda x, y: X.pairwise_with_ties(x, y, labels=as_labels), [h, m], n_boot, seed),
+            "with_ties": _cell(with_ties, [h, m], n_boot, seed),
             "without_ties": _cell(X.pairwise_without_ties, [h, m], n_boot, seed),
+            "with_ties_calibrated": _cell(partial(X.pairwise_with_ties, labels=as_labels), [h, m], n_boot, seed),
             "answer": "labels" if as_labels else "score differences"}
-        out["columns"] += [[dim, "with_ties"], [dim, "without_ties"]]
+        out["columns"] += [[dim, "with_ties"], [dim, "without_ties"], [dim, "with_ties_calibrated"]]
 
 
 def _pointwise(loaded: Loaded, by_id: Mapping[str, Mapping[str, Any]], entry: Mapping[str, Any], out: dict[str, Any],
@@ -108,7 +115,9 @@ def _pointwise(loaded: Loaded, by_id: Mapping[str, Mapping[str, Any]], entry: Ma
     low, high = loaded.scale or (0, 5)
     fns = {"accuracy": lambda h, m: X.exact_accuracy(h, m, low, high),
            "within1": lambda h, m: X.within_one_accuracy(h, m, low, high), "plcc": X.plcc, "srcc": X.srcc}
-    pairs: dict[str, tuple[list[float], list[float]]] = {}
+    # AIGVE-Bench rates physics 1/3/5 only: the model's score is bucketed first (as the VideoScore2 harness does)
+    physics = {"accuracy": lambda h, m: X.exact_accuracy(h, X.bucket_135(m), 1, 5),
+               "within1": lambda h, m: X.within_one_accuracy(h, X.bucket_135(m), 1, 5)}
     for dim in loaded.dimensions:
         human, model = [], []
         for p in loaded.points:
@@ -116,9 +125,9 @@ def _pointwise(loaded: Loaded, by_id: Mapping[str, Mapping[str, Any]], entry: Ma
             if value is not None and dim in p.human:
                 human.append(p.human[dim])
                 model.append(value)
-        pairs[dim] = (human, model)
         arrays = [np.array(human, float), np.array(model, float)]
-        out["metrics"][dim] = {name: _cell(fns[name], arrays, n_boot, seed) for name in POINTWISE[loaded.name]}
+        chosen = {**fns, **physics} if loaded.name == "aigve-bench" and dim == "physics" else fns
+        out["metrics"][dim] = {name: _cell(chosen[name], arrays, n_boot, seed) for name in POINTWISE[loaded.name]}
         out["columns"] += [[dim, name] for name in POINTWISE[loaded.name]]
     if loaded.name == "videophy2-test":
         _joint(loaded, by_id, entry, out, n_boot, seed)
@@ -132,7 +141,7 @@ def _joint(loaded: Loaded, by_id: Mapping[str, Mapping[str, Any]], entry: Mappin
         sa, pc = (M.judge_value(rec, loaded.dimension_map[d], entry) if rec else None for d in ("sa", "pc"))
         if sa is not None and pc is not None:
             rows.append((p.human["sa"], p.human["pc"], sa, pc))
-    arrays = [np.array(col, float) for col in zip(*rows)] if rows else [np.zeros(0)] * 4
+    arrays = [np.array(col, float) for col in zip(*rows, strict=True)] if rows else [np.zeros(0)] * 4
     out["metrics"]["joint"] = {"accuracy": _cell(X.joint_accuracy, arrays, n_boot, seed)}
     out["columns"].append(["joint", "accuracy"])
 
