@@ -195,3 +195,23 @@ def test_benchmark_run_with_the_tiny_judge(tiny_judge, tiny_sampling, tmp_path, 
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["n_scored"] == 4
     assert metrics["metrics"]["mos"]["srcc"]["value"] is None  # the taught tiny model answers the same each time
+
+
+def test_genai_bench_as_the_hub_serves_it_parquet(tmp_path):
+    import pandas as pd
+
+    from aigve.benchmarks.loaders import genai_bench_video
+
+    d = _folder(tmp_path, "genai-parquet")
+    pd.DataFrame([{"prompt": PROMPT, "left_model": "m1", "right_model": "m2", "left_video": clip(0),
+                   "right_video": clip(1), "vote_type": "bothbad_vote"}]).to_parquet(d / "test.parquet")
+    loaded = genai_bench_video(d)
+    assert loaded.pairs[0].labels == {"Overall": 0} and len(loaded.videos) == 2
+
+
+def test_resume_into_another_benchmarks_folder_is_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert _run("t2vqa-db", write_t2vqa(tmp_path), out) == 0
+    capsys.readouterr()
+    assert _run("videophy2-test", write_vphy(tmp_path), out, "--resume") == 2
+    assert "benchmark" in capsys.readouterr().err
