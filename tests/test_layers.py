@@ -25,7 +25,7 @@ LAYERS: dict[str, int] = {
     "backends": 2, "prompt": 2, "evaluator": 2, "judges": 2, "signals": 2,
     # rooms: whole features built on judges
     "run": 3, "runner": 3, "sharding": 3, "report": 3, "training": 3, "refine": 3, "webui": 3, "serve": 3,
-    "bench": 3, "sanity": 3,
+    "bench": 3, "sanity": 3, "benchmarks": 3,
     # doors: the CLI; testing: the offline test kit (may use anything, used only by doors and tests)
     "commands": 4, "cli": 4, "__main__": 4, "testing": 4,
 }
@@ -50,6 +50,7 @@ SIDEWAYS = {
     ("sanity", "runner"): "sanity checks score probe clips",
     ("sanity", "run"): "sanity checks score probe clips",
     ("sanity", "report"): "sanity checks read agreement statistics",
+    ("benchmarks", "run"): "a benchmark run is a scoring run (the one batch loop, results.jsonl by id, resume)",
 }
 #: (from, to) upward edges still to be removed, with the reason they remain
 KNOWN_UPWARD = {
