@@ -165,6 +165,7 @@ def run_job(job: ScoreJob, *, build: Callable[[ScoreJob], Evaluator] | None = No
     # before any output file or progress bar exists.
     check_sources(job.backend, job.options())
     spec, settings = job.spec()  # what decides the scores: recorded in run.json, compared on resume
+    settings["engine"] = {"name": "local"}  # a setting: a run resumes on either engine
     shard = job.shard_rank()
     folder = RunFolder(job.out, rank=None if shard is None else shard[0]).make()
     built: list[Evaluator] = []

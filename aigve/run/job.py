@@ -212,8 +212,7 @@ class ScoreJob:
         options = self.options()
         options.pop("profile", None)
         spec, settings = RunSpec.describe(self.backend, options, dict(self.sampling), profile=self.profile)
-        return spec, {"batch_size": self.batch_size, "decode_workers": self.decode_workers,
-                      "engine": {"name": self.engine}, **settings}
+        return spec, {"batch_size": self.batch_size, "decode_workers": self.decode_workers, **settings}
 
     def ray_options(self):
         """The :class:`aigve.run.ray_engine.RayOptions` of this job (``engine`` ray)."""
