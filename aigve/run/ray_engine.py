@@ -157,7 +157,12 @@ def score_on_ray(job: ScoreJob, options: RayOptions, items: list[VideoItem], fol
                 writer.write(EvaluationResult.failed(it.id, it.video, it.prompt, exc, stage="probe", meta=dict(it.meta)))
             counts[1] += 1
         if report.ok:
+            written: set[str] = set()
             for record in _stream(job, options, report.ok, build, folder):
+                if record["id"] in written:  # a retried task's output seen twice: one record per id
+                    log.warning("%s: scored twice (a retried Ray task); kept the first record", record["id"])
+                    continue
+                written.add(record["id"])
                 with writing(folder.results):
                     writer.write(record)
                 ok = record.get("error") is None
@@ -211,7 +216,7 @@ def run_ray_job(job: ScoreJob, options: RayOptions, *, build: Any = None) -> Job
     from aigve.runner import collect_items
 
     if job.shard_rank() is not None:
-        raise ConfigError("engine", "ray", "a Ray run schedules its own workers; drop shard (use one or the other)")
+        raise ConfigError("engine", "ray", "a Ray run schedules its own workers; drop shard, or use engine local to run a shard")
     import_ray()  # a missing extra fails before anything is written
     check_backend_options(job.backend, **job.options())
     items = collect_items(job.inputs, prompt=job.prompt, uses_prompt=uses_prompt(job.backend))
