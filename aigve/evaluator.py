@@ -117,6 +117,11 @@ def _load(item: VideoItem, cfg: SamplingConfig, info: VideoInfo | None = None) -
         return EvaluationResult.failed(item.id, item.video, item.prompt, exc, stage="decode")
 
 
+def decode_item(item: VideoItem, cfg: SamplingConfig, info: VideoInfo | None = None) -> SampledVideo | EvaluationResult:
+    """Decode and sample one item under ``cfg``; a failure is an error record (stage ``decode``), never raised."""
+    return _load(item, cfg, info)
+
+
 class Evaluator:
     """Scores videos with one backend.
 
@@ -252,6 +257,19 @@ class Evaluator:
             for executor in (pool if owned else None, prep_pool):
                 if executor:
                     executor.shutdown(wait=False, cancel_futures=True)
+
+    def decode(self, item: VideoItem, info: VideoInfo | None = None) -> SampledVideo | EvaluationResult:
+        """Decode and sample one item with this evaluator's sampling (an error record when it fails); the
+        first half of a scoring step, for engines that decode elsewhere (:mod:`aigve.run.ray_engine`)."""
+        return _load(item, self.sampling, info)
+
+    def score_decoded(self, batch: Sequence[VideoItem],
+                      loaded: Sequence[SampledVideo | EvaluationResult]) -> list[EvaluationResult]:
+        """Score ``batch`` whose videos were decoded already (``loaded[i]``: its frames, or the error record of
+        a failed decode, passed through): the second half of a scoring step, one backend call, the same
+        records as :meth:`evaluate_many`."""
+        self._warn_if_not_real()
+        return self._score_batch(batch, loaded)
 
     def _finish(self, pending: tuple) -> list[EvaluationResult]:
         batch, (futures, prepared) = pending

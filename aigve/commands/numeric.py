@@ -67,6 +67,9 @@ RANGES: dict[str, Check] = {
     "tie_margin": partial(v.non_negative, high=5.0),  # on the judge's 0-5 scale
     "examples": partial(v.non_negative_int, high=10_000),
     "queue_size": partial(v.positive_int, high=10**6),
+    "ray_actors": partial(v.positive_int, high=4096),
+    "ray_num_cpus": partial(v.positive_int, high=100_000),
+    "ray_gpus_per_actor": partial(v.non_negative, high=64.0),
     # network
     "port": partial(v.integer, low=1, high=65535),
 }

@@ -31,6 +31,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scores-only", action="store_true",
                    help="macs: read each aspect's score from the judge's digit probabilities in one forward pass "
                         "(no comments; see aigve.backends.scoreonly)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: score in this process (default); ray: a Ray Data pipeline (CPU decode tasks, a pool "
+                        "of judge actors), same results folder and resume (needs the ray extra)")
+    p.add_argument("--address", default=None,
+                   help="--engine ray: the Ray cluster to join (e.g. auto, ray://HOST:10001); default: start a "
+                        "local Ray")
+    p.add_argument("--ray-actors", type=int, default=1,
+                   help="--engine ray: judge actors, each holding one model (default: %(default)s; one per GPU)")
+    p.add_argument("--ray-gpus-per-actor", type=float, default=None,
+                   help="--engine ray: GPUs each actor reserves (default: 1 when CUDA is present, else 0)")
+    p.add_argument("--ray-num-cpus", type=int, default=None,
+                   help="--engine ray without --address: CPUs of the local Ray (default: all)")
     add_backend_args(p)
     add_sampling_args(p)
     add_shard_args(p)

@@ -149,6 +149,11 @@ def run_job(job: ScoreJob, *, build: Callable[[ScoreJob], Evaluator] | None = No
     from aigve.runner import collect_items
     from aigve.sharding import ShardPlan, ShardSummary, rank_device
 
+    if job.engine == "ray":  # the same job and folder, scheduled by Ray Data
+        from aigve.run.ray_engine import run_ray_job
+
+        return run_ray_job(job, job.ray_options(), build=build)
+
     check_backend_options(job.backend, **job.options())
     items = collect_items(job.inputs, prompt=job.prompt, uses_prompt=uses_prompt(job.backend))
     if job.limit is not None:
@@ -160,6 +165,7 @@ def run_job(job: ScoreJob, *, build: Callable[[ScoreJob], Evaluator] | None = No
     # before any output file or progress bar exists.
     check_sources(job.backend, job.options())
     spec, settings = job.spec()  # what decides the scores: recorded in run.json, compared on resume
+    settings["engine"] = {"name": "local"}  # a setting: a run resumes on either engine
     shard = job.shard_rank()
     folder = RunFolder(job.out, rank=None if shard is None else shard[0]).make()
     built: list[Evaluator] = []

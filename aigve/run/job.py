@@ -23,6 +23,7 @@ from aigve.errors import ConfigError, InputError, ModelLoadError
 from aigve.run.spec import RunSpec
 
 DECODE_WORKERS = ("thread", "process")
+ENGINES = ("local", "ray")
 SHARD_METHODS = ("hash", "round-robin")
 #: Sampling fields a job may set (the rest follow from the backend's defaults) and their checks.
 SAMPLING_FIELDS = {"fps": v.positive, "min_frames": v.positive_int, "max_frames": v.positive_int,
@@ -32,11 +33,13 @@ SAMPLING_FIELDS = {"fps": v.positive, "min_frames": v.positive_int, "max_frames"
 FLAGS = {"inputs": "INPUT", "prompt": "--prompt", "backend": "--backend", "profile": "--profile",
          "batch_size": "--batch-size", "limit": "--limit", "decode_workers": "--decode-workers", "out": "--out",
          "resume": "--resume", "overwrite": "--overwrite", "shard": "--shard", "shard_method": "--shard-method",
-         "backend_options": "--backend-option", "max_new_tokens": "--max-new-tokens", "strategy": "--sampling",
+         "backend_options": "--backend-option", "engine": "--engine", "address": "--address",
+         "ray_actors": "--ray-actors", "ray_gpus_per_actor": "--ray-gpus-per-actor", "ray_num_cpus": "--ray-num-cpus", "max_new_tokens": "--max-new-tokens", "strategy": "--sampling",
          **{name: "--" + name.replace("_", "-") for name in SAMPLING_FIELDS if name != "strategy"}}
 #: Keys of a job file (and of ``ScoreJob.create``); run.json's own keys are read by :meth:`ScoreJob.from_run_info`.
 FILE_KEYS = ("inputs", "prompt", "backend", "backend_options", "profile", "sampling", "generation", "batch_size",
-             "limit", "decode_workers", "out", "resume", "overwrite", "shard", "shard_method", "merge", "progress")
+             "limit", "decode_workers", "out", "resume", "overwrite", "shard", "shard_method", "merge", "progress",
+             "engine", "address", "ray_actors", "ray_gpus_per_actor", "ray_num_cpus")
 
 
 def _frozen(mapping: Mapping[str, Any] | None, name: str) -> Mapping[str, Any]:
@@ -79,6 +82,11 @@ class ScoreJob:
     shard_method: str = "hash"
     merge: bool = True
     progress: bool = True
+    engine: str = "local"
+    address: str | None = None
+    ray_actors: int = 1
+    ray_gpus_per_actor: float | None = None
+    ray_num_cpus: int | None = None
 
     def __post_init__(self) -> None:
         from aigve.config import GenerationConfig
@@ -112,6 +120,8 @@ class ScoreJob:
         if self.overwrite and self.resume:
             raise ConfigError("overwrite", True, "choose either overwrite or resume")
         s(self, "shard_method", v.choice("shard_method", self.shard_method, SHARD_METHODS))
+        s(self, "engine", v.choice("engine", self.engine, ENGINES))
+        self.ray_options()  # validates address and the actor pool's numbers
         if self.shard is not None and str(self.shard).lower() != "auto":
             from aigve.sharding import parse_shard
 
@@ -154,7 +164,9 @@ class ScoreJob:
             "generation": generation, "batch_size": args.batch_size, "limit": args.limit,
             "decode_workers": args.decode_workers, "out": args.out, "resume": args.resume, "overwrite": args.overwrite,
             "shard": args.shard, "shard_method": args.shard_method, "merge": not args.no_merge,
-            "progress": not args.no_progress,
+            "progress": not args.no_progress, "engine": args.engine, "address": args.address,
+            "ray_actors": args.ray_actors, "ray_gpus_per_actor": args.ray_gpus_per_actor,
+            "ray_num_cpus": args.ray_num_cpus,
         }
         if base is not None:
             kw = _overlay(base, kw, given | ({"backend"} if args.scores_only else set()))
@@ -201,6 +213,13 @@ class ScoreJob:
         options.pop("profile", None)
         spec, settings = RunSpec.describe(self.backend, options, dict(self.sampling), profile=self.profile)
         return spec, {"batch_size": self.batch_size, "decode_workers": self.decode_workers, **settings}
+
+    def ray_options(self):
+        """The :class:`aigve.run.ray_engine.RayOptions` of this job (``engine`` ray)."""
+        from aigve.run.ray_engine import RayOptions
+
+        return RayOptions(address=self.address, actors=self.ray_actors, gpus_per_actor=self.ray_gpus_per_actor,
+                          num_cpus=self.ray_num_cpus)
 
     def shard_rank(self, env: Mapping[str, str] | None = None) -> tuple[int, int] | None:
         """``(rank, world)`` this process scores, or None when not sharded."""
