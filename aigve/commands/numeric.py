@@ -67,6 +67,11 @@ RANGES: dict[str, Check] = {
     "tie_margin": partial(v.non_negative, high=5.0),  # on the judge's 0-5 scale
     "examples": partial(v.non_negative_int, high=10_000),
     "queue_size": partial(v.positive_int, high=10**6),
+    "max_batch": partial(v.positive_int, high=10_000),  # serve: videos per judge call
+    "max_wait_ms": partial(v.non_negative, high=60_000.0),  # serve: batch gathering window
+    "timeout": partial(v.positive, high=10**6),  # serve: seconds per request
+    "max_videos": partial(v.positive_int, high=10**5),  # serve: videos per request
+    "idempotency_entries": partial(v.positive_int, high=10**7),
     # network
     "port": partial(v.integer, low=1, high=65535),
 }
