@@ -50,6 +50,8 @@ SIDEWAYS = {
     ("serve", "webui"): "the server reuses the web UI's request guards (webui.safety)",
     ("serve", "report"): "/v1/pairwise prefers A or B as `aigve pairwise` does (report.pairwise.preference)",
     ("bench", "runner"): "bench times the scoring paths",
+    ("bench", "serve"): "bench --serve times the service next to in-process scoring",
+    ("bench", "run"): "bench --serve builds its judge as `aigve score` does (ScoreJob, build_evaluator)",
     ("sanity", "runner"): "sanity checks score probe clips",
     ("sanity", "run"): "sanity checks score probe clips",
     ("sanity", "report"): "sanity checks read agreement statistics",

@@ -196,3 +196,13 @@ def test_graceful_shutdown_answers_every_accepted_request(judge):
         assert codes == [200] * 10 and not thread.is_alive()
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{url}/v1/health")
+
+
+def test_bench_serve_prints_the_table(capsys):
+    from aigve.cli import main
+
+    code = main(["bench", str(CLIPS), "--serve", "--limit", "2", "--serve-requests", "4", "--serve-clients", "1,2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "in-process, 1 per call" in out and "in-process, batch 8" in out
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("served")] == ["1", "2"]

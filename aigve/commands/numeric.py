@@ -72,6 +72,7 @@ RANGES: dict[str, Check] = {
     "timeout": partial(v.positive, high=10**6),  # serve: seconds per request
     "max_videos": partial(v.positive_int, high=10**5),  # serve: videos per request
     "idempotency_entries": partial(v.positive_int, high=10**7),
+    "serve_requests": partial(v.positive_int, high=10**6),  # bench --serve: requests per concurrency level
     # network
     "port": partial(v.integer, low=1, high=65535),
 }
