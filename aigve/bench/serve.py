@@ -61,7 +61,6 @@ def in_process(judge: Any, items: list, requests: int, batch_size: int) -> list[
 def served(judge: Any, items: list, levels: Sequence[int], requests: int, *, max_batch: int,
            max_wait_s: float = 0.005) -> list[dict[str, Any]]:
     """One row per concurrency level: ``requests`` POST /v1/score calls from that many client threads."""
-    import httpx
     import uvicorn
 
     from aigve.serve.app import ServeSettings, create_app
