@@ -206,3 +206,67 @@ def test_bench_serve_prints_the_table(capsys):
     assert code == 0
     assert "in-process, 1 per call" in out and "in-process, batch 8" in out
     assert [line.split()[1] for line in out.splitlines() if line.startswith("served")] == ["1", "2"]
+
+
+def _serve_process(*flags):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "aigve", "serve", "--backend", "fake", "--port", str(port),
+                             "--root", str(CLIPS), *flags], env={**os.environ, "PYTHONPATH": str(CLIPS.parents[1])},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{url}/v1/health", timeout=1)
+            return proc, url
+        except httpx.TransportError:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+
+
+def test_the_command_serves_and_sigterm_finishes_accepted_requests():
+    import signal
+
+    proc, url = _serve_process("--max-batch", "2")
+    try:
+        with cf.ThreadPoolExecutor(6) as pool:
+            futures = [pool.submit(httpx.post, f"{url}/v1/score", data={"paths": [str(CLIP)]}, timeout=60)
+                       for _ in range(6)]
+            while httpx.get(f"{url}/v1/health").json()["queue_depth"] == 0 and not all(f.done() for f in futures):
+                pass
+            proc.send_signal(signal.SIGTERM)
+            codes = [f.result().status_code for f in futures]
+        assert codes == [200] * 6
+        assert proc.wait(60) == 0
+        assert "NOT A REAL EVALUATION" in proc.stderr.read()
+    finally:
+        proc.kill()
+
+
+def test_a_public_host_without_a_key_is_refused_before_loading(tmp_path, capsys):
+    from aigve.cli import main
+
+    assert main(["serve", "--backend", "fake", "--host", "0.0.0.0"]) == 2
+    assert "--api-key-file" in capsys.readouterr().err
+    short = tmp_path / "key"
+    short.write_text("abc\n")
+    assert main(["serve", "--backend", "fake", "--api-key-file", str(short)]) == 2
+    assert "16 characters" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ui_is_mounted_on_the_same_server():
+    proc, url = _serve_process("--ui")
+    try:
+        assert httpx.get(f"{url}/ui/", timeout=30, follow_redirects=True).status_code == 200
+        assert httpx.get(f"{url}/v1/health").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)

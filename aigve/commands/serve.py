@@ -102,8 +102,19 @@ def run(args: argparse.Namespace) -> int:
     server = build_server(judge, settings, listen, ui=ui)
     print(f"aigve serve: http://{args.host}:{args.port} (API docs at /docs{', web UI at /ui' if ui else ''})",
           file=sys.stderr, flush=True)
-    server.run()  # returns after SIGTERM/Ctrl-C once accepted requests are answered
-    judge.close()
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn answers SIGTERM gracefully (stop accepting, finish accepted requests, drain the batcher), then
+        # re-raises it to the handler that was there before: make that one a no-op so the judge is closed and
+        # the command exits 0 instead of dying by the signal.
+        signal.signal(signal.SIGTERM, lambda sig, frame: None)
+    try:
+        server.run()
+    finally:
+        judge.close()
+    print("aigve serve: stopped; every accepted request was answered", file=sys.stderr)
     return 0
 
 
