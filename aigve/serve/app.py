@@ -164,8 +164,8 @@ def create_app(judge: Judge, settings: ServeSettings, *, on_shutdown=None) -> Fa
         try:
             futures = batcher.submit(items)
         except QueueFull as exc:
-            retry = max(1, round(batcher.depth() * 0.5 / settings.batch.max_batch))
-            raise Refused(429, f"{exc}; retry later", {"Retry-After": str(retry)}) from None
+            retry = batcher.retry_after_s()
+            raise Refused(429, f"{exc}; retry in about {retry} s", {"Retry-After": str(retry)}) from None
         try:
             results = await asyncio.gather(*futures)
         finally:

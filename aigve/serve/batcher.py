@@ -64,9 +64,16 @@ class MicroBatcher:
         self._task: asyncio.Task | None = None
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="aigve-judge")
         self._pending = 0
+        self._batch_s = 1.0  # seconds per judge call, smoothed (a guess until the first call is timed)
 
     def depth(self) -> int:
+        """Videos accepted and not yet answered (waiting, or in the judge call now running)."""
         return self._pending
+
+    def retry_after_s(self) -> int:
+        """Whole seconds until the queue has room again, from the measured time per judge call (>= 1)."""
+        batches = -(-self._pending // self.settings.max_batch)
+        return max(1, round(batches * self._batch_s))
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
@@ -120,7 +127,9 @@ class MicroBatcher:
             except Exception as exc:  # the judge itself broke: every item of the batch fails, the loop goes on
                 log.exception("judge call failed")
                 results = [exc] * len(items)
-            self.on_batch(len(items), time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            self._batch_s = 0.8 * self._batch_s + 0.2 * seconds
+            self.on_batch(len(items), seconds)
             for (_, fut), result in zip(batch, results, strict=True):
                 if not fut.done():  # a cancelled waiter (client gone) leaves its future cancelled
                     fut.set_exception(result) if isinstance(result, Exception) else fut.set_result(result)
