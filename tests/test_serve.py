@@ -270,3 +270,13 @@ def test_ui_is_mounted_on_the_same_server():
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_no_upload_copy_is_left_behind(judge):
+    with running(judge, root=CLIPS) as (url, server, _):
+        scratch = server.config.app.state.scorer.scratch
+        codes = [httpx.post(f"{url}/v1/score", data=data, files=files, timeout=30).status_code for data, files in (
+            ({}, [_upload()]), ({"paths": [str(CLIP)]}, [_upload(), ("files", ("x.txt", b"x", "text/plain"))]),
+            ({}, [_upload()] * 2))]
+        assert codes == [200, 415, 200] and list(scratch.iterdir()) == []
+    assert not scratch.exists()
