@@ -113,6 +113,16 @@ def create_app(judge: Judge, settings: ServeSettings, *, on_shutdown=None) -> Fa
             return {"a": a, "b": b, "preferred": _prefer(a, b, v_margin), "judge": judge_block}
         return await scorer.idempotent(request, pairs, digest(f"pairwise:{v_margin}", pairs), body)
 
+    _status_routes(app, batcher, settings, metrics, judge_block, described)
+    app.state.batcher = batcher
+    app.state.scorer = scorer
+    app.state.metrics = metrics
+    return app
+
+
+def _status_routes(app: FastAPI, batcher: MicroBatcher, settings: ServeSettings, metrics: Metrics,
+                   judge_block: dict[str, Any], described: dict[str, Any]) -> None:
+    """GET /v1/health, /v1/info and /metrics."""
     @app.get("/v1/health", summary="Liveness: 200 while the server accepts requests")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "queue_depth": batcher.depth(), "queue_size": settings.batch.queue_size}
@@ -132,10 +142,6 @@ def create_app(judge: Judge, settings: ServeSettings, *, on_shutdown=None) -> Fa
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.state.batcher = batcher
-    app.state.scorer = scorer
-    app.state.metrics = metrics
-    return app
 
 
 def _version() -> str:
