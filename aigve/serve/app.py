@@ -27,6 +27,9 @@ __all__ = ["Refused", "ServeSettings", "create_app"]
 
 log = logging.getLogger(__name__)
 
+#: The routes counted by name in the metrics (any other path is counted as "other").
+ROUTES = frozenset({"/v1/score", "/v1/pairwise", "/v1/health", "/v1/info", "/metrics"})
+
 
 class Metrics:
     """Prometheus metrics in a registry of this app's own (two apps in one process do not collide)."""
@@ -82,8 +85,9 @@ def create_app(judge: Judge, settings: ServeSettings, *, on_shutdown=None) -> Fa
         except Refused as exc:
             response = JSONResponse({"detail": exc.message}, status_code=exc.status, headers=exc.headers)
         if endpoint.startswith("/v1/") or endpoint == "/metrics":
-            metrics.requests.labels(endpoint, str(response.status_code)).inc()
-            metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
+            label = endpoint if endpoint in ROUTES else "other"  # a client's made-up paths add no series
+            metrics.requests.labels(label, str(response.status_code)).inc()
+            metrics.latency.labels(label).observe(time.perf_counter() - start)
         return response
 
     @app.exception_handler(Refused)
