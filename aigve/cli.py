@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 COMMANDS = ("score", "probe", "inputs", "profiles", "report", "leaderboard", "pairwise", "sanity", "train",
-            "refine", "bench", "benchmark", "app", "testing", "merge_shards", "calibrate")
+            "refine", "bench", "benchmark", "app", "serve", "testing", "merge_shards", "calibrate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,6 +28,8 @@ LAYERS: dict[str, int] = {
     "bench": 3, "sanity": 3, "benchmarks": 3,
     # doors: the CLI; testing: the offline test kit (may use anything, used only by doors and tests)
     "commands": 4, "cli": 4, "__main__": 4, "testing": 4,
+    # the HTTP client of `aigve serve`: an entry point for other programs (httpx only, no torch)
+    "client": 4,
 }
 ROOMS = {name for name, layer in LAYERS.items() if layer == 3}
 
@@ -46,7 +48,10 @@ SIDEWAYS = {
     ("serve", "run"): "the server runs scoring jobs",
     ("serve", "runner"): "the server runs scoring jobs",
     ("serve", "webui"): "the server reuses the web UI's request guards (webui.safety)",
+    ("serve", "report"): "/v1/pairwise prefers A or B as `aigve pairwise` does (report.pairwise.preference)",
     ("bench", "runner"): "bench times the scoring paths",
+    ("bench", "serve"): "bench --serve times the service next to in-process scoring",
+    ("bench", "run"): "bench --serve builds its judge as `aigve score` does (ScoreJob, build_evaluator)",
     ("sanity", "runner"): "sanity checks score probe clips",
     ("sanity", "run"): "sanity checks score probe clips",
     ("sanity", "report"): "sanity checks read agreement statistics",

@@ -61,8 +61,55 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "summary under 'sanity' in --json (costs videos x (1 + checks) more scorings)")
     p.add_argument("--sanity-out", default="runs/bench-sanity", help="--sanity: report folder (default: %(default)s)")
     p.add_argument("--sanity-checks", default=None, metavar="A,B,...", help="--sanity: checks to run (default: all)")
+    g = p.add_argument_group("service (--serve)")
+    g.add_argument("--serve", action="store_true",
+                   help="instead of the paths: time `aigve serve` (throughput, p50/p95 latency) at each of "
+                        "--serve-clients concurrencies next to in-process scoring of the same videos, with the "
+                        "--serve-backend judge (no --model needed for fake or signals)")
+    g.add_argument("--serve-backend", default="fake", metavar="NAME",
+                   help="--serve: the backend to serve (default fake; macs uses --model)")
+    g.add_argument("--serve-clients", default="1,4,16", metavar="N,N,...",
+                   help="--serve: client concurrency levels (default 1,4,16)")
+    g.add_argument("--serve-requests", type=int, default=64, help="--serve: requests per level (default 64)")
+    g.add_argument("--max-batch", type=int, default=8, help="--serve: videos per judge call (default 8)")
     add_sampling_args(p)
     p.set_defaults(func=run)
+
+
+def run_serve(args: argparse.Namespace, items: list) -> int:
+    """``aigve bench --serve``: the service table (see :mod:`aigve.bench.serve`)."""
+    from aigve.bench.serve import in_process, render, served
+    from aigve.core import provenance
+    from aigve.core import validate as v
+    from aigve.errors import ConfigError
+    from aigve.run.job import ScoreJob, build_evaluator
+
+    try:
+        levels = [v.positive_int("--serve-clients", int(x), high=4096) for x in args.serve_clients.split(",") if x]
+    except ValueError:
+        raise ConfigError("--serve-clients", args.serve_clients, "give whole numbers separated by commas, e.g. 1,4,16"
+                          ) from None
+    options = {"model": args.model, "device": args.device, "dtype": args.dtype} if args.serve_backend == "macs" else {}
+    job = ScoreJob(inputs=args.input, backend=args.serve_backend, sampling=sampling_from_args(args),
+                   backend_options={k: val for k, val in options.items() if val is not None}, progress=False)
+    judge = build_evaluator(job)
+    note = provenance.banner(provenance.of_backend(judge.describe()))
+    if note:
+        print(note, file=sys.stderr)
+    list(judge.evaluate_many(items[:1]))  # first-call costs (imports, decoder start) out of every row
+    rows = in_process(judge, items, args.serve_requests, args.max_batch)
+    rows += served(judge, items, levels, args.serve_requests, max_batch=args.max_batch)
+    print(f"{len(items)} videos, {args.serve_requests} requests per row, backend {args.serve_backend}, "
+          f"max batch {args.max_batch}")
+    print(render(rows))
+    if args.json_out:
+        from aigve.results import write_text_atomic
+
+        _check_json_out(Path(args.json_out))
+        write_text_atomic(args.json_out, json.dumps({"serve": rows, "backend": judge.describe()}, indent=2,
+                                                    default=str))
+    judge.close()
+    return 0
 
 
 def _model_dir(args: argparse.Namespace) -> str:
@@ -113,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
     items = collect_items(args.input)
     if args.limit is not None:
         items = items[: args.limit]
+    if args.serve:
+        return run_serve(args, items)
     if args.json_out:
         _check_json_out(Path(args.json_out))
 

@@ -70,6 +70,12 @@ RANGES: dict[str, Check] = {
     "ray_actors": partial(v.positive_int, high=4096),
     "ray_num_cpus": partial(v.positive_int, high=100_000),
     "ray_gpus_per_actor": partial(v.non_negative, high=64.0),
+    "max_batch": partial(v.positive_int, high=10_000),  # serve: videos per judge call
+    "max_wait_ms": partial(v.non_negative, high=60_000.0),  # serve: batch gathering window
+    "timeout": partial(v.positive, high=10**6),  # serve: seconds per request
+    "max_videos": partial(v.positive_int, high=10**5),  # serve: videos per request
+    "idempotency_entries": partial(v.positive_int, high=10**7),
+    "serve_requests": partial(v.positive_int, high=10**6),  # bench --serve: requests per concurrency level
     # network
     "port": partial(v.integer, low=1, high=65535),
 }
