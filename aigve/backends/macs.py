@@ -188,11 +188,18 @@ class MacsBackend:
         """Choose the judge profile (named, else recorded with the adapter/checkpoint, else ``macs-card``) and the
         decoding it implies: the profile's, with the checkpoint's generation_config.json decoding fields when the
         profile says so, then the caller's ``generation`` fields on top (a GenerationConfig replaces all)."""
-        from aigve.judges.profiles import mismatch, resolve_profile, warn_once, with_released_keys
+        from aigve.judges.profiles import (
+            mismatch,
+            require_scoring_support,
+            resolve_profile,
+            warn_once,
+            with_released_keys,
+        )
 
         folder = lambda src: src.location if src is not None and src.is_folder else None  # noqa: E731
         chosen, self.profile_source = resolve_profile(profile, model=folder(self.model_source),
                                                       adapter=folder(self.adapter_source))
+        require_scoring_support(chosen)
         self.profile = with_released_keys(chosen, released_keys)
         self.released_keys = self.profile.released_keys
         self.profile_warning = mismatch(self.profile, self.model_source.name)

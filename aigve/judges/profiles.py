@@ -237,5 +237,26 @@ def _unifiedreward_video() -> JudgeProfile:
     )
 
 
+#: Output formats the nine-aspect scoring path (``aigve score``, the evaluator, results and reports) reads today.
+SCORED_FORMATS = ("aigve_json",)
+
+
+def scoring_supported(profile: JudgeProfile) -> bool:
+    """Whether ``aigve score`` can run ``profile`` end to end (its answer parsed into the nine-aspect record)."""
+    return profile.output_format in SCORED_FORMATS and profile.videos == 1
+
+
+def require_scoring_support(profile: JudgeProfile) -> None:
+    """Raise ConfigError for a profile whose output the scoring path does not read yet (it would parse a
+    VideoScore2 or pairwise answer as an AIGVE-MACS JSON answer and record nothing but misses)."""
+    if not scoring_supported(profile):
+        from aigve.errors import ConfigError
+
+        raise ConfigError("profile", profile.name,
+                          f"its {profile.output_format} answer ({profile.videos} video(s) per item) is read by "
+                          "aigve.judges.formats.parse_answer, not by the nine-aspect scoring run; use it through "
+                          "the benchmark harness or choose a profile with the aigve_json format")
+
+
 _BUILDERS.update({"qwen25vl-zeroshot": _qwen25vl_zeroshot, "videoscore2": _videoscore2,
                   "unifiedreward-video": _unifiedreward_video})
