@@ -127,7 +127,7 @@ def test_videoscore2_parser(text, scores, flags):
     parsed = parse_answer(vs2, text)
     assert tuple(parsed.scores.values()) == scores and list(parsed.scores) == list(vs2.aspect_set.keys)
     assert parsed.flags == flags
-    assert parsed.missing == [k for k, v in zip(vs2.aspect_set.keys, scores) if v is None]
+    assert parsed.missing == [k for k, v in zip(vs2.aspect_set.keys, scores, strict=True) if v is None]
 
 
 def test_videoscore2_parser_keeps_the_reasoning_and_bounds_input():

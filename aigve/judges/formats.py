@@ -71,7 +71,7 @@ def parse_videoscore2(text: object, profile: JudgeProfile) -> ParsedResponse:
         flags.extend(f"missing:{k}" for k in keys)
         return ParsedResponse(scores=scores, comments=comments, flags=flags)
     reasoning = body[:match.start()].strip() or None
-    for key, digits in zip(keys, match.groups()):
+    for key, digits in zip(keys, match.groups(), strict=True):
         value = int(digits[:6])  # \d+ only; six digits bound the conversion
         if profile.aspect_set.is_valid_score(value):
             scores[key] = value

@@ -149,6 +149,9 @@ class JudgeProfile:
         positive_int("videos", self.videos, high=2)
         if (self.videos == 2) != (self.output_format == "pairwise_verdict"):
             raise ConfigError("videos", self.videos, "must be 2 exactly for the pairwise_verdict output format")
+        if self.output_format == "videoscore2_lines" and len(self.aspect_set.keys) != 3:
+            raise ConfigError("aspect_set", self.aspect_set.name,
+                              "the videoscore2_lines answer has three dimensions: give a set of three aspects")
         if self.output_format == "aigve_json" and not self.aspect_set.is_default:
             raise ConfigError("aspect_set", self.aspect_set.name,
                               "the aigve_json parser reads the nine AIGVE-MACS aspects only")
