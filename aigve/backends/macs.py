@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "xiaoliux/AIGVE-MACS"
-#: ``config.model_type`` values whose inputs (M-RoPE time via ``second_per_grid_ts``) this backend builds.
-SUPPORTED_MODEL_TYPES = ("qwen2_5_vl",)
+#: ``config.model_type`` values whose inputs this backend builds: Qwen2.5-VL (M-RoPE time via
+#: ``second_per_grid_ts``) and Qwen3-VL (time as ``<t seconds>`` text per temporal patch, from the metadata).
+SUPPORTED_MODEL_TYPES = ("qwen2_5_vl", "qwen3_vl")
 
 
 def hf_generation_config(gen: GenerationConfig, *, eos_token_id: Any, pad_token_id: int | None,
@@ -326,8 +327,9 @@ def judge_sampling_overrides(processor: Any, profile: JudgeProfile) -> dict[str,
     defaults = SamplingConfig().to_dict()
     # Rules at aigve's defaults are left out: the overrides then list only what the profile changes (the
     # ``aigve`` profile changes nothing), and the resulting SamplingConfig is the same either way.
-    rules = {k: v for k, v in profile.sampling_overrides(factor=vp.patch_size * vp.merge_size).items()
-             if v != defaults.get(k)}
+    factor = vp.patch_size * vp.merge_size  # 28 for Qwen2.5-VL, 32 for Qwen3-VL (patch 16)
+    wanted = {**profile.sampling_overrides(factor=factor), "patch_factor": factor}
+    rules = {k: v for k, v in wanted.items() if v != defaults.get(k)}
     return {**checkpoint_sampling_caps(processor), **rules}
 
 
