@@ -208,3 +208,16 @@ def test_scoring_refuses_profiles_whose_answer_it_does_not_read():
     for name in ("videoscore2", "unifiedreward-video"):
         with pytest.raises(ConfigError, match="parse_answer"):
             require_scoring_support(get_profile(name))
+
+
+def test_training_and_inputs_refuse_what_they_cannot_build(tmp_path):
+    from aigve.judges.inputs import judge_inputs
+    from aigve.training.recipe import load_recipe
+    from aigve.training.run import training_profile
+
+    recipe = load_recipe(None, {"model": str(tmp_path), "data": "unused.json", "profile": "videoscore2"})
+    with pytest.raises(ConfigError, match="parse_answer"):
+        training_profile(recipe)
+    (tmp_path / "tokenizer_config.json").write_text("{}")  # only the profile is reached: nothing is loaded
+    with pytest.raises(ConfigError, match="pairwise"):
+        judge_inputs(tmp_path / "clip.mp4", "a cat", profile="unifiedreward-video", model=tmp_path)
