@@ -221,3 +221,19 @@ def test_training_and_inputs_refuse_what_they_cannot_build(tmp_path):
     (tmp_path / "tokenizer_config.json").write_text("{}")  # only the profile is reached: nothing is loaded
     with pytest.raises(ConfigError, match="pairwise"):
         judge_inputs(tmp_path / "clip.mp4", "a cat", profile="unifiedreward-video", model=tmp_path)
+
+
+def test_answer_record_shapes():
+    from aigve.judges.formats import answer_record
+
+    vs2 = answer_record(get_profile("videoscore2"), VS2_ANSWER)
+    assert vs2["profile"] == "videoscore2" and len(vs2["profile_sha256"]) == 64
+    assert vs2["aspects"] == ["visual_quality", "text_alignment", "physical_consistency"] and vs2["scale"] == [1, 5]
+    assert vs2["scores"] == {"visual_quality": 3, "text_alignment": 4, "physical_consistency": 2}
+    assert vs2["parse_flags"] == []
+    pair = answer_record(get_profile("unifiedreward-video"), "Video 2 is better.")
+    assert {k: v for k, v in pair.items() if k != "profile_sha256"} == {
+        "profile": "unifiedreward-video", "preference": {"overall": "B"}, "parse_flags": []}
+    card = answer_record(get_profile("macs-card"), '{"physics": {"comment": "ok", "score": 4}}')
+    assert card["aspects"] == list(DEFAULT_ASPECT_SET.keys) and card["scores"]["physics"] == 4
+    assert card["scale"] == [0, 5] and card["scores"]["overall"] is None

@@ -100,3 +100,22 @@ def parse_answer(profile: JudgeProfile, text: object) -> ParsedResponse | Pairwi
     if profile.output_format == "pairwise_verdict":
         return parse_pairwise(text)
     return parse_response(text if isinstance(text, str) else "")
+
+
+def answer_record(profile: JudgeProfile, text: object) -> dict[str, Any]:
+    """The record fields one answer of ``profile`` gives (what the benchmark harness stores per item).
+
+    Scoring profiles: ``{"profile", "profile_sha256", "aspects": [keys], "scale": [min, max], "scores": {key:
+    int | None}, "comments": {key: str | None}, "parse_flags": [...]}`` with the profile's aspect keys
+    (VideoScore2: ``visual_quality``, ``text_alignment``, ``physical_consistency`` on [1, 5]).
+    Pairwise profiles: ``{"profile", "profile_sha256", "preference": {"overall": "A" | "B" | "same"},
+    "parse_flags": [...]}`` ("A" = the first video of the pair, "Video 1" in the prompt).
+    """
+    head: dict[str, Any] = {"profile": profile.name, "profile_sha256": profile.content_sha256()}
+    parsed = parse_answer(profile, text)
+    if isinstance(parsed, PairwiseVerdict):
+        return {**head, "preference": dict(parsed.preference), "parse_flags": list(parsed.flags)}
+    aspects = profile.aspect_set
+    return {**head, "aspects": list(aspects.keys), "scale": [aspects.score_min, aspects.score_max],
+            "scores": {k: parsed.scores.get(k) for k in aspects.keys},
+            "comments": {k: parsed.comments.get(k) for k in aspects.keys}, "parse_flags": list(parsed.flags)}
