@@ -171,3 +171,55 @@ def output_key(key: str, *, released: bool) -> str:
 def is_valid_score(value: object) -> bool:
     """True for an int (not bool) within [SCORE_MIN, SCORE_MAX]."""
     return isinstance(value, int) and not isinstance(value, bool) and SCORE_MIN <= value <= SCORE_MAX
+
+
+@dataclass(frozen=True)
+class AspectSet:
+    """The aspects one judge scores, with their scale: the nine AIGVE-MACS aspects (:data:`DEFAULT_ASPECT_SET`)
+    by default; a judge profile with another output (VideoScore2's three dimensions, 1-5) declares its own.
+
+    ``name``: a short id recorded with the profile. ``aspects``: in output order; each key is canonical and
+    unique. ``score_min``/``score_max``: the integer scale every aspect of the set is scored on.
+    """
+
+    name: str
+    aspects: tuple[Aspect, ...]
+    score_min: int = SCORE_MIN
+    score_max: int = SCORE_MAX
+
+    def __post_init__(self) -> None:
+        from aigve.errors import ConfigError
+
+        if not isinstance(self.aspects, tuple):
+            object.__setattr__(self, "aspects", tuple(self.aspects))
+        keys = [a.key for a in self.aspects]
+        if not self.aspects or len(set(keys)) != len(keys):
+            raise ConfigError("aspects", keys, "must be a non-empty list of distinct aspect keys")
+        if not self.score_min < self.score_max:
+            raise ConfigError("score_max", self.score_max, f"must be above score_min ({self.score_min})")
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(a.key for a in self.aspects)
+
+    @property
+    def is_default(self) -> bool:
+        return self == DEFAULT_ASPECT_SET
+
+    def canonical_key(self, name: str) -> str | None:
+        """The canonical key of this set for any accepted spelling (key, released key, label, alias, compared
+        after :func:`normalise_aspect_name`); None if the set has no such aspect."""
+        norm = _normalise(str(name))
+        for a in self.aspects:
+            if norm in {_normalise(n) for n in (a.key, a.released_key, a.label, *a.aliases)}:
+                return a.key
+        return None
+
+    def is_valid_score(self, value: object) -> bool:
+        """True for an int (not bool) within this set's scale."""
+        return (isinstance(value, int) and not isinstance(value, bool)
+                and self.score_min <= value <= self.score_max)
+
+
+#: The default aspect set: the nine AIGVE-MACS aspects above on 0-5 (the single source of truth stays ASPECTS).
+DEFAULT_ASPECT_SET = AspectSet("aigve-macs", ASPECTS, SCORE_MIN, SCORE_MAX)

@@ -82,7 +82,9 @@ class ParsedResponse:
 
     @property
     def missing(self) -> list[str]:
-        return [k for k in ASPECT_KEYS if self.scores.get(k) is None]
+        # A profile with its own aspect set (aigve.judges.formats) keys scores by its aspects instead.
+        keys = ASPECT_KEYS if not set(self.scores) - set(ASPECT_KEYS) else tuple(self.scores)
+        return [k for k in keys if self.scores.get(k) is None]
 
     def to_dict(self) -> dict[str, Any]:
         return {"scores": dict(self.scores), "comments": dict(self.comments), "flags": list(self.flags)}

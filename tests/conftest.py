@@ -65,6 +65,14 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_qwen3_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Qwen3-VL checkpoint folder (model_type qwen3_vl), built once per session, offline."""
+    from aigve.testing.tiny import build_tiny_checkpoint
+
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny3") / "tiny-qwen3-vl", arch="qwen3_vl")
+
+
+@pytest.fixture(scope="session")
 def tiny_judge(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny checkpoint taught the answer format (about a minute on 2 CPU cores, once per session): every request gets the same
     parseable nine-aspect JSON answer (comments 'not a judge') and generation stops at EOS. Not a judge."""

@@ -25,7 +25,8 @@ from aigve.sampling import plan_sampling, zero_start_indices
 def test_shipped_profiles_and_did_you_mean():
     from aigve.registry import PROFILES
 
-    assert PROFILES.names() == ["aigve", "macs-card", "vs2-harness"]
+    assert PROFILES.names() == ["aigve", "macs-card", "qwen25vl-zeroshot", "unifiedreward-video", "videoscore2",
+                              "vs2-harness"]
     with pytest.raises(UnknownNameError, match="Did you mean 'macs-card'"):
         get_profile("macs-crad")
     card = get_profile("macs-card")
@@ -180,10 +181,11 @@ def test_profiles_command(capsys):
 
     assert main(["profiles"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 3 and lines[1].startswith("macs-card") and lines[1].endswith("(default)")
+    assert len(lines) == 6 and lines[1].startswith("macs-card") and lines[1].endswith("(default)")
     assert main(["profiles", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert [d["profile"] for d in data] == ["aigve", "macs-card", "vs2-harness"]
+    assert [d["profile"] for d in data] == ["aigve", "macs-card", "qwen25vl-zeroshot", "unifiedreward-video",
+                                            "videoscore2", "vs2-harness"]
     assert data[1]["content"]["instruction"] == get_profile("macs-card").instruction
 
 
@@ -234,7 +236,7 @@ def test_web_ui_profile_choice(tmp_path):
     from aigve.webui.service import ServiceConfig, WebService
 
     svc = WebService(ServiceConfig(backend="fake", work_dir=str(tmp_path)))
-    assert svc.profile_choices() == ["auto", "aigve", "macs-card", "vs2-harness"]
+    assert svc.profile_choices() == ["auto", "aigve", "macs-card", "qwen25vl-zeroshot", "vs2-harness"]
     plain = svc.evaluator("fake", None, "auto")
     assert svc.evaluator("fake") is plain  # auto = no profile named
     assert svc.evaluator("fake", None, "aigve") is not plain  # its own evaluator (fake itself takes no profile)

@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "xiaoliux/AIGVE-MACS"
-#: ``config.model_type`` values whose inputs (M-RoPE time via ``second_per_grid_ts``) this backend builds.
-SUPPORTED_MODEL_TYPES = ("qwen2_5_vl",)
+#: ``config.model_type`` values whose inputs this backend builds: Qwen2.5-VL (M-RoPE time via
+#: ``second_per_grid_ts``) and Qwen3-VL (time as ``<t seconds>`` text per temporal patch, from the metadata).
+SUPPORTED_MODEL_TYPES = ("qwen2_5_vl", "qwen3_vl")
 
 
 def hf_generation_config(gen: GenerationConfig, *, eos_token_id: Any, pad_token_id: int | None,
@@ -188,11 +189,18 @@ class MacsBackend:
         """Choose the judge profile (named, else recorded with the adapter/checkpoint, else ``macs-card``) and the
         decoding it implies: the profile's, with the checkpoint's generation_config.json decoding fields when the
         profile says so, then the caller's ``generation`` fields on top (a GenerationConfig replaces all)."""
-        from aigve.judges.profiles import mismatch, resolve_profile, warn_once, with_released_keys
+        from aigve.judges.profiles import (
+            mismatch,
+            require_scoring_support,
+            resolve_profile,
+            warn_once,
+            with_released_keys,
+        )
 
         folder = lambda src: src.location if src is not None and src.is_folder else None  # noqa: E731
         chosen, self.profile_source = resolve_profile(profile, model=folder(self.model_source),
                                                       adapter=folder(self.adapter_source))
+        require_scoring_support(chosen)
         self.profile = with_released_keys(chosen, released_keys)
         self.released_keys = self.profile.released_keys
         self.profile_warning = mismatch(self.profile, self.model_source.name)
@@ -319,8 +327,9 @@ def judge_sampling_overrides(processor: Any, profile: JudgeProfile) -> dict[str,
     defaults = SamplingConfig().to_dict()
     # Rules at aigve's defaults are left out: the overrides then list only what the profile changes (the
     # ``aigve`` profile changes nothing), and the resulting SamplingConfig is the same either way.
-    rules = {k: v for k, v in profile.sampling_overrides(factor=vp.patch_size * vp.merge_size).items()
-             if v != defaults.get(k)}
+    factor = vp.patch_size * vp.merge_size  # 28 for Qwen2.5-VL, 32 for Qwen3-VL (patch 16)
+    wanted = {**profile.sampling_overrides(factor=factor), "patch_factor": factor}
+    rules = {k: v for k, v in wanted.items() if v != defaults.get(k)}
     return {**checkpoint_sampling_caps(processor), **rules}
 
 

@@ -24,8 +24,20 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def video_metadata(video: SampledVideo):
+def is_qwen3_vl(processor: Any) -> bool:
+    """Whether ``processor`` is Qwen3-VL's (its video processor writes each temporal patch's time as text)."""
+    from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
+
+    return isinstance(processor.video_processor, Qwen3VLVideoProcessor)
+
+
+def video_metadata(video: SampledVideo, *, source_times: bool = False):
     """``VideoMetadata`` that makes the processor see the frames' true rate.
+
+    ``source_times`` (Qwen3-VL): the source clip's fps and the sampled source frame indices instead, so the
+    ``<t seconds>`` text Qwen3-VL writes before each temporal patch (the mean time of its frames,
+    ``indices / fps``) is the frames' real time in the clip (``plan.timestamps``), as Qwen3-VL's own video
+    loading gives; Qwen3-VL has no ``second_per_grid_ts``.
 
     The frames are described as their own ``T``-frame clip at ``plan.sampled_fps`` (indices ``0..T-1``), so
     the processor's ``metadata.sampled_fps`` (``len(indices) / total_num_frames * fps``) is exactly
@@ -36,6 +48,12 @@ def video_metadata(video: SampledVideo):
     from transformers.video_utils import VideoMetadata
 
     t, h, w = video.frames.shape[:3]
+    if source_times:
+        source_fps = float(video.plan.source_fps)
+        indices = [int(i) for i in video.plan.indices]
+        total = max(int(video.info.num_frames or 0), max(indices) + 1)
+        return VideoMetadata(total_num_frames=total, fps=source_fps, frames_indices=indices, width=w, height=h,
+                             duration=total / source_fps, video_backend=video.info.decoder)
     fps = float(video.plan.sampled_fps)
     return VideoMetadata(total_num_frames=t, fps=fps, frames_indices=list(range(t)), width=w, height=h,
                          duration=t / fps, video_backend=video.info.decoder)
@@ -97,7 +115,8 @@ def build_inputs(
 
     Returns the processor's ``BatchFeature``: ``input_ids``/``attention_mask``/``mm_token_type_ids`` (B, L),
     ``pixel_values_videos`` (total patches, C*temporal*patch*patch), ``video_grid_thw`` (B, 3) and, for
-    Qwen2.5-VL, ``second_per_grid_ts`` (B,) in seconds. Frames go in as arrays with
+    Qwen2.5-VL, ``second_per_grid_ts`` (B,) in seconds (Qwen3-VL instead writes each temporal patch's time in
+    the text: :func:`video_metadata`). Frames go in as arrays with
     ``do_sample_frames=False`` and per-video timing metadata; ``released_keys`` picks the key spelling of
     the instruction (see :func:`aigve.prompt.build_instruction`). ``profile``: the judge profile whose message
     layout and instruction are used (:meth:`aigve.judges.profile.JudgeProfile.messages`); None = aigve's own
@@ -109,8 +128,9 @@ def build_inputs(
         raise AigveError("build_inputs: empty batch")
     texts = [chat_text(processor, p, released_keys=released_keys, profile=profile) for p in prompts]
     frames = [_check_frames(v) for v in videos]
+    qwen3 = is_qwen3_vl(processor)
     inputs = processor(
-        text=texts, videos=frames, video_metadata=[video_metadata(v) for v in videos],
+        text=texts, videos=frames, video_metadata=[video_metadata(v, source_times=qwen3) for v in videos],
         padding=True, padding_side="left", return_tensors="pt", **_video_kwargs(processor, frames),
     )
     if "mm_token_type_ids" not in inputs:

@@ -57,6 +57,11 @@ def judge_inputs(video_path: str | os.PathLike, prompt: str, *, profile: str | J
                             required_file="tokenizer_config.json")
     adapter_dir = adapter if adapter is not None and Path(str(adapter)).is_dir() else None
     chosen, how = resolve_profile(profile, model=source.location if source.is_folder else None, adapter=adapter_dir)
+    if chosen.videos != 1:
+        from aigve.errors import ConfigError
+
+        raise ConfigError("profile", chosen.name, "is a pairwise judge (two videos per request); judge_inputs "
+                          "writes one video's inputs: choose a single-video profile")
     problem = mismatch(chosen, source.name)
     if problem:
         warn_once(problem)

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from aigve.aspects import DEFAULT_ASPECT_SET, AspectSet
 from aigve.core.validate import boolean, choice, finite, optional, positive, positive_int, text
 from aigve.errors import ConfigError
 
@@ -32,6 +33,16 @@ SIZE_RULES = ("fixed", "token_budget")
 #: ``ensure_ascii=False`` (aigve's training targets before judge profiles).
 SERIALISERS = ("json_indent4_ascii", "json_indent4_unicode")
 PLACEHOLDER = "{prompt}"
+#: Output formats a profile's parser reads (:mod:`aigve.judges.formats`): ``aigve_json`` (one JSON object of
+#: ``{aspect: {"comment", "score"}}``, the AIGVE-MACS answer; :func:`aigve.parsing.parse_response`),
+#: ``videoscore2_lines`` (VideoScore2's reasoning then ``visual quality: v; text-to-video alignment: t,
+#: physical/common-sense consistency: p``) and ``pairwise_verdict`` (UnifiedReward's "Video 1 is better" /
+#: "Video 2 is better" / otherwise same, for two videos).
+OUTPUT_FORMATS = ("aigve_json", "videoscore2_lines", "pairwise_verdict")
+#: Fields added after the first profiles: left out of :meth:`JudgeProfile.to_dict` (and so of the content hash)
+#: while they hold these defaults, so the hashes recorded with existing runs and adapters stay valid.
+_LATER_DEFAULTS: dict[str, Any] = {"aspect_set": DEFAULT_ASPECT_SET, "output_format": "aigve_json", "videos": 1,
+                                   "pinned": ()}
 #: Decoding fields a profile sets (explicitly, or read from the checkpoint's generation_config.json).
 DECODING_FIELDS = ("do_sample", "temperature", "top_p", "top_k", "repetition_penalty")
 
@@ -61,6 +72,9 @@ class JudgeProfile:
     Output: ``released_keys`` (key spelling asked for) and ``serialiser`` (:data:`SERIALISERS`, used for
     training targets). ``for_checkpoints``: model names (hub ids) this profile was made for; another profile on
     one of them is warned about.
+    Judge kind: ``aspect_set`` (the aspects and scale the answer scores; the nine AIGVE-MACS aspects by default),
+    ``output_format`` (:data:`OUTPUT_FORMATS`, which parser reads the answer: :mod:`aigve.judges.formats`),
+    ``videos`` (1, or 2 for a pairwise judge), ``pinned`` (decoding fields kept over the checkpoint's).
     """
 
     name: str
@@ -88,6 +102,10 @@ class JudgeProfile:
     released_keys: bool = True
     serialiser: str = "json_indent4_ascii"
     for_checkpoints: tuple[str, ...] = field(default_factory=tuple)
+    aspect_set: AspectSet = DEFAULT_ASPECT_SET
+    output_format: str = "aigve_json"
+    videos: int = 1
+    pinned: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         text("name", self.name, max_length=64)
@@ -121,11 +139,40 @@ class JudgeProfile:
         choice("serialiser", self.serialiser, SERIALISERS)
         if not isinstance(self.for_checkpoints, tuple):
             object.__setattr__(self, "for_checkpoints", tuple(self.for_checkpoints))
+        if not isinstance(self.aspect_set, AspectSet):
+            raise ConfigError("aspect_set", type(self.aspect_set).__name__, "must be an aigve.aspects.AspectSet")
+        choice("output_format", self.output_format, OUTPUT_FORMATS)
+        if not isinstance(self.pinned, tuple):
+            object.__setattr__(self, "pinned", tuple(self.pinned))
+        for name in self.pinned:
+            choice("pinned", name, DECODING_FIELDS)
+        positive_int("videos", self.videos, high=2)
+        if (self.videos == 2) != (self.output_format == "pairwise_verdict"):
+            raise ConfigError("videos", self.videos, "must be 2 exactly for the pairwise_verdict output format")
+        if self.output_format == "videoscore2_lines" and len(self.aspect_set.keys) != 3:
+            raise ConfigError("aspect_set", self.aspect_set.name,
+                              "the videoscore2_lines answer has three dimensions: give a set of three aspects")
+        if self.output_format == "aigve_json" and not self.aspect_set.is_default:
+            raise ConfigError("aspect_set", self.aspect_set.name,
+                              "the aigve_json parser reads the nine AIGVE-MACS aspects only")
 
     # ------------------------------------------------------------------------------------------- identity
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["for_checkpoints"] = list(self.for_checkpoints)
+        if self.output_format == _LATER_DEFAULTS["output_format"]:
+            del d["output_format"]
+        if self.videos == _LATER_DEFAULTS["videos"]:
+            del d["videos"]
+        if self.pinned == _LATER_DEFAULTS["pinned"]:
+            del d["pinned"]
+        else:
+            d["pinned"] = list(self.pinned)
+        if self.aspect_set == _LATER_DEFAULTS["aspect_set"]:
+            del d["aspect_set"]
+        else:  # keys and scale are what a parser and a record depend on
+            d["aspect_set"] = {"name": self.aspect_set.name, "keys": list(self.aspect_set.keys),
+                               "score_min": self.aspect_set.score_min, "score_max": self.aspect_set.score_max}
         return d
 
     def content_sha256(self) -> str:
@@ -139,14 +186,18 @@ class JudgeProfile:
         templates may hold JSON braces)."""
         return self.instruction.replace(PLACEHOLDER, prompt.strip() if self.strip_prompt else prompt)
 
-    def messages(self, prompt: str, video: object = None) -> list[dict]:
+    def messages(self, prompt: str, video: object = None, second: object = None) -> list[dict]:
         """Chat messages in the HF multimodal format for one video (``video``: frames, a path, a frame list or
-        None for a placeholder item)."""
-        video_item: dict = {"type": "video"}
-        if video is not None:
-            video_item["video"] = video
+        None for a placeholder item); a pairwise profile (``videos`` 2) puts ``video`` (A, "Video 1") then
+        ``second`` (B, "Video 2")."""
+        items: list[dict] = []
+        for clip in (video, second)[:self.videos]:
+            item: dict = {"type": "video"}
+            if clip is not None:
+                item["video"] = clip
+            items.append(item)
         text_item = {"type": "text", "text": self.instruction_for(prompt)}
-        content = [video_item, text_item] if self.order == "video_text" else [text_item, video_item]
+        content = [*items, text_item] if self.order == "video_text" else [text_item, *items]
         messages: list[dict] = []
         if self.system_turn is not None:
             messages.append({"role": "system", "content": [{"type": "text", "text": self.system_turn}]})
@@ -180,12 +231,15 @@ class JudgeProfile:
 
         ``checkpoint``: the loaded checkpoint's generation config as a dict (``GenerationConfig.to_dict()``);
         with ``from_checkpoint`` its :data:`DECODING_FIELDS` replace the profile's (missing ones keep the
-        profile's values; ``top_k`` None -> 0, ``repetition_penalty`` None -> 1.0).
+        profile's values; ``top_k`` None -> 0, ``repetition_penalty`` None -> 1.0), except the ``pinned`` ones,
+        which the release passes to ``generate()`` itself (VideoScore2: ``do_sample``, ``temperature``).
         """
         out = {"max_new_tokens": self.max_new_tokens, "do_sample": self.do_sample, "temperature": self.temperature,
                "top_p": self.top_p, "top_k": self.top_k, "repetition_penalty": self.repetition_penalty}
         if self.from_checkpoint and checkpoint:
             for key in DECODING_FIELDS:
+                if key in self.pinned:  # the release passes this one to generate() itself
+                    continue
                 value = checkpoint.get(key)
                 if value is not None:
                     out[key] = bool(value) if key == "do_sample" else value

@@ -161,3 +161,102 @@ def warn_once(message: str) -> None:
         return
     _WARNED.add(message)
     logger.warning("%s", message)
+
+
+# ------------------------------------------------------------------------------ judges other than AIGVE-MACS
+
+ZEROSHOT_CHECKPOINT = "Qwen/Qwen2.5-VL-7B-Instruct"
+VIDEOSCORE2_CHECKPOINT = "TIGER-Lab/VideoScore2"
+UNIFIEDREWARD_CHECKPOINT = "CodeGoat24/UnifiedReward-qwen-7b"
+
+
+def released_instruction(filename: str) -> str:
+    """A released instruction stored byte for byte under ``aigve/judges/data`` (sources: ``data/SOURCES.md``)."""
+    return (resources.files("aigve.judges") / "data" / filename).read_bytes().decode("utf-8")
+
+
+def videoscore2_aspects():
+    """VideoScore2's three dimensions on its 1-5 scale; ``released_key`` is the label its answer writes."""
+    from aigve.aspects import Aspect, AspectSet
+
+    def dim(key: str, label: str, released: str, definition: str, needs_prompt: bool,
+            aliases: tuple[str, ...]) -> Aspect:
+        return Aspect(key, label, definition, "1 = worst; 5 = best (VideoScore2 scale)", needs_prompt=needs_prompt,
+                      released_key=released, aliases=aliases, score_min=1, score_max=5)
+
+    return AspectSet("videoscore2", (
+        dim("visual_quality", "Visual quality", "visual quality", "clarity, smoothness, artifacts", False,
+            ("visual",)),
+        dim("text_alignment", "Text-to-video alignment", "text-to-video alignment", "fidelity to the prompt",
+            True, ("text_to_video_alignment", "t2v_alignment", "alignment")),
+        dim("physical_consistency", "Physical/common-sense consistency", "physical/common-sense consistency",
+            "naturalness and physics plausibility", False,
+            ("physical_common_sense_consistency", "physical_common_sense", "commonsense")),
+    ), score_min=1, score_max=5)
+
+
+#: What the profiles below do not yet reproduce of their releases (both feed a video file to qwen-vl-utils,
+#: which picks ``linspace`` frame indices at 2 fps and resizes under a pixel budget; aigve samples from t = 0 at
+#: the same rate and keeps the aspect ratio under its token budget): frame indices and sizes may differ.
+QWEN_VL_UTILS_FRAMES_NOTE = "frames approximate qwen-vl-utils' video-file sampling (2 fps), not byte-exact"
+
+
+def _qwen25vl_zeroshot() -> JudgeProfile:
+    return dataclasses.replace(
+        _macs_card(), name="qwen25vl-zeroshot", for_checkpoints=(ZEROSHOT_CHECKPOINT,),
+        summary="untuned Qwen2.5-VL-7B-Instruct on the released AIGVE-MACS instruction and inputs (zero-shot "
+                "baseline; checkpoint decoding)",
+    )
+
+
+def _videoscore2() -> JudgeProfile:
+    return JudgeProfile(
+        name="videoscore2",
+        summary="VideoScore2 as released (vs2_inference.py): its prompt, 2 fps, sampled at temperature 0.7, "
+                "1024 tokens, three 1-5 dimensions after reasoning",
+        instruction=released_instruction("videoscore2_instruction.txt"), system_turn=None, order="video_text",
+        strip_prompt=False, fps=2.0, start="zero", max_frames=768, min_frames=4, even_rule="distinct",
+        size_rule="token_budget", resized_height=None, resized_width=None, spacing="declared",
+        max_new_tokens=1024, from_checkpoint=True, do_sample=True, temperature=0.7, pinned=("do_sample", "temperature"),
+        released_keys=True, serialiser="json_indent4_ascii", for_checkpoints=(VIDEOSCORE2_CHECKPOINT,),
+        aspect_set=videoscore2_aspects(), output_format="videoscore2_lines",
+    )
+
+
+def _unifiedreward_video() -> JudgeProfile:
+    return JudgeProfile(
+        name="unifiedreward-video",
+        summary="UnifiedReward (Qwen2.5-VL) pairwise video prompt as released: two videos, one verdict "
+                "A | B | same, checkpoint decoding, 1024 tokens",
+        instruction=released_instruction("unifiedreward_video_pair_instruction.txt"), system_turn=None,
+        order="video_text", strip_prompt=False, fps=2.0, start="zero", max_frames=768, min_frames=4,
+        even_rule="distinct", size_rule="token_budget", resized_height=None, resized_width=None,
+        spacing="declared", max_new_tokens=1024, from_checkpoint=True, released_keys=True,
+        serialiser="json_indent4_ascii", for_checkpoints=(UNIFIEDREWARD_CHECKPOINT,),
+        output_format="pairwise_verdict", videos=2,
+    )
+
+
+#: Output formats the nine-aspect scoring path (``aigve score``, the evaluator, results and reports) reads today.
+SCORED_FORMATS = ("aigve_json",)
+
+
+def scoring_supported(profile: JudgeProfile) -> bool:
+    """Whether ``aigve score`` can run ``profile`` end to end (its answer parsed into the nine-aspect record)."""
+    return profile.output_format in SCORED_FORMATS and profile.videos == 1
+
+
+def require_scoring_support(profile: JudgeProfile) -> None:
+    """Raise ConfigError for a profile whose output the scoring path does not read yet (it would parse a
+    VideoScore2 or pairwise answer as an AIGVE-MACS JSON answer and record nothing but misses)."""
+    if not scoring_supported(profile):
+        from aigve.errors import ConfigError
+
+        raise ConfigError("profile", profile.name,
+                          f"its {profile.output_format} answer ({profile.videos} video(s) per item) is read by "
+                          "aigve.judges.formats.parse_answer, not by the nine-aspect scoring run; use it through "
+                          "the benchmark harness or choose a profile with the aigve_json format")
+
+
+_BUILDERS.update({"qwen25vl-zeroshot": _qwen25vl_zeroshot, "videoscore2": _videoscore2,
+                  "unifiedreward-video": _unifiedreward_video})

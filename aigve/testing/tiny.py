@@ -181,6 +181,57 @@ def tiny_config(tokenizer, *, hidden: int = 64, layers: int = 2, vision_hidden: 
     return config
 
 
+#: Backbones the tiny kit builds (``config.model_type``).
+ARCHS = ("qwen2_5_vl", "qwen3_vl")
+
+
+def tiny_qwen3_vl_config(tokenizer, *, hidden: int = 64, layers: int = 2, vision_hidden: int = 32,
+                         vision_depth: int = 2, init_std: float = INIT_STD):
+    """``Qwen3VLConfig`` sized for tests: hidden 64, 2 layers, 4 heads (2 KV, head_dim 16), interleaved
+    M-RoPE, vision depth 2 / hidden 32, patch 16 (Qwen3-VL's; frames are multiples of 32), one deepstack layer."""
+    from transformers import Qwen3VLConfig
+
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    heads = 4
+    head_dim = hidden // heads
+    half = head_dim // 2
+    mrope = [half - 2 * (half * 3 // 8), half * 3 // 8, half * 3 // 8]
+    text = {
+        "vocab_size": len(tokenizer), "hidden_size": hidden, "intermediate_size": hidden * 2,
+        "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": 2, "head_dim": head_dim,
+        "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": mrope,
+                            "mrope_interleaved": True},
+        "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
+        "pad_token_id": ids["<|endoftext|>"], "initializer_range": init_std,
+    }
+    vision = {
+        "depth": vision_depth, "hidden_size": vision_hidden, "intermediate_size": vision_hidden * 2,
+        "num_heads": 2, "in_channels": 3, "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
+        "out_hidden_size": hidden, "num_position_embeddings": 64, "deepstack_visual_indexes": [vision_depth - 1],
+        "initializer_range": init_std,
+    }
+    config = Qwen3VLConfig(
+        text_config=text, vision_config=vision,
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=False,
+    )
+    config.initializer_range = init_std
+    return config
+
+
+def _qwen3_vl_processor(tokenizer):
+    from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor
+    from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
+
+    image = Qwen2VLImageProcessor(patch_size=16, merge_size=2, min_pixels=32 * 32, max_pixels=224 * 224)
+    video = Qwen3VLVideoProcessor(patch_size=16, merge_size=2, cap_pixels_per_frame=False,
+                                  size={"shortest_edge": 32 * 32, "longest_edge": 224 * 224})
+    return Qwen3VLProcessor(image_processor=image, tokenizer=tokenizer, video_processor=video,
+                            chat_template=QWEN_VL_CHAT_TEMPLATE)
+
+
 def _processor(tokenizer):
     from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
 
@@ -204,14 +255,16 @@ def _is_complete(folder: Path, params: dict) -> bool:
 
 def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: int = 1024,
                           hidden_size: int = 64, num_layers: int = 2, teach: bool = False,
-                          teach_steps: int = TEACH_STEPS, progress: bool = False) -> Path:
+                          teach_steps: int = TEACH_STEPS, progress: bool = False,
+                          arch: str = "qwen2_5_vl") -> Path:
     """Write a tiny random-weight Qwen2.5-VL checkpoint folder to ``out_dir`` and return its path.
 
     Offline and deterministic in ``seed`` (weights; the tokenizer depends only on aigve's prompt format).
     ``teach``: start from weights of std :data:`TEACH_INIT_STD` and fine-tune them for ``teach_steps`` batches
     (about a minute on 2 CPU cores at the default; always on the CPU) so that
     it answers every request with a parseable nine-aspect JSON answer and stops at EOS (see
-    :mod:`aigve.testing.teach`); the marker file then says ``"taught": true``. ``progress``: a progress bar
+    :mod:`aigve.testing.teach`); the marker file then says ``"taught": true``. ``arch``: :data:`ARCHS`
+    (``qwen3_vl``: a tiny Qwen3-VL with its own processor; not taught). ``progress``: a progress bar
     over the teaching steps on stderr (the command line shows one; tests stay quiet).
     Cached: if ``out_dir`` already holds a complete build with the same parameters it is returned as is.
     The build goes to a temporary sibling folder that is renamed into place, so an interrupted or
@@ -224,8 +277,14 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
     from aigve.backends.hf_checkpoint import quiet_progress_bars
 
     out = Path(out_dir).expanduser().resolve()
+    if arch not in ARCHS:
+        raise ConfigError("arch", arch, f"must be one of {', '.join(ARCHS)}")
+    if arch != "qwen2_5_vl" and teach:
+        raise ConfigError("teach", teach, f"only the qwen2_5_vl tiny checkpoint is taught (got arch {arch})")
     params = {"version": BUILD_VERSION, "seed": seed, "vocab_size": vocab_size,
               "hidden_size": hidden_size, "num_layers": num_layers}
+    if arch != "qwen2_5_vl":  # the default build's parameters (and so its cache) stay as they were
+        params["arch"] = arch
     if teach:
         from aigve.testing.teach import TEACH_VERSION
 
@@ -238,12 +297,19 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
         return out
     with staging_folder(out) as tmp:
         tokenizer = build_tiny_tokenizer(vocab_size, seed=seed)
-        config = tiny_config(tokenizer, hidden=hidden_size, layers=num_layers,
-                             init_std=TEACH_INIT_STD if teach else INIT_STD)
+        qwen3 = arch == "qwen3_vl"
+        build_config = tiny_qwen3_vl_config if qwen3 else tiny_config
+        config = build_config(tokenizer, hidden=hidden_size, layers=num_layers,
+                              init_std=TEACH_INIT_STD if teach else INIT_STD)
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         try:
-            model = Qwen2_5_VLForConditionalGeneration(config).eval()
+            if qwen3:
+                from transformers import Qwen3VLForConditionalGeneration
+
+                model = Qwen3VLForConditionalGeneration(config).eval()
+            else:
+                model = Qwen2_5_VLForConditionalGeneration(config).eval()
         finally:
             torch.random.set_rng_state(generator_state)  # don't disturb the caller's random stream
         eos = [tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.convert_tokens_to_ids("<|endoftext|>")]
@@ -252,7 +318,7 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
         stamp = provenance.tiny(bool(teach))
         model.config.aigve_tiny = True  # the older flag, still read
         model.config.aigve_provenance = stamp.to_dict()  # survives a copy of only the HF files
-        processor = _processor(tokenizer)
+        processor = _qwen3_vl_processor(tokenizer) if qwen3 else _processor(tokenizer)
         marker: dict = {"params": params, "taught": bool(teach),
                         "warning": "random weights for tests: outputs are noise, not an evaluation"}
         if teach:
@@ -267,7 +333,7 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, vocab_si
         from aigve.judges.profiles import get_profile, write_profile_record
 
         write_profile_record(tmp, get_profile(TINY_PROFILE))
-    logger.info("built tiny %s Qwen2.5-VL (%d parameters) at %s", "taught" if teach else "random-weight",
+    logger.info("built tiny %s %s (%d parameters) at %s", "taught" if teach else "random-weight", arch,
                 n_params, out)
     return out
 

@@ -107,10 +107,17 @@ def _checkpointing(cls: type, enabled: bool) -> dict[str, Any]:
 def training_profile(recipe: TrainRecipe):
     """The judge profile of a training run, chosen as scoring chooses it (named, else recorded with the base
     model or the initial adapter, else ``macs-card``); a profile made for another checkpoint is warned about."""
-    from aigve.judges.profiles import mismatch, resolve_profile, warn_once, with_released_keys
+    from aigve.judges.profiles import (
+        mismatch,
+        require_scoring_support,
+        resolve_profile,
+        warn_once,
+        with_released_keys,
+    )
 
     folder = lambda v: v if v is not None and Path(str(v)).expanduser().is_dir() else None  # noqa: E731
     profile, _ = resolve_profile(recipe.profile, model=folder(recipe.model), adapter=folder(recipe.init_adapter))
+    require_scoring_support(profile)  # training targets are the nine-aspect JSON answer
     profile = with_released_keys(profile, recipe.released_keys)
     problem = mismatch(profile, recipe.model)
     if problem:

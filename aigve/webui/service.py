@@ -140,10 +140,12 @@ class WebService:
         return list(dict.fromkeys([self.config.backend, *self.config.backends]))
 
     def profile_choices(self) -> list[str]:
-        """Judge profiles offered in the UI; ``auto`` = the one recorded with the model/adapter, else macs-card."""
+        """Judge profiles offered in the UI (those the scoring run reads); ``auto`` = the one recorded with the
+        model/adapter, else macs-card."""
+        from aigve.judges.profiles import get_profile, scoring_supported
         from aigve.registry import PROFILES
 
-        return ["auto", *PROFILES.names()]
+        return ["auto", *(n for n in PROFILES.names() if scoring_supported(get_profile(n)))]
 
     def model_choices(self) -> list[str]:
         return list(dict.fromkeys([self.config.model or DEFAULT_MODEL, *self.config.models]))
