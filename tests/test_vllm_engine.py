@@ -197,9 +197,15 @@ def test_bench_runs_the_vllm_path(fake_vllm, tiny_model, shared_videos, tmp_path
     with contextlib.redirect_stdout(io.StringIO()):
         code = main(["bench", str(shared_videos / "manifest.csv"), "--model", str(tiny_model), "--limit", "2",
                      "--paths", "default,vllm", "--warmup", "0", "--force-new-tokens", "6", "--json", str(out),
+                     "--profile", "aigve",
                      "--max-frames", "4", "--max-pixels", str(56 * 56), "--min-pixels", str(28 * 28)])
     assert code == 0
-    paths = {p["name"]: p for p in json.loads(out.read_text())["paths"]}
+    from aigve.judges.profiles import get_profile
+
+    report = json.loads(out.read_text())
+    assert report["config"]["profile"] == "aigve"  # the measured paths (default and vllm) ran the named profile
+    assert report["profile"] == {**get_profile("aigve").describe(), "source": "named"}
+    paths = {p["name"]: p for p in report["paths"]}
     assert paths["vllm"]["status"] == "ok" and paths["vllm"]["videos"] == 2 and paths["vllm"]["failed"] == 0
     assert paths["vllm"]["generated_tokens"] == 12
     text = {name: {v["id"]: v["text"] for v in paths[name]["per_video"]} for name in ("default", "vllm")}
