@@ -22,12 +22,23 @@ def test_offline_hub_id_fails_fast_with_download_hint(offline):
     message = str(info.value)
     assert "offline" in message
     assert "hf download xiaoliux/AIGVE-MACS --local-dir AIGVE-MACS" in message
-    assert "--model AIGVE-MACS (a local folder)" in message
+    assert "set `model=AIGVE-MACS` (a local folder)" in message  # the library names the setting
+    from aigve.commands.numeric import cli_message
+
+    assert "then set --model AIGVE-MACS (a local folder)" in cli_message(info.value, {"model": "--model"})
 
 
-def test_adapter_hint_names_the_adapter_flag(offline):
-    with pytest.raises(ModelLoadError, match="--adapter"):
-        resolve_source("someone/lora", what="adapter", flag="--adapter", required_file="adapter_config.json")
+def test_adapter_hint_names_the_adapter_setting(offline):
+    from aigve.commands.numeric import cli_message
+
+    with pytest.raises(ModelLoadError, match="`adapter=lora`") as info:
+        resolve_source("someone/lora", what="adapter", setting="adapter", required_file="adapter_config.json")
+    assert "--adapter lora" in cli_message(info.value, {"adapter": "--adapter"})
+    with pytest.raises(ModelLoadError) as info:  # a key=value option: the value after the flag
+        resolve_source("someone/gen", what="generator model", setting="generator_option=model")
+    assert "set --generator-option model=gen (a local folder)" in cli_message(
+        info.value, {"generator_option": "--generator-option"})
+    assert "`unknown_setting`" in cli_message(ConfigError("x", 1, "use `unknown_setting`"), {})  # no flag: kept
 
 
 def test_local_files_only_overrides_the_environment(monkeypatch):
@@ -92,7 +103,7 @@ def test_dtype_and_device():
     assert resolve_device("cpu") == "cpu"
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="--device cpu"):
+        with pytest.raises(ConfigError, match="`device=cpu`"):
             resolve_device("cuda")
 
 

@@ -68,7 +68,7 @@ class TransformersChat:
 
         from aigve.backends.hf_checkpoint import resolve_source
 
-        source = resolve_source(str(self.source), what="refiner model", flag="--refiner-model")
+        source = resolve_source(str(self.source), what="refiner model", setting="refiner_model")
         try:
             if self._tokenizer is None:
                 self._tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=source.local_only)
@@ -114,7 +114,7 @@ class VisionLMChat:
 
         from aigve.backends.hf_checkpoint import resolve_source
 
-        source = resolve_source(str(path), what="refiner model", flag="--refiner-model")
+        source = resolve_source(str(path), what="refiner model", setting="refiner_model")
         try:
             processor = AutoProcessor.from_pretrained(source.location, local_files_only=source.local_only)
             model = AutoModelForImageTextToText.from_pretrained(source.location, dtype=dtype,

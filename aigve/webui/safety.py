@@ -119,11 +119,11 @@ def check_exposure(host: str, share: bool, auth: Sequence[tuple[str, str]] | Non
     if auth:
         return
     if share:
-        raise ConfigError("share", True, "a public link needs a password: pass --auth-file FILE "
+        raise ConfigError("share", True, "a public link needs a password: set `auth_file=FILE` "
                                          "(user:password lines)")
     if not is_loopback(host):
-        raise ConfigError("--host", host, "reachable from other machines, so it needs a password: pass "
-                                          "--auth-file FILE (user:password lines), or --host 127.0.0.1")
+        raise ConfigError("host", host, "reachable from other machines, so it needs a password: set "
+                                        "`auth_file=FILE` (user:password lines), or `host=127.0.0.1`")
 
 
 @dataclass(frozen=True)
