@@ -270,3 +270,17 @@ def test_client_runs_a_named_profile(server, clip):
     card.score([clip], ["p"])
     body = stub.requests[1]
     assert body["max_tokens"] == 1500 and body["repetition_penalty"] == 1.0 and body["temperature"] == 0.0
+
+
+def test_score_profile_flag_reaches_a_vllm_run_spec():
+    """``aigve score --backend vllm --profile NAME``: accepted, and the spec records the profile and its hash."""
+    from aigve.cli import build_parser
+    from aigve.commands.options import backend_options, run_spec
+    from aigve.judges.profiles import get_profile
+
+    args = build_parser().parse_args(["score", "c.mp4", "--backend", "vllm", "--profile", "vs2-harness",
+                                      "--backend-option", "server_url=http://127.0.0.1:9"])
+    assert backend_options(args)["profile"] == "vs2-harness"
+    spec = run_spec(args)[0]
+    assert spec["profile"] == "vs2-harness" and spec["profile_sha256"] == get_profile("vs2-harness").content_sha256()
+    assert spec["generation"]["max_new_tokens"] == 1500 and spec["model"] is None
