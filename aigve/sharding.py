@@ -228,7 +228,7 @@ def merge_shards(out_dir: str | os.PathLike, *, allow_incomplete: bool = False) 
     out = Path(out_dir)
     states = sorted(out.glob("shard.rank*.json"))
     if not states:
-        raise InputError(out, "holds no shard.rank*.json; score into it with `shard=I/N` first")
+        raise InputError(out, "holds no shard.rank*.json; score into it as a sharded run (shard I/N) first")
     parsed = [json.loads(p.read_text(encoding="utf-8")) for p in states]
     world = parsed[0]["world"]
     problems = _completeness(out, parsed, world)
