@@ -183,7 +183,7 @@ def _check_previous(out: Path, rank: int, world: int, method: str) -> None:
     prev = json.loads(path.read_text(encoding="utf-8"))
     if (prev.get("world"), prev.get("method")) != (world, method):
         raise ShardLayoutError(path, f"this folder was sharded as {prev.get('world')} shards by {prev.get('method')!r}; "
-                                     f"resume with the same --shard N and --shard-method, or use another --out")
+                                     f"resume with the same `shard` count N and `shard_method`, or use another `out`")
 
 
 def run_shard(evaluator: EvaluatorSource, items: Sequence[VideoItem], out_dir: str | os.PathLike, rank: int, world: int, *,

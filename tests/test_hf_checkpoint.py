@@ -151,7 +151,11 @@ def test_missing_attention_kernel_says_install_it_or_use_sdpa(tiny_model, attn):
     with pytest.raises(ModelLoadError) as info:
         load_model(resolve_source(tiny_model), dtype=torch.float32, device="cpu", attn_implementation=attn)
     message = str(info.value)
-    assert "install flash-attn" in message and "--attn sdpa" in message and "leave --attn unset" in message
+    assert "install flash-attn" in message and "`attn_implementation=sdpa`" in message
+    from aigve.commands.numeric import cli_message
+
+    shown = cli_message(info.value, {"attn_implementation": "--attn"})
+    assert "or use --attn sdpa (or leave --attn unset)" in shown
     assert "complete checkpoint" not in message
 
 
@@ -161,7 +165,7 @@ def test_unknown_attention_name_lists_the_choices(tiny_model):
     with pytest.raises(ModelLoadError) as info:
         load_model(resolve_source(tiny_model), dtype=torch.float32, device="cpu", attn_implementation="fast")
     message = str(info.value)
-    assert "--attn takes sdpa, eager or flash_attention_2" in message and "complete checkpoint" not in message
+    assert "`attn_implementation` takes sdpa, eager or flash_attention_2" in message and "complete checkpoint" not in message
     unrelated = OSError("no file named model.safetensors found in directory")
     assert hf_checkpoint.attention_hint(unrelated, "flash_attention_2") is None  # the checkpoint hint stays
 

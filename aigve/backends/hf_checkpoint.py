@@ -160,10 +160,11 @@ def attention_hint(exc: Exception, attn: str | None) -> str | None:
         return None
     text = str(exc).lower()
     if any(word in text for word in ("flashattention", "flash_attn", "flash-attn", "flash attention")):
-        return (f"--attn {attn} needs the flash-attn package (and a CUDA GPU it supports): install flash-attn, "
-                f"or use --attn sdpa (or leave --attn unset)")
+        return (f"`attn_implementation={attn}` needs the flash-attn package (and a CUDA GPU it supports): install "
+                f"flash-attn, or use `attn_implementation=sdpa` (or leave `attn_implementation` unset)")
     if "attn_implementation" in text or "attention implementation" in text:
-        return "--attn takes sdpa, eager or flash_attention_2, and not every model supports each (or leave --attn unset)"
+        return ("`attn_implementation` takes sdpa, eager or flash_attention_2, and not every model supports each "
+                "(or leave `attn_implementation` unset)")
     return None
 
 

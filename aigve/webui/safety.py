@@ -40,8 +40,8 @@ class PortInUse(ConfigError):
     """The server cannot listen on ``port``: another program (or another aigve app) holds it."""
 
     def __init__(self, port: int):
-        self.field, self.value, self.fix = "port", port, "pass another --port"
-        AigveError.__init__(self, f"port {port} is in use; pass another --port")
+        self.field, self.value, self.fix = "port", port, "choose another `port`"
+        AigveError.__init__(self, f"port {port} is in use; choose another `port`")
 
 
 def check_port(host: str, port: int) -> None:
