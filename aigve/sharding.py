@@ -44,10 +44,10 @@ def parse_shard(spec: str) -> tuple[int, int]:
     """``"i/n"`` -> ``(i, n)`` with 0 <= i < n (ranks count from 0, as torchrun's RANK does)."""
     match = _SPEC.match(str(spec))
     if not match:
-        raise ConfigError("--shard", spec, "use I/N, e.g. 0/4 for the first of four shards (ranks count from 0)")
+        raise ConfigError("shard", spec, "use I/N, e.g. 0/4 for the first of four shards (ranks count from 0)")
     rank, world = int(match.group(1)), int(match.group(2))
     if world < 1 or rank >= world:
-        raise ConfigError("--shard", spec, f"need 0 <= I < N; got I={rank}, N={world}")
+        raise ConfigError("shard", spec, f"need 0 <= I < N; got I={rank}, N={world}")
     return rank, world
 
 
@@ -81,7 +81,7 @@ def shard_index(item_id: str, world: int) -> int:
 def select_shard(items: Sequence[VideoItem], rank: int, world: int, method: str = "hash") -> list[VideoItem]:
     """The items of shard ``rank`` of ``world``, in input order. Every item lands in exactly one shard."""
     if method not in METHODS:
-        raise ConfigError("--shard-method", method, f"choose one of {', '.join(METHODS)}")
+        raise ConfigError("shard_method", method, f"choose one of {', '.join(METHODS)}")
     if method == "hash":
         return [it for it in items if shard_index(it.id, world) == rank]
     mine = set(sorted(it.id for it in items)[rank::world])
@@ -186,7 +186,7 @@ def _check_previous(out: Path, rank: int, world: int, method: str) -> None:
     prev = json.loads(path.read_text(encoding="utf-8"))
     if (prev.get("world"), prev.get("method")) != (world, method):
         raise ShardLayoutError(path, f"this folder was sharded as {prev.get('world')} shards by {prev.get('method')!r}; "
-                                     f"resume with the same --shard N and --shard-method, or use another --out")
+                                     f"resume with the same `shard` count N and `shard_method`, or use another `out`")
 
 
 def run_shard(evaluator: EvaluatorSource, items: Sequence[VideoItem], out_dir: str | os.PathLike, rank: int, world: int, *,
@@ -231,12 +231,12 @@ def merge_shards(out_dir: str | os.PathLike, *, allow_incomplete: bool = False) 
     out = Path(out_dir)
     states = sorted(out.glob("shard.rank*.json"))
     if not states:
-        raise InputError(out, "holds no shard.rank*.json; run `aigve score ... --shard I/N --out` into it first")
+        raise InputError(out, "holds no shard.rank*.json; score into it as a sharded run (shard I/N) first")
     parsed = [json.loads(p.read_text(encoding="utf-8")) for p in states]
     world = parsed[0]["world"]
     problems = _completeness(out, parsed, world)
     if problems and not allow_incomplete:
-        raise InputError(out, "; ".join(problems) + " (finish those shards, or merge anyway with --allow-incomplete)")
+        raise InputError(out, "; ".join(problems) + " (finish those shards, or merge anyway with `allow_incomplete`)")
     order: dict[str, int] = {}
     for state in parsed:
         order.update(zip(state["ids"], state["positions"], strict=True))

@@ -203,3 +203,13 @@ def test_json_keeps_finished_paths_when_a_run_is_stopped(tiny_model, shared_vide
     assert report["complete"] is False and [p["name"] for p in report["paths"]] == ["default"]
     assert report["paths"][0]["status"] == "ok"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json"]  # no temporary file left
+
+
+def test_bench_records_the_profile_and_refuses_unknown_ones(bench_report, shared_videos, capsys):
+    from aigve.judges.profiles import get_profile
+
+    recorded = bench_report["profile"]  # none named: the one recorded with the tiny checkpoint (or macs-card)
+    assert recorded["profile_sha256"] == get_profile(recorded["profile"]).content_sha256()
+    assert recorded["source"] in ("checkpoint", "default") and bench_report["config"]["profile"] is None
+    assert main(["bench", str(shared_videos / "manifest.csv"), "--model", "nowhere", "--profile", "card"]) == 2
+    assert "card" in capsys.readouterr().err

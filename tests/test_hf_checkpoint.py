@@ -22,12 +22,23 @@ def test_offline_hub_id_fails_fast_with_download_hint(offline):
     message = str(info.value)
     assert "offline" in message
     assert "hf download xiaoliux/AIGVE-MACS --local-dir AIGVE-MACS" in message
-    assert "--model AIGVE-MACS (a local folder)" in message
+    assert "set `model=AIGVE-MACS` (a local folder)" in message  # the library names the setting
+    from aigve.commands.numeric import cli_message
+
+    assert "then set --model AIGVE-MACS (a local folder)" in cli_message(info.value, {"model": "--model"})
 
 
-def test_adapter_hint_names_the_adapter_flag(offline):
-    with pytest.raises(ModelLoadError, match="--adapter"):
-        resolve_source("someone/lora", what="adapter", flag="--adapter", required_file="adapter_config.json")
+def test_adapter_hint_names_the_adapter_setting(offline):
+    from aigve.commands.numeric import cli_message
+
+    with pytest.raises(ModelLoadError, match="`adapter=lora`") as info:
+        resolve_source("someone/lora", what="adapter", setting="adapter", required_file="adapter_config.json")
+    assert "--adapter lora" in cli_message(info.value, {"adapter": "--adapter"})
+    with pytest.raises(ModelLoadError) as info:  # a key=value option: the value after the flag
+        resolve_source("someone/gen", what="generator model", setting="generator_option=model")
+    assert "set --generator-option model=gen (a local folder)" in cli_message(
+        info.value, {"generator_option": "--generator-option"})
+    assert "`unknown_setting`" in cli_message(ConfigError("x", 1, "use `unknown_setting`"), {})  # no flag: kept
 
 
 def test_local_files_only_overrides_the_environment(monkeypatch):
@@ -92,7 +103,7 @@ def test_dtype_and_device():
     assert resolve_device("cpu") == "cpu"
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="--device cpu"):
+        with pytest.raises(ConfigError, match="`device=cpu`"):
             resolve_device("cuda")
 
 
@@ -140,7 +151,11 @@ def test_missing_attention_kernel_says_install_it_or_use_sdpa(tiny_model, attn):
     with pytest.raises(ModelLoadError) as info:
         load_model(resolve_source(tiny_model), dtype=torch.float32, device="cpu", attn_implementation=attn)
     message = str(info.value)
-    assert "install flash-attn" in message and "--attn sdpa" in message and "leave --attn unset" in message
+    assert "install flash-attn" in message and "`attn_implementation=sdpa`" in message
+    from aigve.commands.numeric import cli_message
+
+    shown = cli_message(info.value, {"attn_implementation": "--attn"})
+    assert "or use --attn sdpa (or leave --attn unset)" in shown
     assert "complete checkpoint" not in message
 
 
@@ -150,7 +165,7 @@ def test_unknown_attention_name_lists_the_choices(tiny_model):
     with pytest.raises(ModelLoadError) as info:
         load_model(resolve_source(tiny_model), dtype=torch.float32, device="cpu", attn_implementation="fast")
     message = str(info.value)
-    assert "--attn takes sdpa, eager or flash_attention_2" in message and "complete checkpoint" not in message
+    assert "`attn_implementation` takes sdpa, eager or flash_attention_2" in message and "complete checkpoint" not in message
     unrelated = OSError("no file named model.safetensors found in directory")
     assert hf_checkpoint.attention_hint(unrelated, "flash_attention_2") is None  # the checkpoint hint stays
 

@@ -121,7 +121,7 @@ def test_llm_refiner_falls_back_to_rules(answer, reason):
 
 
 def test_llm_refiner_needs_a_source():
-    with pytest.raises(ConfigError, match="refiner-model"):
+    with pytest.raises(ConfigError, match="refiner_model"):
         LLMRefiner()
 
 

@@ -98,9 +98,9 @@ def test_missing_video_error_names_the_entry(bench):
     (bench.parent / "videos" / "gen1_1.mp4").unlink()
     with pytest.raises(InputError) as info:
         load_examples(bench, video_dir=bench.parent / "videos")
-    assert "'vid1'" in str(info.value) and "video not found" in str(info.value) and "--skip-bad" in str(info.value)
+    assert "'vid1'" in str(info.value) and "video not found" in str(info.value) and "`skip_bad`" in str(info.value)
     assert info.value.row == 2
-    with pytest.raises(InputError, match="pass --video-dir .*videos"):
+    with pytest.raises(InputError, match="set `video_dir=.*videos"):
         load_examples(bench)  # videos sit in a folder next to the JSON
 
 
@@ -198,4 +198,4 @@ def test_bad_score_error_suggests_skip_bad(tmp_path):
     data.write_text(json.dumps({"data_list": [{"id": 1, "prompt_gt": "p", "video_path_pd": "a.mp4", "physics": "high"}]}))
     with pytest.raises(InputError) as err:
         load_examples(data)
-    assert "bench.json, row 1" in str(err.value) and "--skip-bad" in str(err.value)
+    assert "bench.json, row 1" in str(err.value) and "`skip_bad`" in str(err.value)

@@ -117,8 +117,11 @@ def test_client_request_and_result(server, clip):
     assert body["mm_processor_kwargs"] == {
         "fps": 2.0, "do_sample_frames": False, "size": {"shortest_edge": area, "longest_edge": area},
         "video_metadata": [{"fps": 2.0, "total_num_frames": t, "frames_indices": list(range(t)), "duration": t / 2.0}]}
-    system, user = body["messages"]
-    assert system["role"] == "system" and user["content"][1]["text"].endswith("beach at dusk")
+    user, = body["messages"]  # default profile macs-card: no explicit system turn, video then the card's text
+    from aigve.judges.profiles import get_profile
+
+    assert user["role"] == "user" and user["content"][1]["text"] == get_profile("macs-card").instruction_for("beach at dusk")
+    assert backend.describe()["profile"] == "macs-card"
     url_text = user["content"][0]["video_url"]["url"]
     assert url_text.startswith("data:video/jpeg;base64,")
     frames = url_text.split(",", 1)[1].split(",")
@@ -187,7 +190,7 @@ def test_server_side_processor_gets_the_spacing(server, clip, tiny_model):
     stub, url = server()
     VllmBackend(server_url=url, served_model_name="judge").score([clip], ["p"])
     body = json.loads(json.dumps(stub.requests[0]))
-    encoded = body["messages"][1]["content"][0]["video_url"]["url"].split(",", 1)[1].split(",")
+    encoded = body["messages"][-1]["content"][0]["video_url"]["url"].split(",", 1)[1].split(",")
     frames = np.stack([np.asarray(Image.open(io.BytesIO(base64.b64decode(f))).convert("RGB")) for f in encoded])
     processor = AutoProcessor.from_pretrained(tiny_model)
     inputs = processor(text=["<|vision_start|><|video_pad|><|vision_end|>p"], videos=[frames], return_tensors="pt",
@@ -245,3 +248,39 @@ def test_digit_mass_from_logprobs_is_the_digits_share_of_the_vocabulary():
     top = [{t: 0.0} for t in tokens]
     top[tokens.index("2")] = {"2": math.log(0.6), "3": math.log(0.2), "x": math.log(0.2)}
     assert digit_mass_from_logprobs(tokens, top) == {"dynamic": pytest.approx(0.8)}
+
+
+def test_client_runs_a_named_profile(server, clip):
+    """``profile``: its message layout, instruction, frame rules and decoding all reach the request."""
+    from aigve.judges.profiles import get_profile
+
+    stub, url = server()
+    aigve = get_profile("aigve")
+    backend = VllmBackend(server_url=url, served_model_name="judge", profile="aigve")
+    backend.score([clip], ["beach at dusk"])
+    system, user = stub.requests[0]["messages"]
+    assert system == {"role": "system", "content": aigve.system_turn}
+    assert user["content"][1]["text"] == aigve.instruction_for("beach at dusk")
+    assert stub.requests[0]["max_tokens"] == aigve.max_new_tokens
+    assert backend.describe()["profile_sha256"] == aigve.content_sha256() and backend.sampling_overrides() == {}
+    card = VllmBackend(server_url=url, served_model_name="judge", profile="vs2-harness")
+    over = SamplingConfig.from_dict(card.sampling_overrides())  # 2 fps from t=0, last frame repeated, 476 x 840
+    assert (over.fps, over.start, over.even_rule, over.spacing) == (2.0, "zero", "repeat_last", "declared")
+    assert (over.fixed_height, over.fixed_width) == (476, 840)
+    card.score([clip], ["p"])
+    body = stub.requests[1]
+    assert body["max_tokens"] == 1500 and body["repetition_penalty"] == 1.0 and body["temperature"] == 0.0
+
+
+def test_score_profile_flag_reaches_a_vllm_run_spec():
+    """``aigve score --backend vllm --profile NAME``: accepted, and the spec records the profile and its hash."""
+    from aigve.cli import build_parser
+    from aigve.commands.options import backend_options, run_spec
+    from aigve.judges.profiles import get_profile
+
+    args = build_parser().parse_args(["score", "c.mp4", "--backend", "vllm", "--profile", "vs2-harness",
+                                      "--backend-option", "server_url=http://127.0.0.1:9"])
+    assert backend_options(args)["profile"] == "vs2-harness"
+    spec = run_spec(args)[0]
+    assert spec["profile"] == "vs2-harness" and spec["profile_sha256"] == get_profile("vs2-harness").content_sha256()
+    assert spec["generation"]["max_new_tokens"] == 1500 and spec["model"] is None

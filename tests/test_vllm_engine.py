@@ -197,10 +197,45 @@ def test_bench_runs_the_vllm_path(fake_vllm, tiny_model, shared_videos, tmp_path
     with contextlib.redirect_stdout(io.StringIO()):
         code = main(["bench", str(shared_videos / "manifest.csv"), "--model", str(tiny_model), "--limit", "2",
                      "--paths", "default,vllm", "--warmup", "0", "--force-new-tokens", "6", "--json", str(out),
+                     "--profile", "aigve",
                      "--max-frames", "4", "--max-pixels", str(56 * 56), "--min-pixels", str(28 * 28)])
     assert code == 0
-    paths = {p["name"]: p for p in json.loads(out.read_text())["paths"]}
+    from aigve.judges.profiles import get_profile
+
+    report = json.loads(out.read_text())
+    assert report["config"]["profile"] == "aigve"  # the measured paths (default and vllm) ran the named profile
+    assert report["profile"] == {**get_profile("aigve").describe(), "source": "named"}
+    paths = {p["name"]: p for p in report["paths"]}
     assert paths["vllm"]["status"] == "ok" and paths["vllm"]["videos"] == 2 and paths["vllm"]["failed"] == 0
     assert paths["vllm"]["generated_tokens"] == 12
     text = {name: {v["id"]: v["text"] for v in paths[name]["per_video"]} for name in ("default", "vllm")}
     assert text["vllm"] == text["default"]
+
+
+def test_engine_runs_the_profile_and_its_spacing(fake_vllm, tiny_model, shared_videos, tmp_path):
+    """A named profile in process: the card's messages (no system turn), its frame rules through the evaluator
+    (1 fps from t=0, declared spacing), the checkpoint's decoding read and sent, and second_per_grid_ts
+    2 / 1.0 = 2.0 s computed by the stand-in's processor after vLLM dropped the metadata (not 0.0833)."""
+    import json
+    import shutil
+
+    from aigve.judges.profiles import get_profile
+
+    folder = tmp_path / "judge"
+    shutil.copytree(tiny_model, folder)
+    (folder / "generation_config.json").write_text(json.dumps(
+        {"do_sample": True, "temperature": 0.1, "top_p": 0.001, "top_k": 1, "repetition_penalty": 1.05}))
+    card = get_profile("macs-card")
+    backend = VllmBackend(model=str(folder), profile="macs-card", generation={"force_new_tokens": 2}, top_logprobs=0)
+    assert backend.describe()["profile_sha256"] == card.content_sha256()
+    over = backend.sampling_overrides()  # only what differs from aigve's SamplingConfig defaults
+    assert (over["fixed_height"], over["fixed_width"]) == (476, 840)
+    sampling = SamplingConfig.from_dict({**over, "fixed_height": 56, "fixed_width": 56, "max_frames": 4})
+    assert (sampling.fps, sampling.start, sampling.even_rule, sampling.spacing) == (1.0, "zero", "repeat_last", "declared")
+    clip = load_video(shared_videos / "lavie_beach_03.mp4", sampling)
+    backend.score([clip], ["beach at dusk"])
+    (request,), params = backend._llm.calls[0]
+    assert card.instruction_for("beach at dusk") in request["prompt"]
+    assert get_profile("aigve").instruction_for("beach at dusk") not in request["prompt"]
+    assert (params.temperature, params.top_p, params.top_k, params.repetition_penalty) == (0.1, 0.001, 1, 1.05)
+    assert backend._llm.second_per_grid_ts == [[pytest.approx(2.0)]]

@@ -62,7 +62,7 @@ def test_missing_auth_file_is_a_config_error(tmp_path):
 def test_exposure_needs_a_password_beyond_loopback():
     check_exposure("127.0.0.1", False, None)
     check_exposure("0.0.0.0", True, USERS)
-    with pytest.raises(ConfigError, match="--auth-file"):
+    with pytest.raises(ConfigError, match="`auth_file=FILE`"):
         check_exposure("0.0.0.0", False, None)
     with pytest.raises(ConfigError, match="public link needs a password"):
         check_exposure("127.0.0.1", True, None)

@@ -70,7 +70,7 @@ def test_aigve_app_builds_the_service_and_launches(monkeypatch, shared_videos, c
 def test_a_taken_port_is_a_one_line_usage_error(busy_port, capsys):
     assert main(["app", "--backend", "fake", "--lazy", "--port", str(busy_port)]) == 2
     out = capsys.readouterr()
-    assert out.err == f"aigve app: error: port {busy_port} is in use; pass another --port\n"
+    assert out.err == f"aigve app: error: port {busy_port} is in use; choose another --port\n"
     assert "serving on" not in out.out
 
 
@@ -81,7 +81,7 @@ def test_a_port_taken_while_the_model_loads_is_the_same_error(busy_port, monkeyp
     monkeypatch.setattr(safety, "check_port", lambda host, port: None)  # as if the port was taken after the check
     assert main(["app", "--backend", "fake", "--lazy", "--port", str(busy_port)]) == 2
     out = capsys.readouterr()
-    assert out.err.endswith(f"aigve app: error: port {busy_port} is in use; pass another --port\n")
+    assert out.err.endswith(f"aigve app: error: port {busy_port} is in use; choose another --port\n")
     assert "Traceback" not in out.err and "serving on" not in out.out
 
 

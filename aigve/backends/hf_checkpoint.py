@@ -55,15 +55,16 @@ def _cached(repo_id: str, filename: str) -> bool:
     return isinstance(found, str)
 
 
-def _download_hint(name: str, flag: str) -> str:
+def _download_hint(name: str, setting: str) -> str:
+    """``setting``: the setting that names the checkpoint (``model``; ``generator_option=model`` for a
+    key=value option), in backquotes so the CLI shows its flag (:func:`aigve.commands.numeric.cli_message`)."""
     folder = name.split("/")[-1]
-    option = f"{flag}{folder}" if flag.endswith("=") else f"{flag} {folder}"  # "--generator-option model="
     return (f"download it once with `hf download {name} --local-dir {folder}` on a machine with network, "
-            f"then pass {option} (a local folder)")
+            f"then set `{setting}={folder}` (a local folder)")
 
 
 def resolve_source(name: str | os.PathLike, *, local_files_only: bool | None = None, what: str = "model",
-                   flag: str = "--model", required_file: str = "config.json") -> Source:
+                   setting: str = "model", required_file: str = "config.json") -> Source:
     """Decide how to load ``name`` (local folder or hub id) without any network access.
 
     Raises ModelLoadError for a missing folder, a file given instead of a folder, a folder without
@@ -88,11 +89,11 @@ def resolve_source(name: str | os.PathLike, *, local_files_only: bool | None = N
         return Source(text, text, offline, False)
     if offline:
         raise ModelLoadError(f"cannot load {what} {text!r} offline (it is not in the Hugging Face cache): "
-                             f"{_download_hint(text, flag)}; no local folder named {text!r} exists either")
+                             f"{_download_hint(text, setting)}; no local folder named {text!r} exists either")
     problem = hub_unreachable()
     if problem:
         raise ModelLoadError(f"cannot download {what} {text!r}: {problem}, and it is not in the Hugging Face "
-                             f"cache: {_download_hint(text, flag)}")
+                             f"cache: {_download_hint(text, setting)}")
     return Source(text, text, False, False)
 
 
@@ -122,7 +123,7 @@ def resolve_device(device: str | None) -> str:
     if device in (None, "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
     if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("device", device, "no CUDA device is visible; use --device cpu (or auto)")
+        raise ConfigError("device", device, "no CUDA device is visible; use `device=cpu` (or auto)")
     return str(device)
 
 
@@ -145,9 +146,9 @@ def resolve_dtype(dtype: Any, device: str):
     return getattr(torch, _DTYPES[key])
 
 
-def _load_error(source: Source, what: str, flag: str, exc: Exception, attn: str | None = None) -> ModelLoadError:
+def _load_error(source: Source, what: str, setting: str, exc: Exception, attn: str | None = None) -> ModelLoadError:
     hint = attention_hint(exc, attn) or ("check that the folder is a complete checkpoint" if source.is_folder
-                                         else _download_hint(source.name, flag))
+                                         else _download_hint(source.name, setting))
     return ModelLoadError(f"cannot load {what} {source.name!r}: {type(exc).__name__}: {exc}; {hint}")
 
 
@@ -159,10 +160,11 @@ def attention_hint(exc: Exception, attn: str | None) -> str | None:
         return None
     text = str(exc).lower()
     if any(word in text for word in ("flashattention", "flash_attn", "flash-attn", "flash attention")):
-        return (f"--attn {attn} needs the flash-attn package (and a CUDA GPU it supports): install flash-attn, "
-                f"or use --attn sdpa (or leave --attn unset)")
+        return (f"`attn_implementation={attn}` needs the flash-attn package (and a CUDA GPU it supports): install "
+                f"flash-attn, or use `attn_implementation=sdpa` (or leave `attn_implementation` unset)")
     if "attn_implementation" in text or "attention implementation" in text:
-        return "--attn takes sdpa, eager or flash_attention_2, and not every model supports each (or leave --attn unset)"
+        return ("`attn_implementation` takes sdpa, eager or flash_attention_2, and not every model supports each "
+                "(or leave `attn_implementation` unset)")
     return None
 
 
@@ -174,7 +176,7 @@ def load_processor(source: Source, *, trust_remote_code: bool = False) -> Any:
         processor = AutoProcessor.from_pretrained(source.location, local_files_only=source.local_only,
                                                   trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as exc:
-        raise _load_error(source, "processor", "--model", exc) from exc
+        raise _load_error(source, "processor", "model", exc) from exc
     if getattr(processor, "video_processor", None) is None:
         raise ModelLoadError(f"{source.name!r}: processor {type(processor).__name__} has no video processor; "
                              f"aigve needs a Qwen2.5-VL-family checkpoint")
@@ -201,7 +203,7 @@ def load_model(source: Source, *, dtype: Any, device: str, attn_implementation: 
     try:
         model = AutoModelForImageTextToText.from_pretrained(source.location, **kwargs)
     except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:  # RuntimeError: size mismatch, OOM
-        raise _load_error(source, "model", "--model", exc, attn_implementation) from exc
+        raise _load_error(source, "model", "model", exc, attn_implementation) from exc
     if device == "cpu":
         model = model.to(device)
     return model.eval()
@@ -218,7 +220,7 @@ def load_adapter(model: Any, source: Source, *, merge: bool = False) -> Any:
             warnings.simplefilter("ignore", FutureWarning)
             model = PeftModel.from_pretrained(model, source.location, local_files_only=source.local_only)
     except (OSError, ValueError, KeyError) as exc:
-        raise _load_error(source, "adapter", "--adapter", exc) from exc
+        raise _load_error(source, "adapter", "adapter", exc) from exc
     if merge:
         model = model.merge_and_unload()
     return model.eval()

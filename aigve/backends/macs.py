@@ -155,7 +155,7 @@ class MacsBackend:
         self.dtype = resolve_dtype(dtype, self.device)
         self.model_source = resolve_source(model, local_files_only=local_files_only)
         self.adapter_source = None if adapter is None else resolve_source(
-            adapter, local_files_only=local_files_only, what="adapter", flag="--adapter",
+            adapter, local_files_only=local_files_only, what="adapter", setting="adapter",
             required_file="adapter_config.json")
         self.merge_adapter = bool(merge_adapter and adapter is not None)
         start = perf_counter()

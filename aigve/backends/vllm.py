@@ -17,6 +17,9 @@ scores and confidences like ``macs`` (a digit outside the top-k counts as probab
 ``macs`` backend does not need). The client uses only the standard library (urllib): one POST per video
 needs no HTTP dependency in the core install.
 
+The judge profile (``profile``; :mod:`aigve.judges.profiles`, chosen as for ``macs``: named, else recorded in a
+local checkpoint folder, else ``macs-card``) decides the messages (system turn, order, instruction), the frame
+rules (:meth:`sampling_overrides`), the spacing (``video_metadata`` at the profile's declared rate) and decoding.
 Every sampling field is sent explicitly from :class:`~aigve.config.GenerationConfig` (temperature, top_p,
 top_k with 0 -> vLLM's -1 "off", repetition_penalty, max/min tokens, seed), never left to the server or the
 checkpoint's ``generation_config.json`` (Qwen2.5-VL-Instruct checkpoints ship a repetition penalty there).
@@ -56,9 +59,10 @@ from aigve.backends.digit_scores import SCORE_VALUES, digit_token_ids, read_expe
 from aigve.config import GenerationConfig
 from aigve.core.provenance import Provenance, read_stamp
 from aigve.errors import AigveError, ConfigError, ModelLoadError
-from aigve.prompt import SYSTEM_PROMPT, build_instruction
+from aigve.judges.profile import DECODING_FIELDS
 
 if TYPE_CHECKING:
+    from aigve.judges.profile import JudgeProfile
     from aigve.media import SampledVideo
 
 log = logging.getLogger(__name__)
@@ -116,14 +120,18 @@ def frames_metadata(video: SampledVideo) -> dict[str, Any]:
     return {"fps": fps, "total_num_frames": t, "frames_indices": list(range(t)), "duration": t / fps}
 
 
-def chat_messages(video: SampledVideo, prompt: str, *, released_keys: bool = True, frame_format: str = "jpeg") -> list[dict]:
-    """OpenAI-style chat messages: system turn, user turn with the frames as a video data URL, then the instruction."""
+def chat_messages(video: SampledVideo, prompt: str, profile: JudgeProfile, *, frame_format: str = "jpeg") -> list[dict]:
+    """OpenAI-style chat messages laid out as ``profile`` says (system turn or none, video/text order, its
+    instruction), with the frames as one ``data:video/jpeg`` frame-list URL."""
     url = "data:video/jpeg;base64," + ",".join(encode_frames(video.frames, frame_format))
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": [{"type": "video_url", "video_url": {"url": url}},
-                                     {"type": "text", "text": build_instruction(prompt, released_keys=released_keys)}]},
-    ]
+    video_item = {"type": "video_url", "video_url": {"url": url}}
+    text_item = {"type": "text", "text": profile.instruction_for(prompt)}
+    content = [video_item, text_item] if profile.order == "video_text" else [text_item, video_item]
+    messages: list[dict] = []
+    if profile.system_turn is not None:
+        messages.append({"role": "system", "content": profile.system_turn})
+    messages.append({"role": "user", "content": content})
+    return messages
 
 
 def expected_from_logprobs(tokens: Sequence[str], top: Sequence[dict[str, float]]) -> tuple[dict, dict]:
@@ -168,15 +176,16 @@ class VllmBackend:
     @classmethod
     def spec_defaults(cls) -> SpecDefaults:
         """What a run spec fills in for options left unset (see :class:`aigve.backends.base.SpecDefaults`)."""
-        return SpecDefaults(model=DEFAULT_MODEL, released_keys=True, generates=True, server_option="server_url")
+        return SpecDefaults(model=DEFAULT_MODEL, released_keys=True, generates=True, server_option="server_url",
+                            profiled=True)
 
     def __init__(self, model: str = DEFAULT_MODEL, server_url: str | None = None, *,
                  served_model_name: str | None = None, generation: GenerationConfig | dict | None = None,
-                 released_keys: bool = True, top_logprobs: int = 20, concurrency: int = 8, max_retries: int = 4,
+                 released_keys: bool | None = None, profile: str | JudgeProfile | None = None,
+                 top_logprobs: int = 20, concurrency: int = 8, max_retries: int = 4,
                  retry_backoff_s: float = 0.5, timeout_s: float = 600.0, frame_format: str = "jpeg",
                  api_key: str | None = None, mm_processor_kwargs: dict | None = None, **engine_options: Any):
-        self.generation = generation if isinstance(generation, GenerationConfig) else GenerationConfig.from_dict(generation)
-        self.model, self.released_keys, self.top_logprobs = model, bool(released_keys), int(top_logprobs)
+        self.model, self.top_logprobs = model, int(top_logprobs)
         self.concurrency, self.max_retries = max(1, int(concurrency)), max(0, int(max_retries))
         self.retry_backoff_s, self.timeout_s = float(retry_backoff_s), float(timeout_s)
         self.frame_format = check_frame_format(frame_format)
@@ -185,14 +194,48 @@ class VllmBackend:
         if self.server_url:
             self.served_model_name = served_model_name or self._server_model()
             self._llm, self._digit_ids = None, None
+            self._apply_profile(profile, released_keys, generation, self._local_folder())
         else:
             self.served_model_name = served_model_name or model
-            self._llm, self._processor = self._load_engine(engine_options)
+            self._llm, self._processor, location = self._load_engine(engine_options)
+            self._apply_profile(profile, released_keys, generation, location)
+
+    def _local_folder(self) -> str | None:
+        from pathlib import Path
+
+        return self.model if isinstance(self.model, str) and self.model and Path(self.model).is_dir() else None
+
+    def _apply_profile(self, profile: str | JudgeProfile | None, released_keys: bool | None,
+                       generation: GenerationConfig | dict | None, checkpoint_folder: str | None) -> None:
+        """Choose the judge profile as ``macs`` does (named, else recorded in a local checkpoint folder, else
+        ``macs-card``) and the decoding it implies: the profile's, with the checkpoint's generation_config.json
+        decoding fields when the profile says so and the folder is readable here, then the caller's
+        ``generation`` fields on top (a GenerationConfig replaces all). Every field is then sent explicitly."""
+        from aigve.judges.profiles import mismatch, resolve_profile, warn_once, with_released_keys
+
+        chosen, self.profile_source = resolve_profile(profile, model=self._local_folder())
+        self.profile = with_released_keys(chosen, released_keys)
+        self.released_keys = self.profile.released_keys
+        self.profile_warning = mismatch(self.profile, self.served_model_name)
+        if self.profile_warning:
+            warn_once(self.profile_warning)
+        checkpoint = _checkpoint_generation(checkpoint_folder) if self.profile.from_checkpoint else None
+        if self.profile.from_checkpoint and checkpoint is None and not isinstance(generation, GenerationConfig):
+            log.warning("judge profile %r takes decoding from the checkpoint's generation_config.json, which is not "
+                        "readable here (%s); sending the profile's own decoding fields explicitly instead",
+                        self.profile.name, self.served_model_name)
+        self.checkpoint_generation = checkpoint
+        if isinstance(generation, GenerationConfig):
+            self.generation = generation
+        else:
+            self.generation = GenerationConfig.from_dict({**self.profile.generation(checkpoint), **(generation or {})})
 
     # ----------------------------------------------------------------------------------------- common
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "model": self.served_model_name, "server_url": self.server_url,
+        return {**self.profile.describe(), "profile_source": self.profile_source,
+                "profile_warning": self.profile_warning, "checkpoint_generation": self.checkpoint_generation,
+                "name": self.name, "model": self.served_model_name, "server_url": self.server_url,
                 "mode": "client" if self.server_url else "in-process", "released_keys": self.released_keys,
                 "generation": self.generation.to_dict(), "top_logprobs": self.top_logprobs,
                 "frame_format": self.frame_format, "provenance": self.provenance().to_dict()}
@@ -200,19 +243,19 @@ class VllmBackend:
     def provenance(self) -> Provenance:
         """The stamp of the checkpoint folder (in process, or a server started on a local folder); a hub id or
         a server's model name carries none and is real."""
-        from pathlib import Path
-
-        folder = self.model if isinstance(self.model, str) and self.model and Path(self.model).is_dir() else None
-        return read_stamp(folder)
+        return read_stamp(self._local_folder())
 
     def sampling_overrides(self) -> dict[str, Any]:
-        """In process: the checkpoint's per-frame pixel caps, as for ``macs``. A server's processor is not
-        visible from here, so a client samples with aigve's configured caps."""
-        if self._llm is None:
-            return {}
-        from aigve.backends.macs import checkpoint_sampling_caps
+        """The judge profile's frame rules (rate, start, cap, even-count rule, frame size, spacing). In process
+        over the checkpoint's per-frame pixel caps, as for ``macs``; a server's processor is not visible from
+        here, so a client applies the rules with qwen-vl-utils' factor 28 and aigve's configured caps."""
+        from aigve.backends.macs import judge_sampling_overrides
+        from aigve.config import SamplingConfig
 
-        return checkpoint_sampling_caps(self._processor)
+        if self._llm is not None:
+            return judge_sampling_overrides(self._processor, self.profile)
+        defaults = SamplingConfig().to_dict()
+        return {k: v for k, v in self.profile.sampling_overrides().items() if v != defaults.get(k)}
 
     def prepare(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> None:
         """Nothing to prepare ahead: vLLM (or the server) runs its own processor."""
@@ -283,7 +326,7 @@ class VllmBackend:
         max_tokens, min_tokens = self._max_tokens()
         body: dict[str, Any] = {
             "model": self.served_model_name, "max_tokens": max_tokens,
-            "messages": chat_messages(video, prompt, released_keys=self.released_keys, frame_format=self.frame_format),
+            "messages": chat_messages(video, prompt, self.profile, frame_format=self.frame_format),
             "mm_processor_kwargs": self._processor_kwargs(video),
             "logprobs": self.top_logprobs > 0, **({"top_logprobs": self.top_logprobs} if self.top_logprobs else {}),
             **self._sampling_body(),
@@ -334,7 +377,7 @@ class VllmBackend:
 
     # ----------------------------------------------------------------------------------------- in-process
 
-    def _load_engine(self, options: dict[str, Any]) -> tuple[Any, Any]:
+    def _load_engine(self, options: dict[str, Any]) -> tuple[Any, Any, Any]:
         reason = vllm_unavailable_reason()
         if reason is not None:
             raise ModelLoadError(f"vllm backend: {reason}; or pass server_url=http://HOST:PORT to use a running "
@@ -349,17 +392,16 @@ class VllmBackend:
         processor = load_processor(source)
         options = {"limit_mm_per_prompt": {"video": 1}, "seed": 0, **options}
         self._digit_ids = digit_token_ids(processor.tokenizer)
-        return LLM(model=source.location, **options), processor
+        return LLM(model=source.location, **options), processor, source.location
 
     def _engine_request(self, video: SampledVideo, prompt: str) -> dict[str, Any]:
         """One ``vllm.LLM.generate`` prompt: chat-template text, the bare frames and the processor options,
         which carry the timing. A ``(frames, metadata)`` tuple would not: vLLM keeps tuple metadata only for
         models that ask for it (not Qwen2.5-VL), and releases before video metadata existed read the tuple
         itself as the video."""
-        from aigve.prompt import build_messages
+        from aigve.backends.qwen_inputs import chat_text
 
-        text = self._processor.apply_chat_template(build_messages(prompt, released_keys=self.released_keys),
-                                                   tokenize=False, add_generation_prompt=True)
+        text = chat_text(self._processor, prompt, profile=self.profile)
         return {"prompt": text, "multi_modal_data": {"video": [video.frames]},
                 "mm_processor_kwargs": self._processor_kwargs(video)}
 
@@ -397,3 +439,16 @@ class VllmBackend:
             out.timings["preprocess_s"] = preprocess_s / max(1, len(videos))
             outputs.append(out)
         return outputs
+
+
+def _checkpoint_generation(folder: Any) -> dict[str, Any] | None:
+    """The :data:`~aigve.judges.profile.DECODING_FIELDS` of a checkpoint folder's generation_config.json
+    (None when there is no readable one)."""
+    from pathlib import Path
+
+    if folder is None or not (Path(str(folder)) / "generation_config.json").is_file():
+        return None
+    from transformers import GenerationConfig as HFGenerationConfig
+
+    config = HFGenerationConfig.from_pretrained(str(folder)).to_dict()
+    return {k: config.get(k) for k in DECODING_FIELDS}

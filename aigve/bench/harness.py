@@ -54,7 +54,10 @@ class BenchConfig:
     ``force_new_tokens`` makes every path generate exactly that many tokens (random-weight models).
     ``sampling``: SamplingConfig fields for the aigve paths (backend defaults fill the rest).
     ``warmup``: videos run once through ``default`` and ``reference`` before timing (first-call costs).
-    ``threads``: torch intra-op threads for every path (None keeps torch's default, one per core)."""
+    ``threads``: torch intra-op threads for every path (None keeps torch's default, one per core).
+    ``profile``: the judge profile of the measured aigve paths (None: as scoring chooses it, recorded with the
+    checkpoint else ``macs-card``); the reference path is always the released usage (macs-card through
+    qwen-vl-utils)."""
 
     model: str
     paths: Sequence[str] = DEFAULT_PATHS
@@ -70,6 +73,7 @@ class BenchConfig:
     score_fill: str = "placeholder"
     threads: int | None = None
     vllm_options: dict[str, Any] = field(default_factory=dict)
+    profile: str | None = None
 
     def __post_init__(self) -> None:
         from aigve.errors import ConfigError
@@ -140,6 +144,7 @@ class BenchReport:
     agreement: dict[str, Any]
     complete: bool = True  # False: written part-way, after some of the configured paths
     sanity: dict[str, Any] | None = None  # ``run_bench(sanity=...)``'s answer: the judge's sanity summary
+    profile: dict[str, Any] | None = None  # the measured paths' judge profile: name, sha256, where it came from
 
     def path(self, name: str) -> PathResult | None:
         return next((p for p in self.paths if p.name == name), None)
@@ -149,7 +154,7 @@ class BenchReport:
         ref = ref if ref is not None and ref.status == "ok" else None
         out = {"config": asdict(self.config), "environment": self.environment, "videos": self.videos,
                "paths": [p.to_dict(ref) for p in self.paths], "agreement": self.agreement,
-               "complete": self.complete, "reference": REFERENCE_DESCRIPTION}
+               "complete": self.complete, "reference": REFERENCE_DESCRIPTION, "profile": self.profile}
         if self.sanity is not None:
             out["sanity"] = self.sanity
         return out
@@ -191,7 +196,9 @@ def run_bench(items: Sequence[VideoItem], config: BenchConfig, *, progress: Call
         torch.set_num_threads(config.threads)
     generation = {"max_new_tokens": config.max_new_tokens, "force_new_tokens": config.force_new_tokens}
     backend = MacsBackend(config.model, device=config.device, dtype=config.dtype,
-                          attn_implementation=config.attn_implementation, generation=generation)
+                          attn_implementation=config.attn_implementation, generation=generation,
+                          profile=config.profile)
+    profile = {**backend.profile.describe(), "source": backend.profile_source}
     ctx = _Context(config, backend, default_sampling(backend, config.sampling), list(items), say)
     env = environment(backend.device)
     _warm_file_cache(items)
@@ -201,25 +208,26 @@ def run_bench(items: Sequence[VideoItem], config: BenchConfig, *, progress: Call
         say(f"running {PATH_LABELS[name]} on {len(items)} video(s)")
         results.append(_RUNNERS[name](ctx))
         if on_path is not None and len(results) < len(config.paths):
-            on_path(_report(config, env, items, results, complete=False))
+            on_path(_report(config, env, items, results, complete=False, profile=profile))
     if hasattr(os, "getloadavg"):
         env["loadavg_end"] = list(os.getloadavg())
-    report = _report(config, env, items, results)
+    report = _report(config, env, items, results, profile=profile)
     if sanity is not None:
         if on_path is not None:
-            on_path(_report(config, env, items, results, complete=False))
+            on_path(_report(config, env, items, results, complete=False, profile=profile))
         say(f"running the sanity checks on {len(items)} video(s)")
         report.sanity = sanity(Evaluator(backend, ctx.sampling, prefetch=config.prefetch))
     return report
 
 
 def _report(config: BenchConfig, env: dict[str, Any], items: Sequence[VideoItem], results: list[PathResult],
-            complete: bool = True) -> BenchReport:
+            complete: bool = True, profile: dict[str, Any] | None = None) -> BenchReport:
     by_name = {r.name: r for r in results}
     generated = next((by_name[n] for n in ("default", "batched", "reference") if n in by_name
                       and by_name[n].status == "ok"), None)
     agreement = compare_paths(by_name.get("scores-only"), generated)
-    return BenchReport(config, dict(env), [it.id for it in items], list(results), agreement, complete=complete)
+    return BenchReport(config, dict(env), [it.id for it in items], list(results), agreement, complete=complete,
+                       profile=profile)
 
 
 @dataclass
@@ -371,7 +379,7 @@ def _run_vllm(ctx: _Context) -> PathResult:
     from aigve.backends.vllm import VllmBackend
 
     options = {"gpu_memory_utilization": 0.45, **ctx.config.vllm_options}  # the transformers model shares the GPU
-    backend = VllmBackend(ctx.config.model, generation=ctx.backend.generation, **options)
+    backend = VllmBackend(ctx.config.model, generation=ctx.backend.generation, profile=ctx.backend.profile, **options)
     evaluator = Evaluator(backend, ctx.sampling, prefetch=ctx.config.prefetch)
     return _run_evaluator(ctx, "vllm", evaluator, max(len(ctx.items), 1))
 

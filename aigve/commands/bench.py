@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", default="auto", help="auto (bfloat16 on GPU, float32 on CPU), bfloat16, float16, float32")
     p.add_argument("--attn", dest="attn_implementation", default=None, help="sdpa, eager or flash_attention_2")
+    p.add_argument("--profile", default=None, metavar="NAME",
+                   help="judge profile of the measured aigve paths (see `aigve profiles`; default: recorded with the "
+                        "checkpoint, else macs-card); the reference path is always the released usage")
     p.add_argument("--json", dest="json_out", default=None,
                    help="write every figure and per-video record here (rewritten after each path, so a run stopped "
                         "part-way keeps the paths it finished; 'complete' says whether all ran)")
@@ -157,6 +160,10 @@ def run(args: argparse.Namespace) -> int:
     from aigve.run.folder import claim, writing
     from aigve.runner import collect_items
 
+    if args.profile is not None:
+        from aigve.registry import PROFILES
+
+        PROFILES.get(args.profile)  # unknown names: "did you mean", before any model loads
     items = collect_items(args.input)
     if args.limit is not None:
         items = items[: args.limit]
@@ -191,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, force_new_tokens=args.force_new_tokens,
             device=args.device, dtype=args.dtype, attn_implementation=args.attn_implementation,
             sampling=sampling_from_args(args), prefetch=args.prefetch, warmup=args.warmup,
-            score_fill=args.score_fill, threads=args.threads)
+            score_fill=args.score_fill, threads=args.threads, profile=args.profile)
         report = run_bench(items, config, progress=lambda msg: print(msg, file=sys.stderr),
                            on_path=lambda partial: save(partial.to_dict()), sanity=sanity).to_dict()
         if args.json_out:

@@ -15,6 +15,7 @@ in (0, 1000]``), printed as one line with exit 2 by :func:`aigve.cli.run_guarded
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -137,12 +138,24 @@ def flag_names(parser: argparse.ArgumentParser | None) -> dict[str, str]:
     return names
 
 
+#: how library messages name a setting in their text: `skip_bad`, or with a value, `adapter=PATH`
+_SETTING_REF = re.compile(r"`([a-z][a-z0-9_]*)(=[^`]*)?`")
+
+
 def cli_message(exc: Exception, flags: Mapping[str, str]) -> str:
     """The message of ``exc`` as the CLI shows it: a ConfigError about a setting the command has a flag for
-    names the flag (``invalid --max-frames=0: ...``) instead of the library's setting name."""
+    names the flag (``invalid --max-frames=0: ...``) instead of the library's setting name, and a setting a
+    library message names in backquotes (```skip_bad```, ```out=DIR```) becomes its flag (``--skip-bad``,
+    ``--out DIR``); settings the command has no flag for keep their name."""
+    def flag_for(match: re.Match) -> str:
+        flag = flags.get(match.group(1))
+        if flag is None:
+            return match.group(0)
+        return flag + (" " + match.group(2)[1:] if match.group(2) else "")
+
+    text = str(exc)
     if isinstance(exc, ConfigError) and type(exc).__str__ is Exception.__str__:
-        field = getattr(exc, "field", None)
-        flag = flags.get(field) if isinstance(field, str) else None
-        if flag and str(exc).startswith(f"invalid {field}="):
-            return f"invalid {flag}={exc.value!r}: {exc.fix}"
-    return str(exc)
+        flag = flags.get(exc.field) if isinstance(exc.field, str) else None
+        if flag and text.startswith(f"invalid {exc.field}="):
+            text = f"invalid {flag}={exc.value!r}: {exc.fix}"
+    return _SETTING_REF.sub(flag_for, text)

@@ -98,8 +98,9 @@ def print_failures(summary, ids: set[str], limit: int = 10) -> None:
     from aigve.results import iter_records, latest_by_id
 
     path = shown = summary.out_dir / "results.jsonl"
-    if getattr(summary, "rank", None) is not None:  # a shard: its own file holds its records (merged or not)
-        from aigve.sharding import results_path
+    from aigve.sharding import ShardSummary, results_path
+
+    if isinstance(summary, ShardSummary):  # a shard: its own file holds its records (merged or not)
 
         path = results_path(summary.out_dir, summary.rank)
         shown = summary.merged or path

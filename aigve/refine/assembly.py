@@ -52,7 +52,7 @@ def build_refiner(name: str, model: str | None = None, options: dict[str, Any] |
         _check_options("refiner", name, factory, options)
         return factory(**options)
     if model is None:
-        return factory(**options)  # raises the ConfigError that explains --refiner-model
+        return factory(**options)  # raises the ConfigError that explains refiner_model
     if model.startswith(("http://", "https://")):
         return factory(options.pop("model", None), endpoint=model, **options)
     if model == "evaluator":

@@ -15,13 +15,26 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from aigve.errors import AigveError, ConfigError, ModelLoadError
+
+if TYPE_CHECKING:
+    from aigve.evaluator import Evaluator
 
 log = logging.getLogger(__name__)
 
 Messages = list[dict[str, str]]
+
+
+@runtime_checkable
+class LoadedVisionModel(Protocol):
+    """A judge backend that holds its Hugging Face model and processor in this process (``macs``), so the
+    refiner can borrow them instead of loading a second copy."""
+
+    name: str
+    model: Any
+    processor: Any
 
 
 @runtime_checkable
@@ -68,7 +81,7 @@ class TransformersChat:
 
         from aigve.backends.hf_checkpoint import resolve_source
 
-        source = resolve_source(str(self.source), what="refiner model", flag="--refiner-model")
+        source = resolve_source(str(self.source), what="refiner model", setting="refiner_model")
         try:
             if self._tokenizer is None:
                 self._tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=source.local_only)
@@ -114,7 +127,7 @@ class VisionLMChat:
 
         from aigve.backends.hf_checkpoint import resolve_source
 
-        source = resolve_source(str(path), what="refiner model", flag="--refiner-model")
+        source = resolve_source(str(path), what="refiner model", setting="refiner_model")
         try:
             processor = AutoProcessor.from_pretrained(source.location, local_files_only=source.local_only)
             model = AutoModelForImageTextToText.from_pretrained(source.location, dtype=dtype,
@@ -125,16 +138,14 @@ class VisionLMChat:
         return cls(model, processor, **options)
 
     @classmethod
-    def from_evaluator(cls, evaluator: Any, **options: Any) -> VisionLMChat:
-        """Reuse the judge an evaluator already holds (``evaluator.backend.model`` / ``.processor``)."""
-        backend = getattr(evaluator, "backend", evaluator)
-        model = getattr(backend, "model", None)
-        processor = getattr(backend, "processor", None)
-        if model is None or processor is None:
-            raise ConfigError("refiner model", "evaluator",
-                              f"backend {getattr(backend, 'name', type(backend).__name__)!r} holds no language "
-                              "model; use --refiner-model with a model folder, id or endpoint URL instead")
-        return cls(model, processor, **options)
+    def from_evaluator(cls, evaluator: Evaluator, **options: Any) -> VisionLMChat:
+        """Reuse the judge an evaluator already holds (its backend's in-process model and processor)."""
+        backend = evaluator.backend
+        if not isinstance(backend, LoadedVisionModel):
+            raise ConfigError("refiner_model", "evaluator",
+                              f"backend {backend.name!r} holds no language model in process; set `refiner_model` "
+                              "to a model folder, id or endpoint URL instead")
+        return cls(backend.model, backend.processor, **options)
 
     def complete(self, messages: Messages) -> str:
         import torch

@@ -144,7 +144,7 @@ class Controller:
     def _prepare(self, out: Path, overwrite: bool) -> None:
         trace = out / TRACE_FILE
         if trace.exists() and trace.stat().st_size and not overwrite:
-            raise ConfigError("out", str(out), f"{trace} already holds a run; choose a new --out or pass --overwrite")
+            raise ConfigError("out", str(out), f"{trace} already holds a run; choose a new `out` or set `overwrite`")
         if overwrite:
             for name in (TRACE_FILE, SUMMARY_FILE, BEST_FILE):
                 (out / name).unlink(missing_ok=True)

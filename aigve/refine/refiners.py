@@ -163,7 +163,7 @@ class LLMRefiner:
     def __init__(self, model: str | None = None, *, endpoint: str | None = None, client: Any = None,
                  max_fixes: int = 2, fallback: RulesRefiner | None = None, **client_options: Any):
         if client is None and endpoint is None and not model:
-            raise ConfigError("refiner model", model, "give --refiner-model: an HF model id or folder, an "
+            raise ConfigError("refiner model", model, "give `refiner_model`: an HF model id or folder, an "
                               "OpenAI-compatible URL (http://host:port/v1), or 'evaluator'")
         self.model, self.endpoint, self._client = model, endpoint, client
         self.client_options = client_options

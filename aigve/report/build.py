@@ -33,7 +33,7 @@ def load_systems(scores: Sequence[ScoreSpec]) -> list[ScoreFile]:
     """Read score files given as paths, ``"name=path"`` strings or ``(name, path)`` tuples.
     Unnamed files are named by file stem; names must be unique."""
     if not scores:
-        raise ConfigError("scores", scores, "give at least one score file (--scores results.jsonl)")
+        raise ConfigError("scores", scores, "give at least one score file (`scores=results.jsonl`)")
     named: list[tuple[str | None, Path]] = []
     for spec in scores:
         if isinstance(spec, tuple):
@@ -44,7 +44,7 @@ def load_systems(scores: Sequence[ScoreSpec]) -> list[ScoreFile]:
     names = [n or d for (n, _), d in zip(named, defaults, strict=True)]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
-        raise ConfigError("scores", sorted(dupes), "system names must be unique: use --scores NAME=PATH")
+        raise ConfigError("scores", sorted(dupes), "system names must be unique: use `scores=NAME=PATH`")
     return [load_scores(path, name) for name, (_, path) in zip(names, named, strict=True)]
 
 
@@ -114,7 +114,7 @@ def build_report(scores: Sequence[ScoreSpec], human: str | os.PathLike | Sequenc
     if not 0 < level < 1:
         raise ConfigError("level", level, "use a confidence level between 0 and 1, e.g. 0.95")
     if out is not None and Path(out).exists() and not Path(out).is_dir():  # fail before the (slow) metrics
-        raise ConfigError("out", str(out), "is a file; give --out a folder")
+        raise ConfigError("out", str(out), "is a file; give `out` a folder")
     systems = load_systems(scores)
     kinds = {s.name: use_score_kind(s, score_kind) for s in systems}
     labels = {str(Path(k)): v for k, v in (path_labels or {}).items()}
@@ -146,7 +146,7 @@ def build_report(scores: Sequence[ScoreSpec], human: str | os.PathLike | Sequenc
     try:
         report.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(report.out_dir, f"cannot create the report folder ({exc.strerror or exc}); choose another --out") \
+        raise InputError(report.out_dir, f"cannot create the report folder ({exc.strerror or exc}); choose another `out`") \
             from None
     computed.metrics = metrics
     metrics["plots"] = _plots(computed, report.out_dir, seed) if plots else {}

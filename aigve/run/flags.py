@@ -47,6 +47,6 @@ def backend_options(args: Any) -> dict[str, Any]:
         PROFILES.get(args.profile)  # unknown names: "did you mean", before any model loads
         if not spec_defaults(BACKENDS.get(args.backend)).profiled:
             raise ConfigError("profile", args.profile, f"the {args.backend} backend takes no judge profile; "
-                                                       f"use a backend that runs a judge (macs, macs-scores)")
+                                                       f"use a backend that runs a judge (macs, macs-scores, vllm)")
         opts["profile"] = args.profile
     return opts

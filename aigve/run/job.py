@@ -153,7 +153,7 @@ class ScoreJob:
         backend = args.backend
         if args.scores_only:
             if backend != "macs":
-                raise ConfigError("--scores-only", backend, "works with --backend macs only")
+                raise ConfigError("scores_only", backend, "works with `backend=macs` only")
             backend = "macs-scores"
         options = backend_options(args)
         generation = dict(options.pop("generation", None) or {})
@@ -341,14 +341,14 @@ def check_sources(backend: str, options: Mapping[str, Any]) -> None:
     local = options.get("local_files_only")
     resolve_source(options.get("model") or spec_defaults(BACKENDS.get(backend)).model, local_files_only=local)
     if options.get("adapter") is not None:
-        resolve_source(options["adapter"], local_files_only=local, what="adapter", flag="--adapter",
+        resolve_source(options["adapter"], local_files_only=local, what="adapter", setting="adapter",
                        required_file="adapter_config.json")
     if backend == "vllm":
         from aigve.backends.vllm import vllm_unavailable_reason
 
         reason = vllm_unavailable_reason()
         if reason is not None:
-            raise ModelLoadError(f"vllm backend: {reason}; or pass --backend-option server_url=http://HOST:PORT "
+            raise ModelLoadError(f"vllm backend: {reason}; or set `backend_option=server_url=http://HOST:PORT` "
                                  f"to use a running `vllm serve` instead")
 
 

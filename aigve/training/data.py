@@ -117,7 +117,7 @@ def load_examples(
         reason = _entry_problem(ann, require_all_aspects) or problems.get(ann.id)
         if reason:
             if not skip_bad:
-                raise InputError(path, f"entry {ann.id!r}: {reason} (pass --skip-bad to skip such entries)", row=ann.row)
+                raise InputError(path, f"entry {ann.id!r}: {reason} (`skip_bad` skips such entries)", row=ann.row)
             skipped.append(SkippedEntry(ann.id, ann.row, reason))
             continue
         scores = {k: int(math.floor(v + 0.5)) for k, v in ann.scores.items()}
@@ -138,7 +138,7 @@ def _read_annotations(path: Path, video_dir, skip_bad: bool) -> tuple[list[Annot
         except InputError as exc:
             if exc.row is None:  # the file itself is unreadable: skipping entries would not help
                 raise
-            raise InputError(exc.path, f"{exc.problem} (pass --skip-bad to skip such entries)", row=exc.row) from None
+            raise InputError(exc.path, f"{exc.problem} (`skip_bad` skips such entries)", row=exc.row) from None
     skipped: list[SkippedEntry] = []
 
     def skip(exc: InputError, entry: dict) -> None:
@@ -207,7 +207,7 @@ def _video_dir_hint(video: Path) -> str:
     try:
         for sub in sorted(p for p in video.parent.iterdir() if p.is_dir()):
             if (sub / video.name).is_file():
-                return f" (a file of that name is in {sub}: pass --video-dir {sub})"
+                return f" (a file of that name is in {sub}: set `video_dir={sub}`)"
     except OSError:
         pass
     return ""

@@ -40,8 +40,8 @@ class PortInUse(ConfigError):
     """The server cannot listen on ``port``: another program (or another aigve app) holds it."""
 
     def __init__(self, port: int):
-        self.field, self.value, self.fix = "port", port, "pass another --port"
-        AigveError.__init__(self, f"port {port} is in use; pass another --port")
+        self.field, self.value, self.fix = "port", port, "choose another `port`"
+        AigveError.__init__(self, f"port {port} is in use; choose another `port`")
 
 
 def check_port(host: str, port: int) -> None:
@@ -119,11 +119,11 @@ def check_exposure(host: str, share: bool, auth: Sequence[tuple[str, str]] | Non
     if auth:
         return
     if share:
-        raise ConfigError("share", True, "a public link needs a password: pass --auth-file FILE "
+        raise ConfigError("share", True, "a public link needs a password: set `auth_file=FILE` "
                                          "(user:password lines)")
     if not is_loopback(host):
-        raise ConfigError("--host", host, "reachable from other machines, so it needs a password: pass "
-                                          "--auth-file FILE (user:password lines), or --host 127.0.0.1")
+        raise ConfigError("host", host, "reachable from other machines, so it needs a password: set "
+                                        "`auth_file=FILE` (user:password lines), or `host=127.0.0.1`")
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ class CommandGenerator:
             raise GenerationError(self.name, f"program {argv[0]!r} not found", "check the command template") from exc
         except subprocess.TimeoutExpired as exc:
             raise GenerationError(self.name, f"{argv[0]} ran past {self.timeout:g} s",
-                                  "raise timeout via --generator-option timeout=SECONDS") from exc
+                                  "raise timeout via `generator_option=timeout=SECONDS`") from exc
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout or "").strip()[-500:]
             raise GenerationError(self.name, f"{argv[0]} exited with {proc.returncode}: {tail}")

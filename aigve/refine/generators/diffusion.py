@@ -30,7 +30,7 @@ class DiffusersGenerator:
                  negative_prompt: str | None = None, cpu_offload: bool = False,
                  call_options: dict[str, Any] | None = None):
         if not model:
-            raise ConfigError("model", model, "give a diffusers model id or folder: --generator-option model=...")
+            raise ConfigError("model", model, "give a diffusers model id or folder: `generator_option=model=...`")
         self.model, self.device, self.dtype, self.fps = str(model), device, dtype, float(fps)
         self.cpu_offload = cpu_offload
         self.call_options = {k: v for k, v in {
@@ -58,7 +58,7 @@ class DiffusersGenerator:
             from aigve.backends.hf_checkpoint import resolve_source
 
             # fails at once (with the download hint) for a missing folder or an unreachable, uncached hub id
-            source = resolve_source(self.model, what="generator model", flag="--generator-option model=",
+            source = resolve_source(self.model, what="generator model", setting="generator_option=model",
                                     required_file="model_index.json")
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
             start = time.perf_counter()
