@@ -157,6 +157,8 @@ def test_taught_judge_through_the_engine_gives_a_full_record(fake_vllm, tiny_jud
         assert 0.0 < result.confidence[key] <= 1.0
         # the taught judge is confident: the expected score sits next to the generated digit
         assert abs(result.expected_scores[key] - result.scores[key]) < 0.5
+    mass = result.extra["score_digit_mass"]  # recorded as on the macs and server paths (issue 15)
+    assert set(mass) == set(ASPECT_KEYS) and all(0.0 < m <= 1.0 + 1e-9 for m in mass.values())
     assert result.backend["mode"] == "in-process"
 
 
@@ -180,8 +182,9 @@ def test_engine_scores_hand_computed(fake_vllm, tiny_model):
     steps = [{t: SimpleNamespace(logprob=0.0)} for t in ids]
     steps[at] = {digit[3]: SimpleNamespace(logprob=math.log(0.6)), digit[2]: SimpleNamespace(logprob=math.log(0.3)),
                  digit[4]: SimpleNamespace(logprob=math.log(0.1))}
-    expected, confidence = backend._engine_scores(SimpleNamespace(token_ids=ids, logprobs=steps))
+    expected, confidence, mass = backend._engine_scores(SimpleNamespace(token_ids=ids, logprobs=steps))
     assert expected == {"dynamic": pytest.approx(2.8)} and confidence == {"dynamic": pytest.approx(0.6)}
+    assert mass == {"dynamic": pytest.approx(1.0)}  # .6 + .3 + .1 of the vocabulary (logprobs are normalised)
     assert backend._engine_scores(SimpleNamespace(token_ids=ids, logprobs=steps[:-1])) is None  # misaligned
 
 

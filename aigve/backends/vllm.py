@@ -405,19 +405,21 @@ class VllmBackend:
         return {"prompt": text, "multi_modal_data": {"video": [video.frames]},
                 "mm_processor_kwargs": self._processor_kwargs(video)}
 
-    def _engine_scores(self, comp: Any) -> tuple[dict, dict] | None:
-        """Expected scores and confidences from an engine completion's token ids and per-step top-k
-        ``{token id: Logprob}`` (vLLM always includes the sampled token). Digits are found by decoding id
-        prefixes exactly as the answer text was decoded, as ``macs`` does."""
+    def _engine_scores(self, comp: Any) -> tuple[dict, dict, dict] | None:
+        """Expected scores, confidences and digit masses from an engine completion's token ids and per-step
+        top-k ``{token id: Logprob}`` (vLLM always includes the sampled token). Digits are found by decoding id
+        prefixes exactly as the answer text was decoded, as ``macs`` does. vLLM's log-probabilities are
+        normalised over the vocabulary, so the log-partition is 0 and the mass is ``sum_d exp(logprob_d)``
+        (a lower bound: digits outside the step's top-k count 0), as on the server path."""
         ids, steps = list(comp.token_ids), list(comp.logprobs or [])
         if not ids or len(steps) != len(ids) or self._digit_ids is None:
             return None
         tokenizer = self._processor.tokenizer
+        # Logprob is vLLM's own record type (not ours): a digit outside the top-k is absent from the step's dict
         logprobs = np.array([[getattr((step or {}).get(d), "logprob", -np.inf) for d in self._digit_ids]
                              for step in steps], dtype=np.float64)
-        expected, confidence, _ = read_expected_scores(
-            lambda k: tokenizer.decode(ids[:k], skip_special_tokens=True), ids, self._digit_ids, logprobs)
-        return expected, confidence
+        return read_expected_scores(lambda k: tokenizer.decode(ids[:k], skip_special_tokens=True), ids,
+                                    self._digit_ids, logprobs, np.zeros(len(ids)))
 
     def _score_local(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> list[BackendOutput]:
         from vllm import SamplingParams
@@ -434,8 +436,10 @@ class VllmBackend:
         outputs = []
         for res in results:
             comp = res.outputs[0]
-            out = self._output(comp.text, self._engine_scores(comp), len(comp.token_ids), model_s,
-                               {"finish_reason": comp.finish_reason, "prompt_tokens": len(res.prompt_token_ids or [])})
+            scores = self._engine_scores(comp)
+            out = self._output(comp.text, None if scores is None else scores[:2], len(comp.token_ids), model_s,
+                               {"finish_reason": comp.finish_reason, "prompt_tokens": len(res.prompt_token_ids or []),
+                                "score_digit_mass": None if scores is None else scores[2]})
             out.timings["preprocess_s"] = preprocess_s / max(1, len(videos))
             outputs.append(out)
         return outputs
