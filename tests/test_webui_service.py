@@ -116,6 +116,10 @@ def test_batch_from_zip_writes_jsonl_and_csv_and_cleans_up(svc, shared_videos, t
     table = list(csv.DictReader(open(out.csv)))
     assert [r["id"] for r in table] == ["lavie_beach_00", "lavie_beach_10", "notes"]
     assert not batch.scratch.exists()  # the extracted upload is gone once scored
+    info = json.loads((out.jsonl.parent / "run.json").read_text())
+    job = svc.batch_job(out.jsonl.parent)  # the batch is a ScoreJob: its spec recorded as `aigve score` records it
+    assert info["spec"] == job.spec()[0].to_dict() and info["spec"]["backend"] == "fake"
+    assert info["settings"]["engine"]["via"] == "web UI batch"
 
 
 def test_batch_zip_with_separate_manifest(svc, shared_videos, tmp_path):

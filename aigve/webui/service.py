@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,6 +44,9 @@ from aigve.webui.safety import (
     resolve_inside,
     scrub,
 )
+
+if TYPE_CHECKING:
+    from aigve.run.job import ScoreJob
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +185,17 @@ class WebService:
 
     def _load(self, backend: str, model: str | None, profile: str | None = None) -> Evaluator:
         from aigve.evaluator import load_evaluator
+
+        options = self._options(backend, model, profile)
+        log.info("loading backend %s (model %s)", backend, options.get("model", "default"))
+        start = time.perf_counter()
+        evaluator = load_evaluator(backend, sampling=dict(self.config.sampling), **options)
+        log.info("backend %s ready in %.1f s", backend, time.perf_counter() - start)
+        return evaluator
+
+    def _options(self, backend: str, model: str | None, profile: str | None = None) -> dict[str, Any]:
+        """The backend's keyword options for a (backend, model[, profile]) choice: what :meth:`_load` builds
+        the judge with, and what a batch's run spec records."""
         from aigve.registry import BACKENDS
 
         if backend == self.config.backend:  # launch options belong to the launch backend only
@@ -195,11 +209,23 @@ class WebService:
             raise RequestRefused(f"backend {backend!r} takes no model; choose {DEFAULT_MODEL}")
         if profile is not None and "profile" in params:  # a backend without a judge (signals, fake) ignores it
             options["profile"] = profile
-        log.info("loading backend %s (model %s)", backend, options.get("model", "default"))
-        start = time.perf_counter()
-        evaluator = load_evaluator(backend, sampling=dict(self.config.sampling), **options)
-        log.info("backend %s ready in %.1f s", backend, time.perf_counter() - start)
-        return evaluator
+        return options
+
+    def batch_job(self, out: Path, backend: str | None = None, model: str | None = None,
+                  profile: str | None = None) -> ScoreJob:
+        """The :class:`~aigve.run.job.ScoreJob` a Batch-tab run is: the judge exactly as :meth:`evaluator` builds
+        it (launch options, chosen model and profile, the launch's sampling), scoring into ``out``. Its spec is
+        recorded in ``out/run.json`` as ``aigve score`` records it. ``inputs`` names ``out``: the uploaded
+        items are checked one by one (:meth:`check_batch`) and their scratch copies deleted after scoring."""
+        from aigve.run.job import ScoreJob
+
+        backend = backend or self.config.backend
+        model = None if model in (None, "", DEFAULT_MODEL, self.config.model) else model
+        profile = None if profile in (None, "", "auto") else profile
+        options = self._options(backend, model, profile)
+        chosen = options.pop("profile", None)
+        return ScoreJob(inputs=str(out), backend=backend, backend_options=options, profile=chosen,
+                        sampling=dict(self.config.sampling), out=out, progress=False)
 
     def _evict_heavy(self) -> None:
         for key in [k for k in self._evaluators if k[0] not in LIGHT_BACKENDS]:
@@ -366,7 +392,9 @@ class WebService:
             # a backend that never reads the prompt (e.g. signals) misses nothing
             unprompted = [batch.names.get(it.id, it.id) for it in batch.items
                           if not it.prompt.strip()] if uses_prompt(evaluator.backend) else []
-            summary = run_batch(evaluator, batch.items, out, progress=progress)
+            spec, settings = self.batch_job(out, backend, model, profile).spec()
+            settings["engine"] = {"name": "local", "via": "web UI batch"}
+            summary = run_batch(evaluator, batch.items, out, progress=progress, spec=spec.to_dict(), settings=settings)
         finally:
             if batch.scratch:
                 shutil.rmtree(batch.scratch, ignore_errors=True)
