@@ -149,7 +149,7 @@ def _no_gpu_no_build(monkeypatch):
     """Pretend no GPU is visible and record (instead of doing) any checkpoint build."""
     import torch
 
-    import aigve.bench.arch as arch
+    import aigve.testing.arch as arch
 
     calls = []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aigve.bench.arch import ARCHS, arch_config, build_random_checkpoint, check_full_size_on_cpu, count_parameters
+from aigve.testing.arch import ARCHS, arch_config, build_random_checkpoint, check_full_size_on_cpu, count_parameters
 from aigve.errors import ConfigError
 from aigve.testing.tiny import build_tiny_tokenizer
 
@@ -63,8 +63,9 @@ def test_parameter_counts_match_the_released_models(tokenizer):
 def test_full_size_on_cpu_is_refused_unless_scaled_down_or_allowed():
     with pytest.raises(ConfigError, match=r"8\.3 billion parameters in float32 need ~33 GB of RAM") as info:
         check_full_size_on_cpu("qwen2.5-vl-7b", "cpu", "float32")
-    assert "--arch-width-divisor 4" in str(info.value) and "--allow-full-size-on-cpu" in str(info.value)
-    with pytest.raises(ConfigError, match=r"~8 GB of RAM.*--arch-width-divisor 2\)"):  # 3B: 2 KV heads
+    # the library names settings; the CLI shows them as flags (tests/test_bench.py)
+    assert "`arch_width_divisor=4`" in str(info.value) and "`allow_full_size_on_cpu`" in str(info.value)
+    with pytest.raises(ConfigError, match=r"~8 GB of RAM.*`arch_width_divisor=2`\)"):  # 3B: 2 KV heads
         check_full_size_on_cpu("qwen2.5-vl-3b", "cpu", "bfloat16")
     with pytest.raises(ConfigError):  # the full depth spelled out is not a scale-down
         check_full_size_on_cpu("qwen2.5-vl-7b", "cpu", "float32", layers=28, vision_depth=32, width_divisor=1)

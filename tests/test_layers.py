@@ -58,10 +58,7 @@ SIDEWAYS = {
     ("benchmarks", "run"): "a benchmark run is a scoring run (the one batch loop, results.jsonl by id, resume)",
 }
 #: (from, to) upward edges still to be removed, with the reason they remain
-KNOWN_UPWARD = {
-    ("bench", "testing"): "bench/arch.py reuses the tiny kit's tokenizer and staging folder to build random "
-                          "architectures; to move into the core with the tokenizer builder",
-}
+KNOWN_UPWARD: dict[tuple[str, str], str] = {}  # none left: the random-architecture builder lives in testing/
 
 
 def _top(name: str) -> str | None:

@@ -72,7 +72,7 @@ def test_tiny_checkpoint_renamed_is_flagged(tiny_model, tmp_path):
 
 def test_random_arch_bench_checkpoint_is_flagged(tmp_path):
     pytest.importorskip("torch")
-    from aigve.bench.arch import build_random_checkpoint
+    from aigve.testing.arch import build_random_checkpoint
 
     folder = build_random_checkpoint("qwen2.5-vl-7b", tmp_path / "r", layers=1, vision_depth=1, width_divisor=4, vocab_size=1024)
     assert prov.read_stamp(folder).kind == "random_arch"

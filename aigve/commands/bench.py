@@ -123,7 +123,7 @@ def _model_dir(args: argparse.Namespace) -> str:
     if args.model:
         return args.model
     from aigve.backends.hf_checkpoint import resolve_device
-    from aigve.bench.arch import build_random_checkpoint, check_full_size_on_cpu
+    from aigve.testing.arch import build_random_checkpoint, check_full_size_on_cpu
 
     device = resolve_device(args.device)
     dtype = args.dtype if args.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")

@@ -111,9 +111,9 @@ def check_full_size_on_cpu(name: str, device: str, dtype: str, *, layers: int | 
     raise ConfigError("random_init_arch", name,
                       f"refused at full size on the CPU: {n / 1e9:.1f} billion parameters in "
                       f"{'float32' if width == 4 else dtype} need ~{gb:.0f} GB of RAM and ~{gb:.0f} GB of disk, and a "
-                      f"bench run takes hours. Scale it down (e.g. --arch-layers 2 --arch-vision-depth 2 "
-                      f"--arch-width-divisor {divisor}), run where a GPU is visible (--device cuda), or pass "
-                      "--allow-full-size-on-cpu")
+                      f"bench run takes hours. Scale it down (e.g. `arch_layers=2` `arch_vision_depth=2` "
+                      f"`arch_width_divisor={divisor}`), run where a GPU is visible (`device=cuda`), or set "
+                      "`allow_full_size_on_cpu`")
 
 
 def count_parameters(config: Any) -> int:
