@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aigve.testing.arch import ARCHS, arch_config, build_random_checkpoint, check_full_size_on_cpu, count_parameters
 from aigve.errors import ConfigError
+from aigve.testing.arch import ARCHS, arch_config, build_random_checkpoint, check_full_size_on_cpu, count_parameters
 from aigve.testing.tiny import build_tiny_tokenizer
 
 
