@@ -70,8 +70,11 @@ def prompt_dirs(out: Path, prompts: list[str]) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return run_guarded(PROG, lambda: run(args))
+    from aigve.commands.numeric import flag_names
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return run_guarded(PROG, lambda: run(args), flags=flag_names(parser))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -57,8 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     for spec in scores:
         cli += ["--scores", spec]
     cli += ["--zero-as-na"] * args.zero_as_na + ["--no-embeddings"] * args.no_embeddings
-    report = aigve_parser().parse_args(cli)  # the `aigve report` options, run under this script's name
-    return run_guarded(PROG, lambda: report.func(report))
+    whole = aigve_parser()
+    report = whole.parse_args(cli)  # the `aigve report` options, run under this script's name
+    from aigve.commands.numeric import chosen_parsers, flag_names
+
+    # messages name settings; this script's own flags win where both have one
+    flags = {k: f for q in [*chosen_parsers(whole, report), p] for k, f in flag_names(q).items()}
+    return run_guarded(PROG, lambda: report.func(report), flags=flags)
 
 
 if __name__ == "__main__":

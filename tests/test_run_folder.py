@@ -56,7 +56,7 @@ def test_a_second_lock_is_refused_at_once_and_names_the_holder(tmp_path):
     text = str(refused)
     assert text.startswith(f"{folder.path} is in use by another aigve run (pid {os.getpid()} on {socket.gethostname()}, "
                            "started ")
-    assert text.endswith("); wait for it or choose another --out")
+    assert text.endswith("); wait for it or choose another `out`")
     assert waited < 5  # non-blocking: refused, not queued
     with folder.lock():  # released: free again
         pass
@@ -109,7 +109,7 @@ def test_claim_refuses_an_existing_output_with_one_text_for_folders_and_files(tm
         texts.append(str(err.value).removeprefix(f"{target}: "))
         with claim(target, overwrite=True, is_dir=is_dir):
             pass
-    assert texts[0] == texts[1] == "already exists; pass --overwrite to discard it and start afresh, or choose another --out"
+    assert texts[0] == texts[1] == "already exists; pass `overwrite` to discard it and start afresh, or choose another `out`"
     assert isinstance(err.value, InputError)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cal.json", "report"]  # no lock left beside the file
 
@@ -124,7 +124,7 @@ def test_an_empty_folder_or_one_holding_only_locks_is_not_an_earlier_output(tmp_
 
 def test_claim_names_a_file_where_a_folder_belongs_and_an_uncreatable_folder(tmp_path):
     (tmp_path / "taken").write_text("x")
-    with pytest.raises(InputError, match="is a file; give --out a folder"):
+    with pytest.raises(InputError, match="is a file; give `out` a folder"):
         with claim(tmp_path / "taken", overwrite=True):
             pass
     with pytest.raises(InputError, match="cannot create the report folder"):
@@ -144,7 +144,7 @@ def test_writing_turns_a_full_disk_into_one_error_naming_the_file(tmp_path):
         with writing(tmp_path / "results.csv"):
             raise OSError(errno.ENOSPC, "No space left on device")
     assert str(err.value) == (f"no space left on device while writing {tmp_path / 'results.csv'}; free space and "
-                              "rerun with --resume: nothing already written is lost")
+                              "rerun with `resume`: nothing already written is lost")
     assert err.value.__cause__ is None and err.value.__suppress_context__
     with pytest.raises(PermissionError):  # other OS errors pass through untouched
         with writing(tmp_path / "x"):
@@ -262,7 +262,7 @@ def test_a_shard_is_not_told_to_overwrite(tmp_path):
     (tmp_path / "results.jsonl").write_text('{"id": "a"}\n')
     with pytest.raises(OutputExistsError) as shard:
         RunFolder(tmp_path, rank=1).refuse_existing(resume=False)
-    assert str(shard.value).endswith("already exists; pass --resume to continue it, or choose another --out")
-    with pytest.raises(OutputExistsError, match="--overwrite to discard it"):
+    assert str(shard.value).endswith("already exists; pass `resume` to continue it, or choose another `out`")
+    with pytest.raises(OutputExistsError, match="`overwrite` to discard it"):
         RunFolder(tmp_path).refuse_existing(resume=False)
     RunFolder(tmp_path, rank=1).refuse_existing(resume=True)

@@ -85,7 +85,7 @@ def test_resume_after_interrupt_loses_nothing(shared_videos, tmp_path):
         run_batch(Evaluator(Interrupting(), prefetch=0), items, out, progress=False)
     first = _records(out)
     assert len(first) == 3 and (out / "results.csv").exists()
-    with pytest.raises(InputError, match="--resume"):
+    with pytest.raises(InputError, match="`resume`"):
         run_batch(Evaluator(FakeBackend()), items, out, progress=False)
     summary = run_batch(Evaluator(FakeBackend()), items, out, resume=True, progress=False)
     assert summary.skipped == 3 and summary.scored == 8 and summary.failed == 0

@@ -116,7 +116,7 @@ def test_resume_per_shard_and_incomplete_merge(items, single, tmp_path):
         merge_shards(out)  # rank 1 never ran
     partial = merge_shards(out, allow_incomplete=True)
     assert 0 < len(list(iter_records(partial))) < len(items)
-    with pytest.raises(InputError, match="--resume"):
+    with pytest.raises(InputError, match="`resume`"):
         run_shard(_evaluator(), items, out, 0, 2, method="round-robin", progress=False)
     again = run_shard(_evaluator(), items, out, 0, 2, method="round-robin", resume=True, progress=False)
     assert again.scored == 0 and again.skipped == again.total > 0

@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         if args.json_out:  # the same lock and overwrite rule as every output, before any model loads
             stack.enter_context(claim(args.json_out, overwrite=args.overwrite, what="bench report", is_dir=False,
-                                      flag="--json"))
+                                      setting="json_out"))
         config = BenchConfig(
             model=_model_dir(args), paths=tuple(p.strip() for p in args.paths.split(",") if p.strip()),
             batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, force_new_tokens=args.force_new_tokens,

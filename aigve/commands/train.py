@@ -132,7 +132,7 @@ def claim_output(recipe: TrainRecipe, *, overwrite: bool, env: dict[str, str] | 
     if int(env.get("RANK", "0") or 0) != 0:
         return contextlib.nullcontext()
     return claim(recipe.output_dir, overwrite=overwrite or bool(recipe.resume_from_checkpoint), what="train output",
-                 flag="--output-dir")
+                 setting="output_dir")
 
 
 def run(args: argparse.Namespace) -> int:

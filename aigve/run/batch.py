@@ -333,8 +333,8 @@ def _check_served_model(folder: RunFolder, recorded: Any, now: Mapping[str, Any]
     if before.get("model") != now.get("model"):
         raise SpecMismatchError(folder.path, f"the results here were scored with the model {before.get('model')!r} "
                                              f"served by {before.get('server_url')}; {now.get('server_url')} serves "
-                                             f"{now.get('model')!r}. Point server_url at a server of that model, or "
-                                             f"use another --out")
+                                             f"{now.get('model')!r}. Point `server_url` at a server of that model, or "
+                                             f"use another `out`")
 
 
 def recording(evaluator: EvaluatorSource, folder: RunFolder, n: int, batch_size: int) -> Callable[[], Evaluator]:

@@ -41,23 +41,23 @@ OWNER_SUFFIX = ".owner.json"
 class FolderInUseError(AigveError):
     """Another aigve run holds the lock of this output (folder or file)."""
 
-    def __init__(self, path: object, owner: Mapping[str, Any], flag: str = "--out"):
+    def __init__(self, path: object, owner: Mapping[str, Any], setting: str = "out"):
         self.path, self.owner = str(path), dict(owner)
         who = (f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}, started {owner.get('started', '?')}"
                if owner else "holder unknown")
-        super().__init__(f"{self.path} is in use by another aigve run ({who}); wait for it or choose another {flag}")
+        super().__init__(f"{self.path} is in use by another aigve run ({who}); wait for it or choose another `{setting}`")
 
 
 class OutputExistsError(InputError):
     """The output already holds what an earlier run wrote, and neither overwrite nor resume was asked for."""
 
-    def __init__(self, path: object, *, resumable: bool = False, flag: str = "--out", overwritable: bool = True):
-        resume = "--resume to continue it, " if resumable else ""
+    def __init__(self, path: object, *, resumable: bool = False, setting: str = "out", overwritable: bool = True):
+        resume = "`resume` to continue it, " if resumable else ""
         if not overwritable:  # a shard: one rank cannot clear a folder the other ranks are writing
-            super().__init__(path, f"already exists; pass --resume to continue it, or choose another {flag}")
+            super().__init__(path, f"already exists; pass `resume` to continue it, or choose another `{setting}`")
             return
-        super().__init__(path, f"already exists; pass {resume}--overwrite to discard it and start afresh, "
-                               f"or choose another {flag}")
+        super().__init__(path, f"already exists; pass {resume}`overwrite` to discard it and start afresh, "
+                               f"or choose another `{setting}`")
 
 
 class SpecMismatchError(InputError):
@@ -73,7 +73,7 @@ class NoSpaceError(AigveError):
 
     def __init__(self, path: object):
         self.path = str(path)
-        super().__init__(f"no space left on device while writing {self.path}; free space and rerun with --resume: "
+        super().__init__(f"no space left on device while writing {self.path}; free space and rerun with `resume`: "
                          f"nothing already written is lost")
 
 
@@ -110,7 +110,7 @@ def _read_owner(lock_path: Path) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def exclusive(lock_path: str | os.PathLike, *, shown: object, flag: str = "--out", remove: bool = False) -> Iterator[None]:
+def exclusive(lock_path: str | os.PathLike, *, shown: object, setting: str = "out", remove: bool = False) -> Iterator[None]:
     """Hold the exclusive lock ``lock_path`` for the block, acquired without waiting: held by another process
     (or another thread of this one) it raises :class:`FolderInUseError` at once naming ``shown``. The holder
     (pid, host, start time) is written beside the lock so the refusal can say who it is. Re-entrant in the
@@ -128,7 +128,7 @@ def exclusive(lock_path: str | os.PathLike, *, shown: object, flag: str = "--out
             held[2] += 1
             reentered = True
         elif held is not None:
-            raise FolderInUseError(shown, _read_owner(Path(key)), flag)
+            raise FolderInUseError(shown, _read_owner(Path(key)), setting)
         else:
             reentered = False
     if reentered:
@@ -143,7 +143,7 @@ def exclusive(lock_path: str | os.PathLike, *, shown: object, flag: str = "--out
     try:
         lock.acquire()
     except Timeout:
-        raise FolderInUseError(shown, _read_owner(Path(key)), flag) from None
+        raise FolderInUseError(shown, _read_owner(Path(key)), setting) from None
     owner_path = Path(key + OWNER_SUFFIX)
     with _HELD_GUARD:
         _HELD[key] = [me, lock, 1]
@@ -179,7 +179,7 @@ def output_exists(target: Path, *, is_dir: bool) -> bool:
 
 @contextlib.contextmanager
 def claim(target: str | os.PathLike, *, overwrite: bool, what: str = "output", is_dir: bool = True,
-          flag: str = "--out", exists: bool | None = None) -> Iterator[Path]:
+          setting: str = "out", exists: bool | None = None) -> Iterator[Path]:
     """Claim an output for one command run: take its lock (:func:`exclusive`) and refuse
     (:class:`OutputExistsError`, the same words for every command) when it already holds an earlier output and
     ``overwrite`` is False. With ``overwrite`` the caller replaces the output itself, under the lock.
@@ -190,17 +190,17 @@ def claim(target: str | os.PathLike, *, overwrite: bool, what: str = "output", i
     """
     target = Path(target)
     if target.exists() and target.is_dir() != is_dir:
-        raise InputError(target, f"is a {'folder' if target.is_dir() else 'file'}; give {flag} a "
+        raise InputError(target, f"is a {'folder' if target.is_dir() else 'file'}; give `{setting}` a "
                                  f"{'folder' if is_dir else 'file name'}")
     try:
         (target if is_dir else target.parent).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         action = f"create the {what} folder" if is_dir else f"write the {what}"
-        raise InputError(target, f"cannot {action} ({exc.strerror or exc}); choose another {flag}") from None
-    with exclusive(lock_path_for(target, is_dir=is_dir), shown=target, flag=flag, remove=not is_dir):
+        raise InputError(target, f"cannot {action} ({exc.strerror or exc}); choose another `{setting}`") from None
+    with exclusive(lock_path_for(target, is_dir=is_dir), shown=target, setting=setting, remove=not is_dir):
         earlier = output_exists(target, is_dir=is_dir) if exists is None else exists
         if earlier and not overwrite:
-            raise OutputExistsError(target, flag=flag)
+            raise OutputExistsError(target, setting=setting)
         if earlier:
             log.info("%s: replacing the earlier %s (--overwrite)", target, what)
         yield target
@@ -247,12 +247,12 @@ class RunFolder:
     def make(self) -> RunFolder:
         """Create the folder (an unusable --out fails at once with its name, not a traceback)."""
         if self.path.exists() and not self.path.is_dir():
-            raise InputError(self.path, "is a file, not a folder; choose another --out")
+            raise InputError(self.path, "is a file, not a folder; choose another `out`")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise InputError(self.path, f"cannot create the --out folder ({exc.strerror or exc}); "
-                                        f"choose another --out") from None
+            raise InputError(self.path, f"cannot create the `out` folder ({exc.strerror or exc}); "
+                                        f"choose another `out`") from None
         return self
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
