@@ -146,7 +146,7 @@ class ShardPlan:
         if conflicts:
             raise SpecMismatchError(folder.path, "the other shards of this run were started with other options:\n  "
                                     + "\n  ".join(conflicts)
-                                    + "\nstart every rank with the same options, or use another --out")
+                                    + "\nstart every rank with the same options, or use another `out`")
 
     def started(self, folder: RunFolder, items: Sequence[VideoItem], *, spec: Mapping[str, Any] | None) -> None:
         self._write(folder, items, done=False, spec=spec)

@@ -71,7 +71,7 @@ def find_file(folder: Path, names: Sequence[str], what: str) -> Path:
     naming the folder and the expected file otherwise."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(folder, f"benchmark folder not found (expected {what}; pass --data DIR)")
+        raise InputError(folder, f"benchmark folder not found (expected {what}; pass `data=DIR`)")
     for name in names:
         if (folder / name).is_file():
             return folder / name
@@ -80,7 +80,7 @@ def find_file(folder: Path, names: Sequence[str], what: str) -> Path:
     if len(found) == 1:
         return found[0]
     raise InputError(folder, f"no {names[0]} here (expected {what}); download the benchmark as published into "
-                             f"this folder or pass --data to the folder that holds it")
+                             f"this folder or pass `data` as the folder that holds it")
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -183,7 +183,7 @@ def check_spec(folder: RunFolder, spec: Mapping[str, Any]) -> None:
         raise SpecMismatchError(folder.path, "cannot add to the results in this run folder: they were scored with "
                                              "other settings (recorded -> now):\n"
                                 + "".join(f"  {d}\n" for d in diffs)
-                                + "use the same options to resume it, or score into another --out")
+                                + "use the same options to resume it, or score into another `out`")
 
 
 def shard_conflicts(states: list[Mapping[str, Any]], rank: int, spec: Mapping[str, Any] | None) -> list[str]:

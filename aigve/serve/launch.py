@@ -27,8 +27,8 @@ def check_exposure(listen: Listen, api_key: str | None) -> None:
     """Refuse to listen beyond this machine with no API key, unless ``insecure`` says it is meant."""
     if api_key is None and not is_loopback(listen.host) and not listen.insecure:
         raise ConfigError("host", listen.host, "is reachable from other machines, so it needs an API key: pass "
-                                               "--api-key-file FILE, or --insecure if a proxy in front checks "
-                                               "access, or --host 127.0.0.1")
+                                               "`api_key_file=FILE`, or `insecure` if a proxy in front checks "
+                                               "access, or `host=127.0.0.1`")
 
 
 def build_judge(job) -> Any:
