@@ -81,6 +81,21 @@ def load_annotations(
     return out
 
 
+def jsonl_objects(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of ``text`` (the content of JSONL file ``path``); a line
+    that is not a JSON object raises InputError naming the file and the line. The one JSONL reader of annotation,
+    pair and benchmark files."""
+    for i, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(path, f"not valid JSON ({exc.msg})", row=i) from None
+            if not isinstance(rec, dict):
+                raise InputError(path, "expected a JSON object", row=i)
+            yield i, rec
+
+
 def _iter_entries(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     suffix = path.suffix.lower()
     try:
@@ -90,15 +105,7 @@ def _iter_entries(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     yield i, {k.strip(): v for k, v in rec.items() if k}
             return
         if suffix == ".jsonl":
-            for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                if line.strip():
-                    try:
-                        rec = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise InputError(path, f"not valid JSON ({exc.msg})", row=i) from None
-                    if not isinstance(rec, dict):
-                        raise InputError(path, "expected a JSON object", row=i)
-                    yield i, rec
+            yield from jsonl_objects(path, path.read_text(encoding="utf-8"))
             return
         data = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:

@@ -107,15 +107,9 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     except UnicodeDecodeError:
         raise InputError(path, "not a text file (expected CSV, JSON or JSONL)") from None
     if suffix == ".jsonl":
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(path, f"not JSON ({exc.msg})", row=n) from None
-                if not isinstance(rec, dict):
-                    raise InputError(path, "expected a JSON object", row=n)
-                yield n, rec
+        from aigve.annotations import jsonl_objects
+
+        yield from jsonl_objects(path, text)
         return
     try:
         data = json.loads(text)

@@ -14,7 +14,6 @@ combines the two answers (no such judge exists in aigve yet: per-video scores ca
 from __future__ import annotations
 
 import csv
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,17 +47,9 @@ def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     if path.suffix.lower() == ".csv":
         with open(path, newline="", encoding="utf-8-sig") as fh:
             return [(n, {(k or "").strip(): v for k, v in r.items()}) for n, r in enumerate(csv.DictReader(fh), 2)]
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, f"not JSON ({exc.msg})", row=n) from None
-            if not isinstance(rec, dict):
-                raise InputError(path, "expected a JSON object", row=n)
-            rows.append((n, rec))
-    return rows
+    from aigve.annotations import jsonl_objects
+
+    return list(jsonl_objects(path, path.read_text(encoding="utf-8")))
 
 
 def _label(value: Any, path: Path, row: int, column: str) -> int | None:
