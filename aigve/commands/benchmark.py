@@ -66,7 +66,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
     from aigve.errors import ConfigError
     from aigve.evaluator import check_backend_options
     from aigve.results import iter_records, latest_by_id
-    from aigve.run.batch import run_batch
+    from aigve.run.batch import score_folder
     from aigve.run.folder import RunFolder
 
     if args.overwrite and args.resume:
@@ -82,23 +82,10 @@ def run_benchmark(args: argparse.Namespace) -> int:
     spec, settings = run_spec(args)
     spec = {**spec, "benchmark": loaded.name}  # a resume into another benchmark's folder is refused
     out = Path(args.out)
-    folder = RunFolder(out).make()
-    built: list = []
-
-    def evaluator():
-        if not built:
-            built.append(evaluator_from_args(args))
-        return built[0]
-
-    try:
-        with folder.lock():
-            if args.overwrite:
-                folder.discard()
-            summary = run_batch(evaluator, todo, out, resume=args.resume, batch_size=args.batch_size,
-                                progress=not args.no_progress, spec=spec, settings=settings)
-    finally:
-        if built:
-            built[0].close()
+    summary, _ = score_folder(lambda: evaluator_from_args(args), todo, out, overwrite=args.overwrite,
+                              resume=args.resume, batch_size=args.batch_size, progress=not args.no_progress,
+                              spec=spec, settings=settings)
+    folder = RunFolder(out)
     records = list(latest_by_id(iter_records(folder.results)).values()) if folder.results.exists() else []
     result = compute(loaded, records, mapping=args.mapping, n_boot=args.bootstrap, seed=args.seed)
     path = write_metrics(result, out)

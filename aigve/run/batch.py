@@ -167,29 +167,41 @@ def run_job(job: ScoreJob, *, build: Callable[[ScoreJob], Evaluator] | None = No
     spec, settings = job.spec()  # what decides the scores: recorded in run.json, compared on resume
     settings["engine"] = {"name": "local"}  # a setting: a run resumes on either engine
     shard = job.shard_rank()
-    folder = RunFolder(job.out, rank=None if shard is None else shard[0]).make()
+    summary, built = score_folder(lambda: (build or build_evaluator)(job), items, job.out, overwrite=job.overwrite,
+                                  resume=job.resume, batch_size=job.batch_size, progress=job.progress,
+                                  spec=spec.to_dict(), settings=settings, job=job.record(),
+                                  shard=None if shard is None else ShardPlan(*shard, job.shard_method, job.merge))
+    if shard is not None:
+        summary = ShardSummary(*shard, summary.total, summary.scored, summary.failed, summary.skipped,
+                               summary.wall_s, summary.out_dir, summary.merged)
+    return JobOutcome(summary, items, built.describe() if built else None)
+
+
+def score_folder(build: Callable[[], Evaluator], items: list[VideoItem], out: str | os.PathLike, *,
+                 overwrite: bool = False, shard: ShardPlan | None = None,
+                 **options: Any) -> tuple[RunSummary, Evaluator | None]:
+    """Score ``items`` into the run folder ``out`` with :func:`run_batch` (``options``: its keyword options), the
+    evaluator built by ``build()`` only once some input passed the probe, and closed (decode workers stopped)
+    however the run ends. Under the folder's lock, held from the discard of ``overwrite`` to the last record.
+    The one way in for every command that scores a list of items (``aigve score``, ``aigve benchmark run``).
+    Returns the summary and the evaluator, if one was built."""
+    folder = RunFolder(Path(out), rank=None if shard is None else shard.rank).make()
     built: list[Evaluator] = []
 
     def evaluator() -> Evaluator:  # built after the probe, so bad inputs are reported before a model loads
         if not built:
-            built.append((build or build_evaluator)(job))
+            built.append(build())
         return built[0]
 
     try:
         with folder.lock():
-            if job.overwrite:
+            if overwrite:
                 folder.discard()
-            summary: Any = run_batch(evaluator, items, job.out, resume=job.resume, batch_size=job.batch_size,
-                                     progress=job.progress, spec=spec.to_dict(), settings=settings,
-                                     job=job.record(),
-                                     shard=None if shard is None else ShardPlan(*shard, job.shard_method, job.merge))
+            summary = run_batch(evaluator, items, out, shard=shard, **options)
     finally:
         if built:
-            built[0].close()  # stops decode worker processes, if any
-    if shard is not None:
-        summary = ShardSummary(*shard, summary.total, summary.scored, summary.failed, summary.skipped,
-                               summary.wall_s, summary.out_dir, summary.merged)
-    return JobOutcome(summary, items, built[0].describe() if built else None)
+            built[0].close()
+    return summary, built[0] if built else None
 
 
 def finish(folder: RunFolder, resume: bool, *, csv: bool = True) -> Callable[[], None]:
