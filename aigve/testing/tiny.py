@@ -146,6 +146,13 @@ def build_tiny_tokenizer(vocab_size: int = 1024, *, seed: int = 0):
     )
 
 
+def _mrope_section(head_dim: int) -> list[int]:
+    """M-RoPE's split of the head_dim/2 rotary frequencies over (time, height, width), in the released
+    proportions (the real 7B uses [16, 24, 24] of 64)."""
+    half = head_dim // 2
+    return [half - 2 * (half * 3 // 8), half * 3 // 8, half * 3 // 8]
+
+
 def tiny_config(tokenizer, *, hidden: int = 64, layers: int = 2, vision_hidden: int = 32, vision_depth: int = 2,
                 init_std: float = INIT_STD):
     """``Qwen2_5_VLConfig`` sized for tests: hidden 64, 2 layers, 4 heads (2 KV), vision depth 2 / hidden 32."""
@@ -154,9 +161,7 @@ def tiny_config(tokenizer, *, hidden: int = 64, layers: int = 2, vision_hidden: 
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     heads = 4
     head_dim = hidden // heads
-    # M-RoPE splits head_dim/2 rotary frequencies over (time, height, width); real 7B uses [16, 24, 24] of 64.
-    half = head_dim // 2
-    mrope = [half - 2 * (half * 3 // 8), half * 3 // 8, half * 3 // 8]
+    mrope = _mrope_section(head_dim)
     text = {
         "vocab_size": len(tokenizer), "hidden_size": hidden, "intermediate_size": hidden * 2,
         "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": 2,
@@ -194,8 +199,7 @@ def tiny_qwen3_vl_config(tokenizer, *, hidden: int = 64, layers: int = 2, vision
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     heads = 4
     head_dim = hidden // heads
-    half = head_dim // 2
-    mrope = [half - 2 * (half * 3 // 8), half * 3 // 8, half * 3 // 8]
+    mrope = _mrope_section(head_dim)
     text = {
         "vocab_size": len(tokenizer), "hidden_size": hidden, "intermediate_size": hidden * 2,
         "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": 2, "head_dim": head_dim,
