@@ -18,7 +18,7 @@ from aigve.backends.base import Backend, BackendOutput, default_sampling
 from aigve.config import SamplingConfig
 from aigve.core import validate
 from aigve.errors import AigveError, ConfigError, NotARealEvaluationWarning, ResponseParseError
-from aigve.media import SampledVideo, VideoInfo
+from aigve.media import SampledPair, SampledVideo, VideoInfo
 from aigve.results import EvaluationResult
 
 log = logging.getLogger(__name__)
@@ -33,13 +33,15 @@ SORT_WINDOW_BATCHES = 8
 class VideoItem:
     """One video to score. ``id`` is unique within a run; ``row`` is its manifest row when known; ``meta``:
     the manifest's other columns as ``(name, text)`` pairs (a tuple, so the item stays hashable), copied into
-    the record's ``meta``."""
+    the record's ``meta``. ``second``: the other video of a pair (B; ``video`` is A), for a pairwise judge
+    (a backend with ``videos_per_item`` 2), which then gets both as one :class:`~aigve.media.SampledPair`."""
 
     id: str
     video: str
     prompt: str
     row: int | None = None
     meta: tuple[tuple[str, str], ...] = ()
+    second: str | None = None
 
 
 def as_item(item: VideoItem | dict | tuple | str, index: int = 0) -> VideoItem:
@@ -97,7 +99,7 @@ def _prepare_when_decoded(prepare: Callable, batch: list[VideoItem], decodes: li
     """Run ``backend.prepare`` on a batch once its videos are decoded; None (prepare later, inline)
     when a video failed to decode or preparing fails: the model thread then redoes it with full error handling."""
     loaded = [f.result() for f in decodes]
-    ready = [(it, v) for it, v in zip(batch, loaded, strict=True) if isinstance(v, SampledVideo)]
+    ready = [(it, v) for it, v in zip(batch, loaded, strict=True) if isinstance(v, SAMPLED)]
     if len(ready) != len(batch):
         return None
     try:
@@ -106,15 +108,41 @@ def _prepare_when_decoded(prepare: Callable, batch: list[VideoItem], decodes: li
         return None
 
 
-def _load(item: VideoItem, cfg: SamplingConfig, info: VideoInfo | None = None) -> SampledVideo | EvaluationResult:
-    """Decode one item; a failure becomes an error record instead of an exception."""
+#: What a decoded item is: one sampled video, or a pair of them for a pairwise judge.
+SAMPLED = (SampledVideo, SampledPair)
+
+
+def _load(item: VideoItem, cfg: SamplingConfig, info: VideoInfo | None = None
+          ) -> SampledVideo | SampledPair | EvaluationResult:
+    """Decode one item (both videos of a pair, under the same rules); a failure becomes an error record naming
+    the file that failed, instead of an exception."""
     from aigve.video import load_video
 
+    path = item.video
     try:
-        return load_video(item.video, cfg, info=info)
+        first = load_video(item.video, cfg, info=info)
+        if item.second is None:
+            return first
+        path = item.second
+        return SampledPair(first, load_video(item.second, cfg))
     except (AigveError, OSError, ValueError, RuntimeError) as exc:
-        log.warning("%s", exc if str(item.video) in str(exc) else f"{item.video}: {exc}")
-        return EvaluationResult.failed(item.id, item.video, item.prompt, exc, stage="decode")
+        log.warning("%s", exc if str(path) in str(exc) else f"{path}: {exc}")
+        return EvaluationResult.failed(item.id, item.video, item.prompt, exc, stage="decode", second=item.second)
+
+
+def _count_mismatch(item: VideoItem, wanted: int, judge: str) -> EvaluationResult | None:
+    """An error record for an item with another number of videos than the judge compares (never sent to it)."""
+    has = 1 if item.second is None else 2
+    if has == wanted:
+        return None
+    from aigve.errors import InputError
+
+    why = (f"the judge ({judge}) compares two videos per item; give the pair's other video as `second`"
+           if wanted == 2 else
+           f"this item is a pair (second video {item.second}) but the judge ({judge}) scores one video per item; "
+           "use a pairwise judge profile")
+    return EvaluationResult.failed(item.id, item.video, item.prompt, InputError(item.video, why), stage="input",
+                                   second=item.second)
 
 
 def decode_item(item: VideoItem, cfg: SamplingConfig, info: VideoInfo | None = None) -> SampledVideo | EvaluationResult:
@@ -278,11 +306,19 @@ class Evaluator:
         prepared = prepared.result() if prepared is not None else None
         return self._score_batch(batch, loaded, prepared)
 
-    def _score_batch(self, batch: Sequence[VideoItem], loaded: Sequence[SampledVideo | EvaluationResult],
+    def _score_batch(self, batch: Sequence[VideoItem], loaded: Sequence[SampledVideo | SampledPair | EvaluationResult],
                      prepared: Any = None) -> list[EvaluationResult]:
-        ready = [(it, v) for it, v in zip(batch, loaded, strict=True) if isinstance(v, SampledVideo)]
         outputs: dict[str, BackendOutput | EvaluationResult] = {}
-        sizes = dict.fromkeys((it.id for it, _ in ready), len(ready))  # effective batch of each backend call
+        ready = []
+        for it, v in zip(batch, loaded, strict=True):
+            if not isinstance(v, SAMPLED):
+                continue
+            wrong = _count_mismatch(it, self.backend.videos_per_item, self.backend.name)
+            if wrong is None:
+                ready.append((it, v))
+            else:
+                outputs[it.id] = wrong
+        sizes = dict.fromkeys((it.id for it in batch), len(ready))  # effective batch of each backend call
         if ready:
             start = time.perf_counter()
             videos, prompts = [v for _, v in ready], [it.prompt for it, _ in ready]
@@ -307,7 +343,8 @@ class Evaluator:
                     it, v = ready[0]
                     log.warning("%s: backend failed: %s", it.video, exc)
                     outputs[it.id] = EvaluationResult.failed(it.id, it.video, it.prompt, exc, stage="model",
-                                                             sampling=v.sampling_record(), backend=self.backend.describe())
+                                                             sampling=v.sampling_record(), second=it.second,
+                                                             backend=self.backend.describe())
         results = []
         for it, v in zip(batch, loaded, strict=True):
             if isinstance(v, EvaluationResult):
@@ -320,13 +357,19 @@ class Evaluator:
             results[-1].meta = dict(it.meta)
         return results
 
-    def _to_result(self, item: VideoItem, video: SampledVideo, out: BackendOutput) -> EvaluationResult:
+    def _to_result(self, item: VideoItem, video: SampledVideo | SampledPair, out: BackendOutput) -> EvaluationResult:
+        """The record of one scored item. The answer is parsed here as AIGVE-MACS JSON unless the backend parsed
+        it already (``out.parsed``: a profile with its own output format; ``out.preference``: a pairwise judge).
+        The backend's ``describe()`` says what it judges (``judged_aspects``; ``aspect_set`` for a profile's own
+        aspects)."""
         from aigve.parsing import parse_response
 
         timings = {"decode_s": video.decode_s, "preprocess_s": out.timings.get("preprocess_s", 0.0),
                    "model_s": out.timings.get("model_s", 0.0)}
-        common = dict(sampling=video.sampling_record(), backend=self.backend.describe(), raw_text=out.text,
-                      expected_scores=out.expected_scores, confidence=out.confidence, extra=dict(out.extra))
+        described = self.backend.describe()
+        common = dict(sampling=video.sampling_record(), backend=described, raw_text=out.text,
+                      expected_scores=out.expected_scores, confidence=out.confidence, extra=dict(out.extra),
+                      second=item.second, preference=out.preference, aspect_set=described.get("aspect_set"))
         if out.num_generated_tokens is not None:
             common["extra"]["generated_tokens"] = out.num_generated_tokens
         start = time.perf_counter()
@@ -340,7 +383,8 @@ class Evaluator:
         timings["total_s"] = sum(timings.values())
         # what the backend really judges (signals: three aspects and a pixel-only overall); a record missing
         # any of these is "partial"
-        judged = list(common["backend"].get("judged_aspects") or ASPECT_KEYS)
+        judged = described.get("judged_aspects")
+        judged = list(ASPECT_KEYS if judged is None else judged)  # [] for a pairwise judge: nothing scored
         return EvaluationResult(id=item.id, video=item.video, prompt=item.prompt, scores=dict(parsed.scores),
                                 comments=dict(parsed.comments), parse_flags=list(parsed.flags), timings=timings,
                                 judged_aspects=judged, **common)

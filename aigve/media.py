@@ -108,3 +108,31 @@ class SampledVideo:
             "header_num_frames": self.info.header_frames or self.info.num_frames,
             "decoded_fraction": self.info.decoded_fraction,
         }
+
+
+@dataclass
+class SampledPair:
+    """Two sampled videos judged together by a pairwise judge (``first`` = A, shown as "Video 1"; ``second`` = B),
+    each sampled under the same rules. ``path``/``decode_s``/``info``/``plan`` are A's (and the sum of both decode
+    times), so a pair goes through the evaluator's batch loop as one item."""
+
+    first: SampledVideo
+    second: SampledVideo
+
+    @property
+    def path(self) -> str:
+        return self.first.path
+
+    @property
+    def videos(self) -> tuple[SampledVideo, SampledVideo]:
+        return self.first, self.second
+
+    @property
+    def decode_s(self) -> float:
+        return self.first.decode_s + self.second.decode_s
+
+    def sampling_record(self) -> dict[str, Any]:
+        """``{"A": ..., "B": ...}``: each video's :meth:`SampledVideo.sampling_record`, with the lower decoded
+        fraction at the top (a pair is only as whole as its more truncated video)."""
+        a, b = self.first.sampling_record(), self.second.sampling_record()
+        return {"A": a, "B": b, "decoded_fraction": min(a["decoded_fraction"], b["decoded_fraction"])}

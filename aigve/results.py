@@ -21,6 +21,8 @@ from aigve.errors import InputError, json_error_text
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+#: Record fields written only when set (a profile's own aspect set, a pairwise judge's second video and answer).
+OPTIONAL_FIELDS = ("second", "preference", "aspect_set")
 
 
 def _version() -> str:
@@ -41,6 +43,13 @@ class EvaluationResult:
     ``overall``); a record missing any of them, or of a video only partly decodable (``sampling``'s
     ``decoded_fraction`` below 1), has ``status == "partial"`` (``"ok"``: every judged aspect scored over
     the whole video). ``meta``: the manifest's other columns (``generator``, ...), as strings.
+
+    A judge profile with its own aspects (VideoScore2's three, 1-5) records them in ``aspect_set``
+    (``{"name", "keys", "scale": [min, max]}``); ``scores``/``comments`` then hold those keys, read as they are
+    (the nine-aspect spelling rules do not apply: VideoScore2's ``visual_quality`` is not AIGVE-MACS's
+    ``technical_quality``). A pairwise judge's record is one per pair: ``video`` is A, ``second`` is B,
+    ``preference`` maps a dimension to ``"A"``, ``"B"`` or ``"same"``, and nothing is scored. The three fields are
+    left out of the record while None, so nine-aspect records read as before.
     """
 
     id: str
@@ -59,6 +68,9 @@ class EvaluationResult:
     extra: dict[str, Any] = field(default_factory=dict)
     judged_aspects: list[str] = field(default_factory=lambda: list(ASPECT_KEYS))
     meta: dict[str, str] = field(default_factory=dict)
+    second: str | None = None
+    preference: dict[str, str] | None = None
+    aspect_set: dict[str, Any] | None = None
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
     @property
@@ -85,6 +97,9 @@ class EvaluationResult:
 
     def to_record(self) -> dict[str, Any]:
         record = asdict(self)
+        for name in OPTIONAL_FIELDS:  # absent while None: nine-aspect records stay as they were
+            if record[name] is None:
+                del record[name]
         record["status"] = self.status
         record["schema_version"] = SCHEMA_VERSION
         record["aigve_version"] = _version()
@@ -96,7 +111,7 @@ class EvaluationResult:
         known = set(cls.__dataclass_fields__)
         data = {k: v for k, v in record.items() if k in known}
         for name in ("scores", "comments", "expected_scores", "confidence"):
-            if isinstance(data.get(name), dict):
+            if isinstance(data.get(name), dict) and not data.get("aspect_set"):
                 data[name] = {canonical_key(k) or k: v for k, v in data[name].items()}
         return cls(**data)
 
@@ -268,19 +283,45 @@ def record_status(r: dict[str, Any]) -> str:
         return "error"
     if r.get("status") in ("ok", "partial"):
         return str(r["status"])
-    scores = {canonical_key(k) or k: v for k, v in (r.get("scores") or {}).items()}
-    judged = r.get("judged_aspects") or ASPECT_KEYS
+    scores = record_scores(r)
+    judged = r.get("judged_aspects")
+    judged = ASPECT_KEYS if judged is None else judged
     cut = float((r.get("sampling") or {}).get("decoded_fraction", 1.0)) < 1
     return "partial" if cut or any(scores.get(k) is None for k in judged) else "ok"
 
 
+def record_scores(r: dict[str, Any]) -> dict[str, Any]:
+    """A record's scores by canonical key: nine-aspect spellings folded (``element_presentence`` ->
+    ``element_presence``), a profile's own aspect keys (``aspect_set``) kept as written."""
+    scores = r.get("scores") or {}
+    if r.get("aspect_set"):
+        return dict(scores)
+    return {canonical_key(k) or k: v for k, v in scores.items()}
+
+
+def score_columns(records: Iterable[dict[str, Any]]) -> tuple[str, ...]:
+    """The score columns of a table of ``records``: the nine aspects, unless some record carries its profile's
+    own aspect set; then every set's keys in first-seen order (the nine first when nine-aspect records are mixed
+    in)."""
+    sets = [tuple((r.get("aspect_set") or {}).get("keys") or ()) for r in records]
+    if not any(sets):
+        return ASPECT_KEYS
+    nine = any(not s and not r.get("preference") for s, r in zip(sets, records, strict=True))
+    return tuple(dict.fromkeys([*(ASPECT_KEYS if nine else ()), *(k for s in sets for k in s)]))
+
+
 def write_csv(records: Iterable[dict[str, Any]], path: str | os.PathLike) -> Path:
-    """One row per video: id, video, prompt, status, the nine scores, total seconds, error message, then the
-    manifest's other columns as ``meta.<name>``. Every text cell goes through :func:`safe_cell`."""
+    """One row per video: id, video, prompt, status, the scores (:func:`score_columns`: the nine aspects, or a
+    profile's own), total seconds, error message, then the manifest's other columns as ``meta.<name>``; a
+    pairwise judge's records add ``second`` and ``preference.<dimension>``. Every text cell goes through
+    :func:`safe_cell`."""
     path = Path(path)
     records = list(records)
     meta_cols = list(dict.fromkeys(f"meta.{k}" for r in records for k in (r.get("meta") or {})))
-    cols = ["id", "video", "prompt", "status", *ASPECT_KEYS, "total_s", "error", *meta_cols]
+    keys = score_columns(records)
+    pair_cols = list(dict.fromkeys(f"preference.{k}" for r in records for k in (r.get("preference") or {})))
+    pair_cols = ["second", *pair_cols] if pair_cols or any(r.get("second") for r in records) else []
+    cols = ["id", "video", *pair_cols[:1], "prompt", "status", *keys, *pair_cols[1:], "total_s", "error", *meta_cols]
     # Written whole in memory, then renamed into place: a full disk leaves the previous CSV intact.
     with io.StringIO(newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=cols)
@@ -290,8 +331,11 @@ def write_csv(records: Iterable[dict[str, Any]], path: str | os.PathLike) -> Pat
                    "status": record_status(r),
                    "total_s": (r.get("timings") or {}).get("total_s"),
                    "error": (r.get("error") or {}).get("message")}
-            scores = {canonical_key(k) or k: v for k, v in (r.get("scores") or {}).items()}
-            row.update({k: scores.get(k) for k in ASPECT_KEYS})
+            scores = record_scores(r)
+            row.update({k: scores.get(k) for k in keys})
+            if pair_cols:
+                row["second"] = r.get("second")
+                row.update({f"preference.{k}": v for k, v in (r.get("preference") or {}).items()})
             row.update({f"meta.{k}": v for k, v in (r.get("meta") or {}).items()})
             writer.writerow({k: safe_cell(v) for k, v in row.items()})
         text = fh.getvalue()

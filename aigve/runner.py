@@ -213,7 +213,10 @@ def probe_items(items: Iterable[VideoItem]) -> ProbeReport:
     report = ProbeReport()
     for it in items:
         try:
-            report.ok.append((it, probe(it.video)))
+            info = probe(it.video)
+            if it.second is not None:  # a pair: both videos must be readable before a model loads
+                probe(it.second)
+            report.ok.append((it, info))
         except AigveError as exc:
             report.failed.append((it, exc))
     return report

@@ -201,13 +201,17 @@ def test_unifiedreward_parser(text, side, flags):
 # ------------------------------------------------------------------------------------------ scoring path
 
 
-def test_scoring_refuses_profiles_whose_answer_it_does_not_read():
-    from aigve.judges.profiles import require_scoring_support, scoring_supported
+def test_nine_aspect_uses_refuse_profiles_with_another_answer_and_scoring_runs_refuse_pairwise_ones(tmp_path):
+    from aigve.judges.profiles import nine_aspect_answer, require_nine_aspect_answer, require_one_video
+    from aigve.run.job import ScoreJob
 
-    assert scoring_supported(get_profile("qwen25vl-zeroshot")) and scoring_supported(get_profile("macs-card"))
+    assert nine_aspect_answer(get_profile("qwen25vl-zeroshot")) and nine_aspect_answer(get_profile("macs-card"))
     for name in ("videoscore2", "unifiedreward-video"):
-        with pytest.raises(ConfigError, match="parse_answer"):
-            require_scoring_support(get_profile(name))
+        with pytest.raises(ConfigError, match="training reads the nine-aspect"):
+            require_nine_aspect_answer(get_profile(name), "training")
+    require_one_video(get_profile("videoscore2"), "a scoring run")  # its own three aspects: scored
+    with pytest.raises(ConfigError, match="compares two"):
+        ScoreJob(inputs=str(tmp_path), backend="macs", profile="unifiedreward-video")
 
 
 def test_training_and_inputs_refuse_what_they_cannot_build(tmp_path):
@@ -216,7 +220,7 @@ def test_training_and_inputs_refuse_what_they_cannot_build(tmp_path):
     from aigve.training.run import training_profile
 
     recipe = load_recipe(None, {"model": str(tmp_path), "data": "unused.json", "profile": "videoscore2"})
-    with pytest.raises(ConfigError, match="parse_answer"):
+    with pytest.raises(ConfigError, match="training reads the nine-aspect"):
         training_profile(recipe)
     (tmp_path / "tokenizer_config.json").write_text("{}")  # only the profile is reached: nothing is loaded
     with pytest.raises(ConfigError, match="pairwise"):

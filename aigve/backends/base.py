@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from aigve.config import SamplingConfig
     from aigve.core.provenance import Provenance
-    from aigve.media import SampledVideo
+    from aigve.media import SampledPair, SampledVideo
     from aigve.parsing import ParsedResponse
 
 
@@ -20,7 +20,9 @@ class BackendOutput:
     Either ``text`` (raw generated text, parsed by the evaluator) or ``parsed`` (a backend that
     measures scores directly) is set. ``expected_scores``/``confidence``: per canonical aspect,
     the probability-weighted mean score over digits 0-5 and the top digit's probability, when the
-    backend reads logits. ``timings``: seconds, keys ``preprocess_s`` and ``model_s``.
+    backend reads logits. ``timings``: seconds, keys ``preprocess_s`` and ``model_s``. ``preference``: a
+    pairwise judge's answer for a pair, dimension -> ``"A"``/``"B"``/``"same"`` (then ``parsed`` holds no scores,
+    only the parser's flags).
     """
 
     text: str | None = None
@@ -30,6 +32,7 @@ class BackendOutput:
     timings: dict[str, float] = field(default_factory=dict)
     num_generated_tokens: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    preference: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class Backend(Protocol):
     never probe a backend with ``getattr``/``hasattr``.
 
     ``uses_prompt``: False for a backend that never reads the prompts (nobody then warns about missing ones).
+    ``videos_per_item``: 1, or 2 for a pairwise judge, which is given :class:`~aigve.media.SampledPair` items
+    (the evaluator gives an item with the wrong number of videos an error record, never the backend).
     ``prepare``: the CPU side of a batch (chat template, tokenizer, processor), run by the evaluator in a
     background thread for the next batch while the model works on this one; returns None when the backend
     has nothing to prepare. ``score`` takes equal-length lists (and what ``prepare`` returned for them, or
@@ -69,6 +74,7 @@ class Backend(Protocol):
 
     name: str
     uses_prompt: bool
+    videos_per_item: int
 
     def describe(self) -> dict[str, Any]:
         """Identity recorded with every result: model id or path, adapter, dtype, device, provenance, ..."""
@@ -81,10 +87,10 @@ class Backend(Protocol):
     def provenance(self) -> Provenance:
         ...
 
-    def prepare(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> Any:
+    def prepare(self, videos: Sequence[SampledVideo | SampledPair], prompts: Sequence[str]) -> Any:
         ...
 
-    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str],
+    def score(self, videos: Sequence[SampledVideo | SampledPair], prompts: Sequence[str],
               prepared: Any = None) -> list[BackendOutput]:
         ...
 

@@ -28,6 +28,7 @@ class FakeBackend:
 
     name = "fake"
     uses_prompt = True  # seeded by the prompt: tests see prompt plumbing
+    videos_per_item = 1
 
     @classmethod
     def spec_defaults(cls) -> SpecDefaults:

@@ -35,7 +35,7 @@ from aigve.judges.profile import DECODING_FIELDS
 
 if TYPE_CHECKING:
     from aigve.judges.profile import JudgeProfile
-    from aigve.media import SampledVideo
+    from aigve.media import SampledPair, SampledVideo
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +132,11 @@ class MacsBackend:
     name = "macs"
     uses_prompt = True
 
+    @property
+    def videos_per_item(self) -> int:
+        """The judge profile's: 2 for a pairwise profile (items are :class:`~aigve.media.SampledPair`)."""
+        return self.profile.videos
+
     @classmethod
     def spec_defaults(cls) -> SpecDefaults:
         """What a run spec fills in for options left unset (see :class:`aigve.backends.base.SpecDefaults`)."""
@@ -189,18 +194,11 @@ class MacsBackend:
         """Choose the judge profile (named, else recorded with the adapter/checkpoint, else ``macs-card``) and the
         decoding it implies: the profile's, with the checkpoint's generation_config.json decoding fields when the
         profile says so, then the caller's ``generation`` fields on top (a GenerationConfig replaces all)."""
-        from aigve.judges.profiles import (
-            mismatch,
-            require_scoring_support,
-            resolve_profile,
-            warn_once,
-            with_released_keys,
-        )
+        from aigve.judges.profiles import mismatch, resolve_profile, warn_once, with_released_keys
 
         folder = lambda src: src.location if src is not None and src.is_folder else None  # noqa: E731
         chosen, self.profile_source = resolve_profile(profile, model=folder(self.model_source),
                                                       adapter=folder(self.adapter_source))
-        require_scoring_support(chosen)
         self.profile = with_released_keys(chosen, released_keys)
         self.released_keys = self.profile.released_keys
         self.profile_warning = mismatch(self.profile, self.model_source.name)
@@ -217,9 +215,12 @@ class MacsBackend:
         """Identity recorded with every result (the judge profile's name and content hash among it)."""
         import transformers
 
+        from aigve.judges.formats import judged_record
+
         config = getattr(self.model, "config", None)
         return {
             **self.profile.describe(),
+            **judged_record(self.profile),
             "profile_source": self.profile_source,
             "profile_warning": self.profile_warning,
             "checkpoint_generation": self.checkpoint_generation,
@@ -246,7 +247,7 @@ class MacsBackend:
         (:func:`checkpoint_sampling_caps`)."""
         return judge_sampling_overrides(self.processor, self.profile)
 
-    def prepare(self, videos: Sequence[SampledVideo], prompts: Sequence[str]) -> PreparedBatch:
+    def prepare(self, videos: Sequence[SampledVideo | SampledPair], prompts: Sequence[str]) -> PreparedBatch:
         """The CPU side of :meth:`score` (chat template, tokenizer, video processor, left padding).
 
         The evaluator runs it in a background thread for the next batch while the model works on this one.
@@ -255,7 +256,7 @@ class MacsBackend:
         inputs = build_inputs(self.processor, videos, prompts, self.released_keys, profile=self.profile)
         return PreparedBatch(inputs, perf_counter() - start, len(videos))
 
-    def score(self, videos: Sequence[SampledVideo], prompts: Sequence[str],
+    def score(self, videos: Sequence[SampledVideo | SampledPair], prompts: Sequence[str],
               prepared: PreparedBatch | None = None) -> list[BackendOutput]:
         """Generate one answer per video as one left-padded batch; outputs in input order.
 
@@ -297,27 +298,34 @@ class MacsBackend:
             return tokenizer.decode(ids[:k], skip_special_tokens=True, clean_up_tokenization_spaces=False)
 
         text = decode(length)
-        expected: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS)
-        confidence: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS)
+        from aigve.judges.formats import backend_answer
+
+        parsed, preference = backend_answer(self.profile, text)
+        nine = self.profile.output_format == "aigve_json"  # digits are located in the AIGVE-MACS JSON answer
+        expected: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS if nine else ())
+        confidence: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS if nine else ())
         mass: dict[str, float] = {}
-        if digits is not None:
+        if digits is not None and nine:
             found = read_expected_scores(decode, ids, self.digit_ids, digits[:length, row], lse[:length, row])
             expected.update(found[0])
             confidence.update(found[1])
             mass = found[2]
-        grid = inputs["video_grid_thw"][row].tolist()
+        per = self.profile.videos  # the processor lists each request's videos in order: rows per*row ...
+        rows = range(per * row, per * row + per)
+        grids = [inputs["video_grid_thw"][r].tolist() for r in rows]
         merge = self.processor.video_processor.merge_size
         extra: dict[str, Any] = {
             "prompt_tokens": int(inputs["attention_mask"][row].sum()),
-            "visual_tokens": int(np.prod(grid)) // merge**2,
-            "video_grid_thw": grid,
+            "visual_tokens": sum(int(np.prod(g)) for g in grids) // merge**2,
+            "video_grid_thw": grids[0] if per == 1 else grids,
             "stopped": "eos" if ids and ids[-1] in self._eos else "max_new_tokens",
             "score_digit_mass": mass,
         }
         if "second_per_grid_ts" in inputs:
-            extra["second_per_grid_ts"] = float(inputs["second_per_grid_ts"][row])
-        return BackendOutput(text=text, expected_scores=expected, confidence=confidence,
-                             num_generated_tokens=length, extra=extra)
+            spacing = [float(inputs["second_per_grid_ts"][r]) for r in rows]
+            extra["second_per_grid_ts"] = spacing[0] if per == 1 else spacing
+        return BackendOutput(text=text, parsed=parsed, preference=preference, expected_scores=expected,
+                             confidence=confidence, num_generated_tokens=length, extra=extra)
 
 
 def judge_sampling_overrides(processor: Any, profile: JudgeProfile) -> dict[str, Any]:

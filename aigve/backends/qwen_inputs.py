@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from transformers import BatchFeature
 
     from aigve.judges.profile import JudgeProfile
-    from aigve.media import SampledVideo
+    from aigve.media import SampledPair, SampledVideo
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def _mm_token_type_ids(processor: Any, input_ids) -> Any:
 
 def build_inputs(
     processor: Any,
-    videos: Sequence[SampledVideo],
+    videos: Sequence[SampledVideo | SampledPair],
     prompts: Sequence[str],
     released_keys: bool = True,
     *,
@@ -121,22 +121,27 @@ def build_inputs(
     the instruction (see :func:`aigve.prompt.build_instruction`). ``profile``: the judge profile whose message
     layout and instruction are used (:meth:`aigve.judges.profile.JudgeProfile.messages`); None = aigve's own
     messages (:func:`aigve.prompt.build_messages`). Frame choice, size and spacing are in the sampled videos.
+    A :class:`~aigve.media.SampledPair` (a pairwise profile) puts its two videos in the request in order (A, B);
+    the processor's per-video rows (``video_grid_thw``, ``second_per_grid_ts``) then number 2 per request.
     """
     if len(videos) != len(prompts):
         raise AigveError(f"build_inputs: got {len(videos)} videos but {len(prompts)} prompts; pass one prompt per video")
     if not videos:
         raise AigveError("build_inputs: empty batch")
     texts = [chat_text(processor, p, released_keys=released_keys, profile=profile) for p in prompts]
-    frames = [_check_frames(v) for v in videos]
+    from aigve.media import SampledPair
+
+    clips = [c for v in videos for c in (v.videos if isinstance(v, SampledPair) else (v,))]
+    frames = [_check_frames(v) for v in clips]
     qwen3 = is_qwen3_vl(processor)
     inputs = processor(
-        text=texts, videos=frames, video_metadata=[video_metadata(v, source_times=qwen3) for v in videos],
+        text=texts, videos=frames, video_metadata=[video_metadata(v, source_times=qwen3) for v in clips],
         padding=True, padding_side="left", return_tensors="pt", **_video_kwargs(processor, frames),
     )
     if "mm_token_type_ids" not in inputs:
         inputs["mm_token_type_ids"] = _mm_token_type_ids(processor, inputs["input_ids"])
     if "second_per_grid_ts" in inputs:
-        _check_second_per_grid(processor, videos, inputs)
+        _check_second_per_grid(processor, clips, inputs)
     return inputs
 
 

@@ -144,6 +144,9 @@ class ScoreOnlyBackend(MacsBackend):
         return obj
 
     def _configure(self, aspects: Sequence[str] | None, fill: str, placeholder: int) -> None:
+        if self.profile.output_format != "aigve_json":  # the teacher-forced skeleton is the AIGVE-MACS JSON answer
+            raise ConfigError("profile", self.profile.name, f"macs-scores reads the nine-aspect JSON answer; the "
+                              f"{self.profile.output_format} answer of this profile needs the generating 'macs' backend")
         if fill not in FILL_MODES:
             raise ConfigError("fill", fill, f"choose one of {', '.join(FILL_MODES)}")
         if placeholder not in SCORE_VALUES:

@@ -73,6 +73,7 @@ class SignalsBackend:
     name = "signals"
     #: Scores come from pixels alone: callers need not warn about missing prompts (see ``Backend``).
     uses_prompt = False
+    videos_per_item = 1
 
     @classmethod
     def spec_defaults(cls) -> SpecDefaults:

@@ -172,6 +172,7 @@ class VllmBackend:
 
     name = "vllm"
     uses_prompt = True
+    videos_per_item = 1
 
     @classmethod
     def spec_defaults(cls) -> SpecDefaults:
@@ -214,6 +215,9 @@ class VllmBackend:
         from aigve.judges.profiles import mismatch, resolve_profile, warn_once, with_released_keys
 
         chosen, self.profile_source = resolve_profile(profile, model=self._local_folder())
+        if chosen.videos != 1:
+            raise ConfigError("profile", chosen.name, "the vllm backend sends one video per request; run this "
+                              "pairwise profile with the macs backend (`backend=macs`)")
         self.profile = with_released_keys(chosen, released_keys)
         self.released_keys = self.profile.released_keys
         self.profile_warning = mismatch(self.profile, self.served_model_name)
@@ -233,7 +237,9 @@ class VllmBackend:
     # ----------------------------------------------------------------------------------------- common
 
     def describe(self) -> dict[str, Any]:
-        return {**self.profile.describe(), "profile_source": self.profile_source,
+        from aigve.judges.formats import judged_record
+
+        return {**self.profile.describe(), **judged_record(self.profile), "profile_source": self.profile_source,
                 "profile_warning": self.profile_warning, "checkpoint_generation": self.checkpoint_generation,
                 "name": self.name, "model": self.served_model_name, "server_url": self.server_url,
                 "mode": "client" if self.server_url else "in-process", "released_keys": self.released_keys,
@@ -365,13 +371,18 @@ class VllmBackend:
 
     def _output(self, text: str, scores: tuple[dict, dict] | None, n_tokens: int, model_s: float,
                 extra: dict[str, Any]) -> BackendOutput:
-        """``scores``: (expected, confidence) per aspect read from the log-probabilities, or None."""
-        expected: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS)
-        confidence: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS)
-        if scores is not None:
+        """``scores``: (expected, confidence) per aspect read from the log-probabilities, or None. A profile with
+        its own output format (VideoScore2) is parsed here (:func:`aigve.judges.formats.backend_answer`)."""
+        from aigve.judges.formats import backend_answer
+
+        parsed, _ = backend_answer(self.profile, text)
+        nine = parsed is None  # digits are located in the AIGVE-MACS JSON answer only
+        expected: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS if nine else ())
+        confidence: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS if nine else ())
+        if scores is not None and nine:
             expected.update(scores[0])
             confidence.update(scores[1])
-        return BackendOutput(text=text, expected_scores=expected, confidence=confidence,
+        return BackendOutput(text=text, parsed=parsed, expected_scores=expected, confidence=confidence,
                              num_generated_tokens=int(n_tokens), timings={"preprocess_s": 0.0, "model_s": model_s},
                              extra={k: v for k, v in extra.items() if v is not None})
 

@@ -22,13 +22,31 @@ METRICS_NAME = "metrics.json"
 POINTWISE = {"videoscore-bench-v2": ("accuracy", "within1", "plcc"), "t2vqa-db": ("srcc", "plcc"),
              "videophy2-test": ("accuracy", "within1", "srcc", "plcc"),
              "aigve-bench": ("srcc", "plcc", "accuracy", "within1")}
+#: benchmarks whose papers print the mean over dimensions ("Avg") of each metric: an ``avg`` column, computed over
+#: the videos scored on every dimension (so its bootstrap resamples videos, not cells)
+AVERAGED = {"videoscore-bench-v2": ("visual_score", "t2v_score", "phy_score"), "videophy2-test": ("sa", "pc")}
+#: benchmarks whose harness counts an answer without a readable score as 0 (wrong, and in the correlation):
+#: the VideoScore2 harness appends 0 when its score pattern does not match (eval/get_acc_corr.py)
+MISSING_AS_ZERO = frozenset({"videoscore-bench-v2"})
 
 
-def items(loaded: Loaded) -> list:
-    """The benchmark's videos as :class:`aigve.evaluator.VideoItem` (one per distinct video and prompt)."""
+def items(loaded: Loaded, *, pairs: bool = False) -> list:
+    """The benchmark's work as :class:`aigve.evaluator.VideoItem`: one per distinct video and prompt, or with
+    ``pairs`` (a pairwise judge, shown both videos) one per human comparison, ``id`` = the pair's id, ``video`` =
+    A and ``second`` = B, so the record carries the judge's own A/B/same (``preference``)."""
+    from aigve.errors import ConfigError
     from aigve.evaluator import VideoItem
 
-    return [VideoItem(v.id, v.path, v.prompt, meta=(("benchmark", loaded.name),)) for v in loaded.videos]
+    meta = (("benchmark", loaded.name),)
+    if not pairs:
+        return [VideoItem(v.id, v.path, v.prompt, meta=meta) for v in loaded.videos]
+    if loaded.kind != "pairwise":
+        raise ConfigError("profile", "pairwise judge", f"{loaded.name} scores single videos (human scores per video), "
+                          "and a pairwise judge answers only for pairs: run it on videogen-rewardbench or "
+                          "genai-bench-video, or choose a scoring profile")
+    by_id = {v.id: v for v in loaded.videos}
+    return [VideoItem(p.id, by_id[p.a].path, by_id[p.a].prompt, meta=meta, second=by_id[p.b].path)
+            for p in loaded.pairs]
 
 
 def _boot(fn: Callable[..., float | None], arrays: Sequence[np.ndarray], n_boot: int, seed: int
@@ -63,8 +81,9 @@ def compute(loaded: Loaded, records: Sequence[Mapping[str, Any]], *, mapping: st
     entry_name, entry = M.mapping_for(first, mapping)
     out: dict[str, Any] = {"benchmark": loaded.name, "kind": loaded.kind, "source": loaded.source,
                            "notes": list(loaded.notes), "mapping": entry_name, "bootstrap": n_boot, "seed": seed,
-                           "n_videos": len(loaded.videos),
-                           "n_scored": sum(1 for v in loaded.videos if v.id in by_id and not by_id[v.id].get("error")),
+                           "n_videos": len(loaded.videos), "n_pairs": len(loaded.pairs),
+                           "n_scored": sum(1 for i in {v.id for v in loaded.videos} | {p.id for p in loaded.pairs}
+                                           if i in by_id and not by_id[i].get("error")),
                            "judge": _judge(first), "metrics": {}, "columns": []}
     if loaded.kind == "pairwise":
         _pairwise(loaded, by_id, entry, out, n_boot, seed)
@@ -110,6 +129,17 @@ def _pairwise(loaded: Loaded, by_id: Mapping[str, Mapping[str, Any]], entry: Map
         out["columns"] += [[dim, "with_ties"], [dim, "without_ties"], [dim, "with_ties_calibrated"]]
 
 
+def _model_value(loaded: Loaded, record: Mapping[str, Any] | None, dim: str, entry: Mapping[str, Any]) -> float | None:
+    """The judge's score on benchmark dimension ``dim`` for one video record; a scored record without it counts
+    as 0 where the benchmark's harness does so (:data:`MISSING_AS_ZERO`), else None (left out)."""
+    if not record:
+        return None
+    value = M.judge_value(record, loaded.dimension_map[dim], entry)
+    if value is None and loaded.name in MISSING_AS_ZERO and not record.get("error"):
+        return 0.0
+    return value
+
+
 def _pointwise(loaded: Loaded, by_id: Mapping[str, Mapping[str, Any]], entry: Mapping[str, Any], out: dict[str, Any],
                n_boot: int, seed: int) -> None:
     low, high = loaded.scale or (0, 5)
@@ -121,7 +151,7 @@ def _pointwise(loaded: Loaded, by_id: Mapping[str, Mapping[str, Any]], entry: Ma
     for dim in loaded.dimensions:
         human, model = [], []
         for p in loaded.points:
-            value = M.judge_value(by_id.get(p.video, {}), loaded.dimension_map[dim], entry) if p.video in by_id else None
+            value = _model_value(loaded, by_id.get(p.video), dim, entry)
             if value is not None and dim in p.human:
                 human.append(p.human[dim])
                 model.append(value)
@@ -129,8 +159,33 @@ def _pointwise(loaded: Loaded, by_id: Mapping[str, Mapping[str, Any]], entry: Ma
         chosen = {**fns, **physics} if loaded.name == "aigve-bench" and dim == "physics" else fns
         out["metrics"][dim] = {name: _cell(chosen[name], arrays, n_boot, seed) for name in POINTWISE[loaded.name]}
         out["columns"] += [[dim, name] for name in POINTWISE[loaded.name]]
+    if loaded.name in AVERAGED:
+        _averaged(loaded, by_id, entry, out, fns, n_boot, seed)
     if loaded.name == "videophy2-test":
         _joint(loaded, by_id, entry, out, n_boot, seed)
+
+
+def _averaged(loaded: Loaded, by_id: Mapping[str, Mapping[str, Any]], entry: Mapping[str, Any], out: dict[str, Any],
+              fns: Mapping[str, Callable[..., float | None]], n_boot: int, seed: int) -> None:
+    """The papers' "Avg": each metric's mean over :data:`AVERAGED` dimensions, on the videos scored on all of
+    them (arrays (n, D): the bootstrap resamples videos, keeping each video's dimensions together)."""
+    dims = AVERAGED[loaded.name]
+    rows_h, rows_m = [], []
+    for p in loaded.points:
+        values = [_model_value(loaded, by_id.get(p.video), d, entry) for d in dims]
+        if all(v is not None for v in values) and all(d in p.human for d in dims):
+            rows_h.append([p.human[d] for d in dims])
+            rows_m.append(values)
+    arrays = [np.array(rows_h, float).reshape(-1, len(dims)), np.array(rows_m, float).reshape(-1, len(dims))]
+
+    def mean_of(fn: Callable[..., float | None]) -> Callable[..., float | None]:
+        def avg(h: np.ndarray, m: np.ndarray) -> float | None:
+            values = [fn(h[:, j], m[:, j]) for j in range(h.shape[1])]
+            return None if any(v is None for v in values) else float(np.mean(values))
+        return avg
+
+    out["metrics"]["avg"] = {name: _cell(mean_of(fns[name]), arrays, n_boot, seed) for name in POINTWISE[loaded.name]}
+    out["columns"] += [["avg", name] for name in POINTWISE[loaded.name]]
 
 
 def _joint(loaded: Loaded, by_id: Mapping[str, Mapping[str, Any]], entry: Mapping[str, Any], out: dict[str, Any],

@@ -76,7 +76,13 @@ def run_benchmark(args: argparse.Namespace) -> int:
         from aigve.benchmarks.mapping import mapping_for
 
         mapping_for(None, args.mapping)  # unknown names fail before anything is scored
-    todo = items(loaded)[: args.limit] if args.limit else items(loaded)
+    pairs = False
+    if args.profile is not None:  # a pairwise judge profile scores the benchmark's pairs, not its videos
+        from aigve.judges.profiles import get_profile
+
+        pairs = get_profile(args.profile).videos == 2
+    todo = items(loaded, pairs=pairs)
+    todo = todo[: args.limit] if args.limit else todo
     check_backend_options(args.backend, **backend_options(args))
     check_sources(args)
     spec, settings = run_spec(args)

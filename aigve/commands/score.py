@@ -126,9 +126,9 @@ def failure_line(record: dict, width: int = 200) -> str:
 
 
 def print_means(results_path) -> None:
-    """Print the mean score per aspect over the successful records of a results file."""
-    from aigve.aspects import ASPECTS
-    from aigve.results import iter_records, latest_by_id
+    """Print the mean score per aspect (the nine, or the judge profile's own) over the successful records of a
+    results file."""
+    from aigve.results import iter_records, latest_by_id, record_scores, score_columns
 
     if not results_path.exists():
         return
@@ -136,8 +136,8 @@ def print_means(results_path) -> None:
     if not records:
         return
     print(f"{'aspect':<20} {'mean':>5} {'n':>4}")
-    for aspect in ASPECTS:
-        values = [r["scores"].get(aspect.key) for r in records]
+    for key in score_columns(records):
+        values = [record_scores(r).get(key) for r in records]
         values = [v for v in values if v is not None]
         mean = f"{sum(values) / len(values):5.2f}" if values else "    -"
-        print(f"{aspect.key:<20} {mean} {len(values):>4}")
+        print(f"{key:<20} {mean} {len(values):>4}")

@@ -102,6 +102,34 @@ def parse_answer(profile: JudgeProfile, text: object) -> ParsedResponse | Pairwi
     return parse_response(text if isinstance(text, str) else "")
 
 
+def backend_answer(profile: JudgeProfile, text: object) -> tuple[ParsedResponse | None, dict[str, str] | None]:
+    """What a backend running ``profile`` hands the evaluator for one answer: ``(parsed, preference)``.
+
+    ``aigve_json``: ``(None, None)``; the evaluator parses the text itself, as it always has (the nine-aspect path
+    is unchanged). ``videoscore2_lines``: the parsed scores under the profile's keys. ``pairwise_verdict``: a
+    :class:`ParsedResponse` with no scores (only the flags) and the verdict's preference."""
+    if profile.output_format == "aigve_json":
+        return None, None
+    answer = parse_answer(profile, text)
+    if isinstance(answer, PairwiseVerdict):
+        return ParsedResponse(scores={}, comments={}, flags=list(answer.flags)), dict(answer.preference)
+    return answer, None
+
+
+def judged_record(profile: JudgeProfile) -> dict[str, Any]:
+    """What a backend's ``describe()`` adds for ``profile``'s answer (read by the evaluator into each record):
+    nothing for the nine aspects; else ``judged_aspects`` (the profile's keys; none for a pairwise judge) and
+    ``aspect_set`` (``{"name", "keys", "scale"}``) for a scoring profile with its own aspects."""
+    if profile.output_format == "aigve_json":
+        return {}
+    if profile.videos == 2:
+        return {"judged_aspects": [], "videos_per_item": 2}
+    aspects = profile.aspect_set
+    return {"judged_aspects": list(aspects.keys),
+            "aspect_set": {"name": aspects.name, "keys": list(aspects.keys),
+                           "scale": [aspects.score_min, aspects.score_max]}}
+
+
 def answer_record(profile: JudgeProfile, text: object) -> dict[str, Any]:
     """The record fields one answer of ``profile`` gives (what the benchmark harness stores per item).
 

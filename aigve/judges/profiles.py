@@ -237,25 +237,31 @@ def _unifiedreward_video() -> JudgeProfile:
     )
 
 
-#: Output formats the nine-aspect scoring path (``aigve score``, the evaluator, results and reports) reads today.
-SCORED_FORMATS = ("aigve_json",)
+def nine_aspect_answer(profile: JudgeProfile) -> bool:
+    """Whether ``profile``'s answer is the AIGVE-MACS nine-aspect JSON for one video: what training targets and
+    the web UI's nine-score view are made of. (Scoring runs and benchmark runs take every profile: a profile
+    with its own aspects is recorded with them, a pairwise one scores pairs.)"""
+    return profile.output_format == "aigve_json" and profile.videos == 1
 
 
-def scoring_supported(profile: JudgeProfile) -> bool:
-    """Whether ``aigve score`` can run ``profile`` end to end (its answer parsed into the nine-aspect record)."""
-    return profile.output_format in SCORED_FORMATS and profile.videos == 1
-
-
-def require_scoring_support(profile: JudgeProfile) -> None:
-    """Raise ConfigError for a profile whose output the scoring path does not read yet (it would parse a
-    VideoScore2 or pairwise answer as an AIGVE-MACS JSON answer and record nothing but misses)."""
-    if not scoring_supported(profile):
+def require_nine_aspect_answer(profile: JudgeProfile, use: str) -> None:
+    """ConfigError naming ``use`` (e.g. "training") when ``profile``'s answer is not the nine-aspect JSON."""
+    if not nine_aspect_answer(profile):
         from aigve.errors import ConfigError
 
         raise ConfigError("profile", profile.name,
-                          f"its {profile.output_format} answer ({profile.videos} video(s) per item) is read by "
-                          "aigve.judges.formats.parse_answer, not by the nine-aspect scoring run; use it through "
-                          "the benchmark harness or choose a profile with the aigve_json format")
+                          f"{use} reads the nine-aspect AIGVE-MACS JSON answer; this profile's answer is "
+                          f"{profile.output_format} ({profile.videos} video(s) per item): choose a profile with the "
+                          "aigve_json format (macs-card, vs2-harness, aigve, qwen25vl-zeroshot)")
+
+
+def require_one_video(profile: JudgeProfile, use: str) -> None:
+    """ConfigError naming ``use`` (e.g. "`aigve score`") for a pairwise profile, which needs pairs of videos."""
+    if profile.videos != 1:
+        from aigve.errors import ConfigError
+
+        raise ConfigError("profile", profile.name, f"{use} scores one video per item, and this judge compares two; "
+                          "run it on a pairwise benchmark (`aigve benchmark run videogen-rewardbench ...`)")
 
 
 _BUILDERS.update({"qwen25vl-zeroshot": _qwen25vl_zeroshot, "videoscore2": _videoscore2,

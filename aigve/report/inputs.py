@@ -153,6 +153,12 @@ def _jsonl_record(rec: dict[str, Any], path: Path, row: int, failures: list[int]
     if ident is None:
         raise InputError(path, f"record has no id or video field (looked for {', '.join(ID_COLUMNS + VIDEO_COLUMNS)})",
                          row=row)
+    own = rec.get("aspect_set") or (rec.get("backend") or {}).get("aspect_set")
+    if own or rec.get("preference") is not None:  # never fold VideoScore2's visual_quality into technical_quality
+        kind = (f"judge profile {own.get('name')!r} scores its own aspects ({', '.join(own.get('keys') or [])})"
+                if isinstance(own, dict) else "a pairwise judge answered A/B/same for pairs")
+        raise InputError(path, f"{kind}, and the report compares the nine AIGVE-MACS aspects; use `aigve benchmark "
+                               "run` for that judge's benchmark metrics", row=row)
     error = rec.get("error")
     error_msg = (error.get("message") or str(error)) if isinstance(error, dict) else (str(error) if error else None)
     if isinstance(rec.get("scores"), dict):

@@ -281,7 +281,7 @@ def _loop(evaluator: EvaluatorSource, todo: list[VideoItem], writer: Any, result
         for it, exc in report.failed:
             with writing(results_path):
                 writer.write(EvaluationResult.failed(it.id, it.video, it.prompt, exc, stage="probe",
-                                                     meta=dict(it.meta)))
+                                                     meta=dict(it.meta), second=it.second))
             counts[1] += 1
             bar.update(1)
         todo = [it for it, _ in report.ok]

@@ -101,6 +101,10 @@ class ScoreJob:
 
             raise UnknownNameError("backend", self.backend, BACKENDS.names())
         s(self, "profile", v.optional(v.text, "profile", self.profile))
+        if self.profile is not None:  # a pairwise judge cannot score a folder of single videos
+            from aigve.judges.profiles import get_profile, require_one_video
+
+            require_one_video(get_profile(self.profile), "a scoring run")
         s(self, "backend_options", _frozen(self.backend_options, "backend_options"))
         sampling = dict(_frozen(self.sampling, "sampling"))
         for key, value in sampling.items():

@@ -109,7 +109,7 @@ def training_profile(recipe: TrainRecipe):
     model or the initial adapter, else ``macs-card``); a profile made for another checkpoint is warned about."""
     from aigve.judges.profiles import (
         mismatch,
-        require_scoring_support,
+        require_nine_aspect_answer,
         resolve_profile,
         warn_once,
         with_released_keys,
@@ -117,7 +117,7 @@ def training_profile(recipe: TrainRecipe):
 
     folder = lambda v: v if v is not None and Path(str(v)).expanduser().is_dir() else None  # noqa: E731
     profile, _ = resolve_profile(recipe.profile, model=folder(recipe.model), adapter=folder(recipe.init_adapter))
-    require_scoring_support(profile)  # training targets are the nine-aspect JSON answer
+    require_nine_aspect_answer(profile, "training")  # training targets are the nine-aspect JSON answer
     profile = with_released_keys(profile, recipe.released_keys)
     problem = mismatch(profile, recipe.model)
     if problem:

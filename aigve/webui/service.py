@@ -145,10 +145,10 @@ class WebService:
     def profile_choices(self) -> list[str]:
         """Judge profiles offered in the UI (those the scoring run reads); ``auto`` = the one recorded with the
         model/adapter, else macs-card."""
-        from aigve.judges.profiles import get_profile, scoring_supported
+        from aigve.judges.profiles import get_profile, nine_aspect_answer
         from aigve.registry import PROFILES
 
-        return ["auto", *(n for n in PROFILES.names() if scoring_supported(get_profile(n)))]
+        return ["auto", *(n for n in PROFILES.names() if nine_aspect_answer(get_profile(n)))]
 
     def model_choices(self) -> list[str]:
         return list(dict.fromkeys([self.config.model or DEFAULT_MODEL, *self.config.models]))
