@@ -9,10 +9,16 @@ from aigve.benchmarks import metrics as X
 
 def test_exact_and_within_one_accuracy_on_the_scale():
     human = [1, 3, 5, 2]
-    model = [0.4, 3.5, 5, 4]  # on [1, 5]: 1 (clamped from 0), 4 (half up), 5, 4
+    model = [0.4, 3.5, 5, 4]  # on [1, 5]: 1 (clamped from 0), 4 (3.5 to even), 5, 4
     assert X.exact_accuracy(human, model, 1, 5) == pytest.approx(2 / 4)  # items 1 and 3
     assert X.within_one_accuracy(human, model, 1, 5) == pytest.approx(3 / 4)  # |4-2| = 2 is out
     assert X.exact_accuracy([], [], 1, 5) is None
+
+
+def test_accuracy_rounds_as_the_videoscore2_harness_does_half_to_even():
+    # the harness: min(5, max(1, round(x))) with Python's round: 2.5 -> 2, 3.5 -> 4, 4.5 -> 4
+    assert list(X.on_scale([2.5, 3.5, 4.5, 5.5, 0.5], 1, 5)) == [2, 4, 4, 5, 1]
+    assert X.exact_accuracy([3, 4, 5], [2.5, 3.5, 4.5], 1, 5) == pytest.approx(1 / 3)  # only 3.5 -> 4 matches
 
 
 def test_round_half_up():

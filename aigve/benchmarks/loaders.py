@@ -114,42 +114,87 @@ def _pointwise(name: str, folder: Path, files: list[str], video_cols: tuple[str,
                     scale=scale, notes=notes)
 
 
-# VideoScore-Bench-v2: the in-domain test split of VideoFeedback2 (TIGER-Lab, VideoScore2 arXiv 2509.22799):
-# three dimensions scored 1-5 by humans. The file's exact column names were NOT checked here; this reads the
-# closest documented form, a JSON/JSONL/CSV of video_path, prompt, visual_quality, text_alignment,
-# physical_consistency.
-VSB2_DIMS = {"visual_quality": "visual_quality", "text_alignment": "text_alignment",
-             "physical_consistency": "physical_consistency"}
+# VideoScore-Bench-v2 (TIGER-Lab/VideoFeedback2 on the Hugging Face hub, VideoScore2 arXiv 2509.22799): one JSON
+# list, "data_27k_test (VideoScoreBench-v2).json" (500 items), fields video_name, video_url, prompt and the human
+# scores visual_score, t2v_score, phy_score (integers 1-5); the videos ship as videos_27k_{1..6}.zip holding
+# {video_name}.mp4. Fields as the VideoScore2 harness reads them (eval/eval_rm.py: item['video_name'],
+# item['prompt'], item['visual_score'], item['t2v_score'], item['phy_score']). Official metric
+# (eval/get_acc_corr.py): per dimension, accuracy and +-1 accuracy of the model score rounded and clamped to 1-5,
+# and PLCC of the raw scores; the paper's Avg is their mean over the three dimensions; an answer with no score
+# line counts as 0 (wrong), which aigve follows for a scored record whose score is missing.
+VSB2_FILES = ["data_27k_test (VideoScoreBench-v2).json", "data_27k_test.json"]
+VSB2_DIMS = {"visual_score": "visual_quality", "t2v_score": "text_alignment", "phy_score": "physical_consistency"}
+VSB2_LAYOUT = "video_name, prompt, visual_score, t2v_score, phy_score (1-5); videos as {video_name}.mp4"
+#: where the unzipped videos may lie under the benchmark folder (the release's zips unpack to videos_27k_i/)
+VSB2_VIDEO_DIRS = ("", "videos", *(f"videos_27k_{i}" for i in range(1, 7)))
 
 
 def videoscore_bench_v2(folder: str | Path) -> D.Loaded:
-    return _pointwise("videoscore-bench-v2", Path(folder),
-                      ["videoscore_bench_v2.json", "videoscore_bench_v2.jsonl", "videoscore_bench_v2.csv"],
-                      ("video_path", "video"), ("prompt", "text prompt"), VSB2_DIMS,
-                      "video_path, prompt, visual_quality, text_alignment, physical_consistency (1-5)", (1, 5),
-                      ("column names not checked against the VideoScore-Bench-v2 release: closest documented form",))
+    folder = Path(folder)
+    path = D.find_file(folder, VSB2_FILES, f"{VSB2_FILES[0]} ({VSB2_LAYOUT})")
+    videos: dict[str, D.BenchVideo] = {}
+    points = []
+    for row, rec in D.read_rows(path):
+        D.require(path, row, rec, ["video_name", "prompt", *VSB2_DIMS], VSB2_LAYOUT)
+        name = str(rec["video_name"]).strip()
+        file = name if name.lower().endswith(".mp4") else f"{name}.mp4"
+        vid = _vid(videos, D.video_path(folder, file, VSB2_VIDEO_DIRS), str(rec["prompt"]).strip())
+        points.append(D.PointTask(vid, {d: D.number(path, row, d, rec[d]) for d in VSB2_DIMS}))
+    if not points:
+        raise InputError(path, "no videos found")
+    return D.Loaded("videoscore-bench-v2", "pointwise", tuple(videos.values()), tuple(VSB2_DIMS), VSB2_DIMS,
+                    str(path), points=tuple(points), scale=(1, 5))
 
 
-# T2VQA-DB (Kou et al., arXiv 2403.11956): 10,000 videos with a mean opinion score each. Layout NOT checked:
-# closest documented form, a CSV of video, prompt, mos. Official metric: SRCC and PLCC against the MOS.
+# T2VQA-DB (Kou et al., arXiv 2403.11956; github.com/QMME/T2VQA): 10,000 videos with a mean opinion score each,
+# 0-100. The annotation file is pipe-separated text without a header, one video per line, filename|prompt|mos
+# (T2VQA/dataset/dataset.py: ``filename, prompt, label = line.strip().split("|")``), filenames relative to the
+# videos folder; shipped as info.txt (or the training split's database_standard_*.txt). The authors' metric:
+# SRCC and PLCC against the MOS. (The VideoScore2 paper instead reports preference accuracy over 1,822 pairs it
+# derived from 2,000 sampled videos; that pair file is not published, so its number is not reproducible here.)
+T2VQA_LAYOUT = "filename|prompt|mos per line (no header; MOS 0-100)"
+
+
 def t2vqa_db(folder: str | Path) -> D.Loaded:
-    return _pointwise("t2vqa-db", Path(folder), ["t2vqa_db.csv", "t2vqa_db.jsonl", "t2vqa_db.json"],
-                      ("video", "video_name"), ("prompt",), {"mos": "overall"}, "video, prompt, mos", None,
-                      ("layout not checked against the T2VQA-DB release: closest documented form",))
+    folder = Path(folder)
+    path = D.find_file(folder, ["info.txt", "t2vqa_db.txt"], f"info.txt ({T2VQA_LAYOUT})")
+    videos: dict[str, D.BenchVideo] = {}
+    points = []
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise InputError(path, f"not a text file (expected {T2VQA_LAYOUT})") from None
+    for row, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        fields = line.strip().split("|")
+        if len(fields) < 3 or not fields[0].strip():
+            raise InputError(path, f"expected {T2VQA_LAYOUT}, got {line[:80]!r}", row=row)
+        # a prompt holding "|" keeps its middle fields (the release's own split would reject the line)
+        prompt = "|".join(fields[1:-1]).strip()
+        vid = _vid(videos, D.video_path(folder, fields[0].strip(), ("", "videos", "T2Vdata")), prompt)
+        points.append(D.PointTask(vid, {"mos": D.number(path, row, "mos", fields[-1].strip())}))
+    if not points:
+        raise InputError(path, "no videos found")
+    return D.Loaded("t2vqa-db", "pointwise", tuple(videos.values()), ("mos",), {"mos": "overall"}, str(path),
+                    points=tuple(points))
 
 
-# VideoPhy-2 test (videophysics/videophy2_test on the Hugging Face hub, arXiv 2503.06800): video_url, caption,
-# sa (semantic adherence, 1-5), pc (physical commonsense, 1-5). Column names as recalled, NOT checked here.
-# The dataset's own headline is the joint score (SA >= 4 and PC >= 4); judges are compared as the VideoScore2
-# harness compares them on video_phy2_test (eval/get_acc_corr.py): accuracy, +-1 accuracy, SRCC and PLCC of the
-# text-alignment (SA) and physics (PC) scores on 1-5; aigve adds agreement with the humans' joint label.
+# VideoPhy-2 test (videophysics/videophy2_test on the Hugging Face hub, arXiv 2503.06800): videophy2_test.csv with
+# video_url, caption, sa (semantic adherence, 1-5), pc (physical commonsense, 1-5), joint, is_hard, model_name,
+# human_violated_rules; the videos ship as videophysics/videophy2_test_videos, named by the URL's file name. The
+# columns are those read by code that loads the release (the dataset card itself was not readable here). The
+# VideoScore2 harness compares judges on it (eval/get_acc_corr.py, video_phy2_test): accuracy and PLCC of the
+# text-alignment score against SA and of the physics score against PC on 1-5, visual quality left out; the paper's
+# headline is the accuracy averaged over SA and PC. aigve adds +-1 accuracy, SRCC and agreement with the humans'
+# joint label (SA >= 4 and PC >= 4, the dataset's own headline).
 VPHY_DIMS = {"sa": "text_alignment", "pc": "physical_consistency"}
 
 
 def videophy2_test(folder: str | Path) -> D.Loaded:
-    return _pointwise("videophy2-test", Path(folder), ["videophy2_test.csv", "videophy2_test.jsonl", "test.csv"],
+    return _pointwise("videophy2-test", Path(folder), ["videophy2_test.csv", "test.csv"],
                       ("video_url", "video"), ("caption", "prompt"), VPHY_DIMS, "video_url, caption, sa, pc (1-5)",
-                      (1, 5), ("column names not checked against the VideoPhy-2 release: closest documented form",))
+                      (1, 5))
 
 
 # AIGVE-Bench v1/v2 (the format aigve already reads, aigve.annotations): {"data_list": [...]} with prompt_gt,
@@ -184,17 +229,16 @@ INFO = {
                                           "pairwise accuracy with ties (tie-calibrated) and without ties, per VQ/MQ/TA/Overall",
                                           f"videogen-rewardbench.csv ({VGRB_LAYOUT}) + the videos it names", True),
     "videoscore-bench-v2": BenchmarkInfo("videoscore-bench-v2", "pointwise",
-                                         "accuracy, +-1 accuracy and PLCC on the 1-5 scale, per dimension",
-                                         "videoscore_bench_v2.json (video_path, prompt, visual_quality, text_alignment, "
-                                         "physical_consistency)", False),
+                                         "accuracy, +-1 accuracy and PLCC on the 1-5 scale, per dimension and averaged",
+                                         f"{VSB2_FILES[0]} ({VSB2_LAYOUT})", True),
     "genai-bench-video": BenchmarkInfo("genai-bench-video", "pairwise", "pairwise accuracy (with and without ties)",
                                        f"genai_bench_video.csv or test.parquet ({GENAI_LAYOUT})", True),
-    "t2vqa-db": BenchmarkInfo("t2vqa-db", "pointwise", "SRCC and PLCC against MOS", "t2vqa_db.csv (video, prompt, mos)",
-                              False),
+    "t2vqa-db": BenchmarkInfo("t2vqa-db", "pointwise", "SRCC and PLCC against MOS", f"info.txt ({T2VQA_LAYOUT})",
+                              True),
     "videophy2-test": BenchmarkInfo("videophy2-test", "pointwise",
                                     "accuracy, +-1 accuracy, SRCC and PLCC of SA and PC (1-5); agreement on the joint "
                                     "label (SA>=4 and PC>=4)",
-                                    "videophy2_test.csv (video_url, caption, sa, pc)", False),
+                                    "videophy2_test.csv (video_url, caption, sa, pc)", True),
     "aigve-bench": BenchmarkInfo("aigve-bench", "pointwise", "SRCC, PLCC, accuracy and +-1 accuracy per aspect (0-5)",
                                  "aigve_bench.json (data_list: prompt_gt, video_path_pd, nine scores)", True),
 }

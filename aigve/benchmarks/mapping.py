@@ -2,7 +2,8 @@
 answer on a benchmark dimension out of a results record.
 
 A pointwise judge's value on a dimension is the mean (or, written ``{"sum": [...]}``, the sum) of the mapped
-aspects' scores (None when any is missing or none is mapped). A pairwise judge's answer is a record field, ``record["preference"][dimension]`` in
+aspects' scores, or (``{"sum_of_dimensions": [...]}``) the sum of its values on other dimensions; None when any
+is missing or none is mapped. A pairwise judge's answer is a record field, ``record["preference"][dimension]`` in
 {"A", "B", "same"}, keyed by the benchmark's own dimension name (``VQ``) or the mapped one
 (``visual_quality``); the record's ``id`` is the pair's id.
 """
@@ -51,6 +52,9 @@ def judge_value(record: Mapping[str, Any], dimension: str, entry: Mapping[str, A
         return None
     scores = record.get("scores") or {}
     spec = entry["dimensions"].get(dimension, [dimension])
+    if isinstance(spec, Mapping) and "sum_of_dimensions" in spec:  # e.g. overall = v + t + p of means
+        parts = [judge_value(record, d, entry) for d in spec["sum_of_dimensions"] if d != dimension]
+        return None if not parts or any(v is None for v in parts) else float(sum(parts))
     summed = isinstance(spec, Mapping)
     aspects = spec["sum"] if summed else spec
     values = [scores.get(a) for a in aspects]

@@ -4,9 +4,10 @@ Shapes: n items; ``human`` and ``model`` are 1-D sequences of length n. Pairwise
 preferred), ``-1`` (B preferred), ``0`` (same / tie); a judge's pairwise answer is either a score difference
 ``s_A - s_B`` (pointwise judges) or a label in {1, -1, 0} (pairwise judges, which answer A/B/same).
 
-- accuracy (VideoScore-Bench-v2): share of items whose model score, rounded half up and clamped to the
-  benchmark's scale, equals the human score; ``within-1`` (the paper's "relaxed" accuracy): |model - human| <= 1
-  after the same rounding.
+- accuracy (VideoScore-Bench-v2): share of items whose model score, rounded and clamped to the benchmark's
+  scale, equals the human score; ``within-1`` (the paper's "relaxed" accuracy): |model - human| <= 1 after the
+  same rounding. The rounding is Python's ``round`` (half to even: 2.5 -> 2, 3.5 -> 4), exactly what the
+  VideoScore2 harness does (eval/get_acc_corr.py: ``min(5, max(1, round(x)))``).
 - PLCC / SRCC: :mod:`aigve.core.correlation` (None when undefined).
 - pairwise accuracy with ties, fixed margin (the VideoScore2 harness, whose numbers the README quotes): the judge's
   "same" is ``|s_A - s_B| <= t`` for a per-judge t (0 for AIGVE-MACS, 0.5 for VideoScore2), counted right only
@@ -37,8 +38,9 @@ def round_half_up(x: float) -> int:
 
 
 def on_scale(model: Sequence[float], low: int, high: int) -> np.ndarray:
-    """Model scores rounded half up and clamped to the integer scale [low, high]."""
-    return np.clip(np.array([round_half_up(float(x)) for x in model], int), low, high)
+    """Model scores rounded as the VideoScore2 harness rounds them (Python's ``round``, half to even) and clamped
+    to the integer scale [low, high]."""
+    return np.clip(np.array([round(float(x)) for x in model], int), low, high)
 
 
 def exact_accuracy(human: Sequence[float], model: Sequence[float], low: int, high: int) -> float | None:
