@@ -65,7 +65,8 @@ def test_score_runs_videoscore2_and_records_its_three_dimensions(tiny_model, tin
                                    "keys": ["visual_quality", "text_alignment", "physical_consistency"]}
         assert r["status"] == "ok" and r["judged_aspects"] == r["aspect_set"]["keys"]
         assert r["backend"]["profile"] == "videoscore2"
-        assert r["expected_scores"] == {}  # digits are located in the AIGVE-MACS JSON answer only
+        # soft scores (the release's, keyed like the scores; their values come from random logits here)
+        assert sorted(r["expected_scores"]) == sorted(r["aspect_set"]["keys"])
         # read back: VideoScore2's visual_quality is NOT folded into AIGVE-MACS's technical_quality
         assert EvaluationResult.from_record(r).scores["visual_quality"] == 4
     with open(out / "results.csv", newline="") as fh:
@@ -101,7 +102,13 @@ def test_benchmark_run_with_the_videoscore2_profile_hand_checked(tiny_model, tin
     assert main(["benchmark", "run", "videoscore-bench-v2", "--data", str(write_vsb2(tmp_path)), "--out", str(out),
                  "--profile", "videoscore2", "--bootstrap", "0", *_judge_flags(tiny_model, tiny_sampling)]) == 0
     m = json.loads((out / "metrics.json").read_text())
-    assert m["mapping"] == "videoscore2" and m["n_scored"] == 4
+    assert m["n_scored"] == 4
+    # read the integer answers (the soft ones come from random logits here)
+    from aigve.benchmarks.loaders import videoscore_bench_v2
+    from aigve.benchmarks.run import compute
+
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    m = compute(videoscore_bench_v2(tmp_path / "vsb2"), records, mapping="videoscore2-int", n_boot=0)
     v, t, p, avg = (m["metrics"][k] for k in ("visual_score", "t2v_score", "phy_score", "avg"))
     # humans: visual 1, 2, 3, 4 vs the judge's 4; alignment 5, 4, 3, 2 vs 2; physics 3, 3, 3, 3 vs 3
     assert v["accuracy"]["value"] == pytest.approx(1 / 4) and v["within1"]["value"] == pytest.approx(2 / 4)
@@ -158,3 +165,48 @@ def test_an_item_with_the_wrong_number_of_videos_gets_an_error_record_not_a_scor
     got = {r.id: r for r in evaluator.evaluate_many([pair, single], batch_size=2)}
     assert got["s"].ok and got["p"].error["stage"] == "input"
     assert "is a pair" in got["p"].error["message"] and got["p"].second == clip
+
+
+def test_videoscore2_soft_scores_as_the_release_computes_them():
+    import math
+
+    from aigve.backends.digit_scores import read_vs2_soft_scores, vs2_score_step, vs2_soft_score
+
+    # digits 1-5 with probabilities .1 .2 .4 .2 .1 (digit 0 far below): best 3, norm .4 -> 1.2
+    logits = [-50.0, *(math.log(p) for p in (0.1, 0.2, 0.4, 0.2, 0.1))]
+    assert vs2_soft_score(logits, 1.0) == (1.2, pytest.approx(0.4))
+    # temperature 0.5 squares the odds: .01 .04 .16 .04 .01 -> norm .16 / .26; soft round(3 * .615385, 4)
+    assert vs2_soft_score(logits, 0.5)[0] == 1.8462
+    tokens = ["Fine.", "\nvisual quality", ":", " ", "4", ";", " text-to-video alignment: ", "2", ", physical",
+              "/common-sense consistency: 3."]  # the last digit shares a token with the "."
+
+    def prefix(k: int) -> str:
+        return "".join(tokens[:k])
+
+    n = len(tokens)
+    assert vs2_score_step(prefix, n, "visual quality:") == 4
+    assert vs2_score_step(prefix, n, "text-to-video alignment:") == 7
+    assert vs2_score_step(prefix, n, "physical/common-sense consistency:") is None  # no token ends at its digit
+    rows = [[0.0] * 6 for _ in range(n)]
+    rows[4] = logits
+    soft, norms = read_vs2_soft_scores(prefix, n, rows, {"v": "visual quality:", "t": "text-to-video alignment:",
+                                                         "p": "physical/common-sense consistency:"},
+                                       {"v": 4, "t": None, "p": 3}, 1.0)
+    assert soft == {"v": 1.2, "t": None, "p": None}  # t: no hard score; p: no step, as the release returns None
+    assert norms["v"] == pytest.approx(0.4)
+
+
+def test_benchmarks_read_videoscore2s_soft_scores_when_the_run_has_them(tmp_path):
+    from aigve.benchmarks.loaders import videoscore_bench_v2
+    from aigve.benchmarks.run import compute
+
+    loaded = videoscore_bench_v2(write_vsb2(tmp_path))  # humans: visual 1, 2, 3, 4
+    soft = [1.2, 2.5, 3.5, 4.4]  # rounded as the harness does: 1, 2, 4, 4
+    records = [{"id": f"lavie_beach_{i:02d}", "backend": {"profile": "videoscore2"},
+                "scores": {"visual_quality": 5, "text_alignment": 5, "physical_consistency": 5},
+                "expected_scores": {"visual_quality": s, "text_alignment": 3.0, "physical_consistency": 3.0}}
+               for i, s in enumerate(soft)]
+    m = compute(loaded, records, n_boot=0)
+    assert m["mapping"] == "videoscore2"
+    assert m["metrics"]["visual_score"]["accuracy"]["value"] == pytest.approx(3 / 4)  # 1, 2, 4 (vs 3: wrong), 4
+    assert m["metrics"]["visual_score"]["plcc"]["value"] == pytest.approx(0.99628, abs=1e-4)  # raw soft scores

@@ -192,3 +192,55 @@ def read_expected_scores(
         if logsumexp is not None:
             mass[key] = digit_mass(digit_logits[step], float(logsumexp[step]))
     return expected, confidence, mass
+
+
+#: VideoScore2's soft score reads the digits 1-5 (columns 1..5 of the recorded 0-5 digit logits).
+VS2_DIGITS = slice(1, 6)
+
+
+def vs2_score_step(decode_prefix: Callable[[int], str], num_tokens: int, label: str) -> int | None:
+    """The generation step of the score digit after ``label`` (e.g. ``"visual quality:"``), found as VideoScore2's
+    release finds it (vs2_inference.py ``find_score_token_index_by_prompt``): the first match of
+    ``(?:\\(\\d+\\)\\s*|\\n\\s*)?`` + label (case-insensitive), then the first digit after it; the step is the token
+    whose decoded prefix ends exactly at that digit (None when no prefix does, as the release returns -1).
+    The release scans every prefix; prefix lengths grow with the step, so a binary search finds the same one."""
+    text = decode_prefix(num_tokens)
+    match = re.search(r"(?:\(\d+\)\s*|\n\s*)?" + re.escape(label), text, flags=re.IGNORECASE)
+    digit = re.search(r"\d", text[match.end():]) if match else None
+    if digit is None:
+        return None
+    pos = match.end() + digit.start()
+    step = token_index_at_char(decode_prefix, num_tokens, pos)
+    return step if step is not None and decode_prefix(step + 1) == text[:pos + 1] else None
+
+
+def vs2_soft_score(digit_logits: Sequence[float] | np.ndarray, temperature: float) -> tuple[float, float]:
+    """VideoScore2's normalised soft score at one step (vs2_inference.py ``ll_based_soft_score_normed``):
+    ``p_d`` the probabilities of the digits 1-5 under the sampling temperature, ``best`` the likeliest digit
+    (first on ties) and ``norm = max p_d / sum p_d``; returns ``(round(best * norm, 4), norm)``.
+
+    ``digit_logits``: the step's logits of the digits 0-5 (as the backend records them). The release reads the
+    processed scores (``output_scores``: temperature, then the checkpoint's top-k/top-p); here the temperature
+    is applied and the truncation is not, which only matters for a digit outside the top-k, whose probability
+    is then negligible anyway."""
+    z = np.asarray(digit_logits, dtype=np.float64)[VS2_DIGITS] / float(temperature)
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    best = int(np.argmax(p)) + 1
+    norm = float(p.max())
+    return round(best * norm, 4), norm
+
+
+def read_vs2_soft_scores(decode_prefix: Callable[[int], str], num_tokens: int, digit_logits: np.ndarray,
+                         labels: dict[str, str], hard: dict[str, int | None], temperature: float
+                         ) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    """Soft score and ``norm`` per dimension (``labels``: key -> the answer's label, e.g. ``"visual quality:"``);
+    None where the parsed (hard) score is None or the label's digit step is not found, as the release does.
+    ``digit_logits``: ``(num_tokens, 6)``."""
+    soft: dict[str, float | None] = dict.fromkeys(labels)
+    norms: dict[str, float | None] = dict.fromkeys(labels)
+    for key, label in labels.items():
+        step = vs2_score_step(decode_prefix, num_tokens, label) if hard.get(key) is not None else None
+        if step is not None and step < len(digit_logits):
+            soft[key], norms[key] = vs2_soft_score(digit_logits[step], temperature)
+    return soft, norms

@@ -19,7 +19,7 @@ import numpy as np
 
 from aigve.aspects import ASPECT_KEYS
 from aigve.backends.base import BackendOutput, SpecDefaults
-from aigve.backends.digit_scores import digit_token_ids, read_expected_scores
+from aigve.backends.digit_scores import digit_token_ids, read_expected_scores, read_vs2_soft_scores
 from aigve.backends.hf_checkpoint import (
     load_adapter,
     load_model,
@@ -310,6 +310,12 @@ class MacsBackend:
             expected.update(found[0])
             confidence.update(found[1])
             mass = found[2]
+        elif digits is not None and self.profile.output_format == "videoscore2_lines" and parsed is not None:
+            # the release's normalised soft score (what the VideoScore2 paper reports), beside the integer answer
+            labels = {a.key: f"{a.released_key}:" for a in self.profile.aspect_set.aspects}
+            temperature = self.generation.temperature if self.generation.do_sample else 1.0
+            expected, confidence = read_vs2_soft_scores(decode, length, digits[:length, row], labels,
+                                                        parsed.scores, temperature)
         per = self.profile.videos  # the processor lists each request's videos in order: rows per*row ...
         rows = range(per * row, per * row + per)
         grids = [inputs["video_grid_thw"][r].tolist() for r in rows]

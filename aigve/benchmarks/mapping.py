@@ -40,17 +40,23 @@ def mapping_for(record: Mapping[str, Any] | None, name: str | None = None) -> tu
         return name, table[name]
     profile = ((record or {}).get("backend") or {}).get("profile")
     for key, entry in table.items():
-        if profile in entry.get("profiles", ()):
+        if profile in entry.get("profiles", ()) and _has_field(record, entry.get("score_field", "scores")):
             return key, entry
     key = next(k for k, e in table.items() if e.get("default"))
     return key, table[key]
 
 
+def _has_field(record: Mapping[str, Any] | None, field: str) -> bool:
+    """Whether ``record`` holds some value in its ``field`` (an entry reading soft scores needs a run that has them)."""
+    return field == "scores" or any(v is not None for v in ((record or {}).get(field) or {}).values())
+
+
 def judge_value(record: Mapping[str, Any], dimension: str, entry: Mapping[str, Any]) -> float | None:
-    """The judge's score on ``dimension`` (a mapped name, or an aspect key scored directly); None when unscored."""
+    """The judge's score on ``dimension`` (a mapped name, or an aspect key scored directly) read from the record's
+    ``entry["score_field"]`` (default ``scores``; ``expected_scores`` for soft scores); None when unscored."""
     if record.get("error"):
         return None
-    scores = record.get("scores") or {}
+    scores = record.get(entry.get("score_field", "scores")) or {}
     spec = entry["dimensions"].get(dimension, [dimension])
     if isinstance(spec, Mapping) and "sum_of_dimensions" in spec:  # e.g. overall = v + t + p of means
         parts = [judge_value(record, d, entry) for d in spec["sum_of_dimensions"] if d != dimension]

@@ -77,7 +77,10 @@ def compute(loaded: Loaded, records: Sequence[Mapping[str, Any]], *, mapping: st
     """The benchmark's metrics from results ``records`` (per-video score records, or pair records carrying
     ``preference`` for pairwise judges). Values are None (``undefined``) when they cannot be computed."""
     by_id = {str(r.get("id")): r for r in records}
-    first = next((r for r in records if not r.get("error")), None)
+    scored = [r for r in records if not r.get("error")]
+    # the record that picks the mapping: one with soft scores when the run has any (an entry may read them)
+    first = next((r for r in scored if any(v is not None for v in (r.get("expected_scores") or {}).values())),
+                 scored[0] if scored else None)
     entry_name, entry = M.mapping_for(first, mapping)
     out: dict[str, Any] = {"benchmark": loaded.name, "kind": loaded.kind, "source": loaded.source,
                            "notes": list(loaded.notes), "mapping": entry_name, "bootstrap": n_boot, "seed": seed,

@@ -80,7 +80,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
     if args.profile is not None:  # a pairwise judge profile scores the benchmark's pairs, not its videos
         from aigve.judges.profiles import get_profile
 
-        pairs = get_profile(args.profile).videos == 2
+        pairs = get_profile(args.profile).videos == 2  # an unknown name: "did you mean", before anything runs
     todo = items(loaded, pairs=pairs)
     todo = todo[: args.limit] if args.limit else todo
     check_backend_options(args.backend, **backend_options(args))

@@ -90,7 +90,7 @@ class ScoreJob:
 
     def __post_init__(self) -> None:
         from aigve.config import GenerationConfig
-        from aigve.registry import BACKENDS
+        from aigve.registry import BACKENDS, PROFILES
 
         s = object.__setattr__
         s(self, "inputs", str(v.path("inputs", self.inputs)))
@@ -101,7 +101,7 @@ class ScoreJob:
 
             raise UnknownNameError("backend", self.backend, BACKENDS.names())
         s(self, "profile", v.optional(v.text, "profile", self.profile))
-        if self.profile is not None:  # a pairwise judge cannot score a folder of single videos
+        if self.profile is not None and self.profile in PROFILES:  # a pairwise judge cannot score single videos
             from aigve.judges.profiles import get_profile, require_one_video
 
             require_one_video(get_profile(self.profile), "a scoring run")
