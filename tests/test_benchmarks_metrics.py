@@ -70,8 +70,12 @@ def test_aigve_bench_physics_buckets():
 def test_mappings_as_data():
     from aigve.benchmarks.mapping import judge_value, mapping_for
 
-    name, vs2 = mapping_for({"backend": {"profile": "videoscore2"}})
-    assert name == "videoscore2" and vs2["tie_threshold"] == 0.5
+    name, vs2 = mapping_for({"backend": {"profile": "videoscore2"}})  # no soft scores: the integer answer
+    assert name == "videoscore2-int" and vs2["tie_threshold"] == 0.5
+    soft = {"backend": {"profile": "videoscore2"}, "expected_scores": {"visual_quality": 2.4}}
+    name, entry = mapping_for(soft)
+    assert name == "videoscore2" and entry["tie_threshold"] == 0.001 and entry["score_field"] == "expected_scores"
+    assert judge_value({**soft, "expected_scores": {"visual_quality": 2.4}}, "visual_quality", entry) == 2.4
     rec = {"scores": {"visual_quality": 4, "text_alignment": 3, "physical_consistency": 2}}
     assert judge_value(rec, "overall", vs2) == 9  # v + t + p, as the VideoScore2 harness adds them
     assert mapping_for({"backend": {"profile": "macs-card"}})[0] == "aigve-macs"

@@ -40,8 +40,9 @@ def _logprobs(text: str) -> list[dict]:
 class Stub:
     """Records requests, fails the first ``fail_first`` chat requests with 503, tracks concurrency."""
 
-    def __init__(self, fail_first: int = 0, delay_s: float = 0.0, model_id: str = "stub-judge"):
-        self.model_id = model_id
+    def __init__(self, fail_first: int = 0, delay_s: float = 0.0, model_id: str = "stub-judge",
+                 answer: str = ANSWER):
+        self.model_id, self.answer = model_id, answer
         self.requests: list[dict] = []
         self.fail_first, self.delay_s = fail_first, delay_s
         self.in_flight = self.max_in_flight = 0
@@ -83,9 +84,9 @@ def server():
                     stub.in_flight -= 1
                 if fail:
                     return self._send(503, {"error": "warming up"})
-                self._send(200, {"choices": [{"message": {"content": ANSWER}, "finish_reason": "stop",
-                                              "logprobs": {"content": _logprobs(ANSWER)}}],
-                                 "usage": {"prompt_tokens": 700, "completion_tokens": len(ANSWER)}})
+                self._send(200, {"choices": [{"message": {"content": stub.answer}, "finish_reason": "stop",
+                                              "logprobs": {"content": _logprobs(stub.answer)}}],
+                                 "usage": {"prompt_tokens": 700, "completion_tokens": len(stub.answer)}})
 
         httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -270,6 +271,23 @@ def test_client_runs_a_named_profile(server, clip):
     card.score([clip], ["p"])
     body = stub.requests[1]
     assert body["max_tokens"] == 1500 and body["repetition_penalty"] == 1.0 and body["temperature"] == 0.0
+
+
+def test_client_records_videoscore2s_own_dimensions_and_refuses_a_pairwise_profile(server, shared_videos):
+    from aigve.errors import ConfigError
+
+    stub, url = server(answer="Sharp frames.\nvisual quality: 4; text-to-video alignment: 3, "
+                              "physical/common-sense consistency: 2")
+    backend = VllmBackend(server_url=url, served_model_name="judge", profile="videoscore2")
+    evaluator = Evaluator(backend, {"max_frames": 4, "min_frames": 2, "max_pixels": 56 * 56, "min_pixels": 28 * 28},
+                          prefetch=0)
+    result = evaluator.evaluate(shared_videos / "lavie_beach_03.mp4", "a beach")
+    assert result.scores == {"visual_quality": 4, "text_alignment": 3, "physical_consistency": 2}
+    assert result.aspect_set["keys"] == ["visual_quality", "text_alignment", "physical_consistency"]
+    assert result.status == "ok" and result.expected_scores == {}  # soft scores need the logits: macs only
+    assert stub.requests[0]["messages"][0]["content"][1]["text"].startswith("\n    You are an expert")
+    with pytest.raises(ConfigError, match="one video per request"):
+        VllmBackend(server_url=url, served_model_name="judge", profile="unifiedreward-video")
 
 
 def test_score_profile_flag_reaches_a_vllm_run_spec():

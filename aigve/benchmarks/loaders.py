@@ -66,9 +66,10 @@ def videogen_rewardbench(folder: str | Path) -> D.Loaded:
 
 
 # --- GenAI-Bench, video generation preferences ----------------------------------------------------------
-# Layout: TIGER-Lab/GenAI-Bench on the Hugging Face hub, config video_generation, split test (GenAI-Arena votes):
-# prompt, left_model, left_video, right_model, right_video, vote_type in {leftvote, rightvote, tievote,
-# bothbad_vote}; the fields as the VideoScore2 harness reads them (TIGER-AI-Lab/VideoScore2 eval/get_pairwise_acc.py).
+# Layout: TIGER-Lab/GenAI-Bench on the Hugging Face hub, config video_generation, split test (GenAI-Arena votes),
+# video_generation/test-00000-of-00001.parquet: prompt, left_model, left_video, right_model, right_video, vote_type
+# in {leftvote, rightvote, tievote, bothbad_vote} (the dataset card's features; the VideoScore2 harness reads the
+# same fields, TIGER-AI-Lab/VideoScore2 eval/get_pairwise_acc.py).
 # The hub serves parquet: put the split's file here (or a CSV/JSONL export of it) with the videos it names.
 # Official metric (VideoScore benchmark/README.md; the VideoScore2 harness): pairwise accuracy; a judge's tie
 # matches both tievote and bothbad_vote; without ties those votes are left out.
@@ -77,7 +78,9 @@ GENAI_LAYOUT = "prompt, left_video, right_video, vote_type"
 
 def genai_bench_video(folder: str | Path) -> D.Loaded:
     folder = Path(folder)
-    path = D.find_file(folder, ["genai_bench_video.csv", "test.parquet", "video_generation.csv",
+    path = D.find_file(folder, ["video_generation/test-00000-of-00001.parquet", "test-00000-of-00001.parquet",
+                                "genai_bench_video.csv", "test.parquet",
+                                "video_generation.csv",
                                 "genai_bench_video.jsonl", "genai_bench_video.json"], f"a table of votes ({GENAI_LAYOUT})")
     videos: dict[str, D.BenchVideo] = {}
     pairs = []
@@ -226,13 +229,14 @@ def _aspect_keys() -> tuple[str, ...]:
 
 INFO = {
     "videogen-rewardbench": BenchmarkInfo("videogen-rewardbench", "pairwise",
-                                          "pairwise accuracy with ties (tie-calibrated) and without ties, per VQ/MQ/TA/Overall",
+                                          "pairwise accuracy with ties (fixed margin as the VideoScore2 harness; and tie-calibrated) and "
+                                          "without ties, per VQ/MQ/TA/Overall",
                                           f"videogen-rewardbench.csv ({VGRB_LAYOUT}) + the videos it names", True),
     "videoscore-bench-v2": BenchmarkInfo("videoscore-bench-v2", "pointwise",
                                          "accuracy, +-1 accuracy and PLCC on the 1-5 scale, per dimension and averaged",
                                          f"{VSB2_FILES[0]} ({VSB2_LAYOUT})", True),
     "genai-bench-video": BenchmarkInfo("genai-bench-video", "pairwise", "pairwise accuracy (with and without ties)",
-                                       f"genai_bench_video.csv or test.parquet ({GENAI_LAYOUT})", True),
+                                       f"video_generation/test-00000-of-00001.parquet or a CSV export ({GENAI_LAYOUT})", True),
     "t2vqa-db": BenchmarkInfo("t2vqa-db", "pointwise", "SRCC and PLCC against MOS", f"info.txt ({T2VQA_LAYOUT})",
                               True),
     "videophy2-test": BenchmarkInfo("videophy2-test", "pointwise",
