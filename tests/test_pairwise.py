@@ -105,3 +105,52 @@ def test_cli_end_to_end_with_fake_backend_resumable(shared_videos, tmp_path, cap
     assert main(["pairwise", str(manifest), "--backend", "fake", "--out", str(out), "--no-progress"]) == 2
     assert main(["pairwise", str(manifest), "--backend", "fake", "--out", str(out), "--no-progress", "--resume"]) == 0
     assert (out / "results.jsonl").read_text().splitlines() == lines
+
+
+def test_a_judge_shown_both_videos_is_asked_both_ways_and_flips_are_ties(tmp_path):
+    from aigve.report.pairwise import judge_verdict_pairs, order_items
+
+    rows = [{"a": "x.mp4", "b": "y.mp4", "prompt": "p", "label": "a"},   # A then B again: consistent a
+            {"a": "u.mp4", "b": "v.mp4", "prompt": "p", "label": "b"},   # A both times: flips with the order
+            {"a": "s.mp4", "b": "t.mp4", "prompt": "p", "label": "tie"}]  # same both times: a consistent tie
+    pairs, videos = read_pairs(_manifest(tmp_path, rows))
+    ids = [i for i, *_ in order_items(pairs, videos)]
+    assert ids == ["pair1:ab", "pair1:ba", "pair2:ab", "pair2:ba", "pair3:ab", "pair3:ba"]
+    assert order_items(pairs, videos)[1][1].endswith("y.mp4")  # (b, a): b is shown first
+    said = {"pair1:ab": "A", "pair1:ba": "B", "pair2:ab": "A", "pair2:ba": "A", "pair3:ab": "same", "pair3:ba": "same"}
+    records = [{"id": i, "preference": {"overall": v}} for i, v in said.items()]
+    judged = judge_verdict_pairs(pairs, records)
+    cells = [r["aspects"]["overall"] for r in judged]
+    assert [c["preferred"] for c in cells] == ["a", "tie", "tie"]
+    assert [c["consistent"] for c in cells] == [True, False, True]
+    result = write_pairwise(pairs, records, tmp_path / "out")
+    acc = result["accuracy"]["overall"]
+    # labels a, b, tie vs verdicts a, tie, tie: with ties 2/3 (plain agreement); without ties (a, b) 1/2
+    assert acc["accuracy_with_ties"] == pytest.approx(2 / 3) and acc["epsilon"] is None
+    assert acc["accuracy_without_ties"] == pytest.approx(1 / 2)
+    assert result["score_kind"] == "verdict" and "1 inconsistent" in result["notes"][0]
+
+
+def test_cli_runs_a_pairwise_judge_profile_both_ways(shared_videos, tiny_model, tiny_sampling, tmp_path, capsys,
+                                                     monkeypatch):
+    from transformers import AutoTokenizer
+
+    cls = type(AutoTokenizer.from_pretrained(str(tiny_model)))
+    monkeypatch.setattr(cls, "decode", lambda self, ids, **kw: "Video 1 is better.")  # always the first shown
+    clips = sorted(p.name for p in shared_videos.glob("*.mp4"))[:2]
+    manifest = _manifest(tmp_path, [{"a": str(shared_videos / clips[0]), "b": str(shared_videos / clips[1]),
+                                     "prompt": "a beach", "label": "a"}])
+    out = tmp_path / "pw"
+    s = tiny_sampling
+    assert main(["pairwise", str(manifest), "--model", str(tiny_model), "--device", "cpu", "--profile",
+                 "unifiedreward-video", "--max-new-tokens", "2", "--out", str(out), "--no-progress",
+                 "--max-frames", str(s["max_frames"]), "--min-frames", str(s["min_frames"]),
+                 "--max-pixels", str(s["max_pixels"]), "--min-pixels", str(s["min_pixels"])]) == 0
+    assert "1 pairs, 2 requests (both orders)" in capsys.readouterr().out
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in records] == ["pair1:ab", "pair1:ba"]
+    assert records[0]["second"] == records[1]["video"]  # the same two videos, swapped
+    data = json.loads((out / "pairwise.json").read_text())
+    # "Video 1" both times: a in one order, b in the other -> an order-dependent answer, counted as a tie
+    cell = data["pairs"][0]["aspects"]["overall"]
+    assert cell["preferred"] == "tie" and cell["consistent"] is False and cell["orders"] == {"ab": "A", "ba": "A"}

@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "OUT/results.jsonl, resumable) and prefer the higher-scored one per aspect and "
                                    "overall. Manifest (CSV/JSONL): a, b, prompt, optional id, label in {a, b, tie}, "
                                    "label_<aspect>. With labels: VideoGen-RewardBench accuracy with ties "
-                                   "(tie-calibrated) and without ties.")
+                                   "(tie-calibrated) and without ties. A pairwise judge profile (--profile "
+                                   "unifiedreward-video) sees both videos at once and is asked both ways.")
     p.add_argument("manifest", help="pairs manifest (.csv or .jsonl)")
     p.add_argument("--out", default="runs/pairwise", help="output folder (default: %(default)s)")
     p.add_argument("--tie-margin", type=float, default=0.0, metavar="M",
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from aigve.evaluator import VideoItem, check_backend_options
     from aigve.report.pairwise import read_pairs, write_pairwise
     from aigve.results import iter_records, latest_by_id
-    from aigve.run.batch import run_batch
+    from aigve.run.batch import score_folder
 
     non_negative("tie_margin", args.tie_margin)
     positive_int("batch_size", args.batch_size)
@@ -50,26 +51,24 @@ def run(args: argparse.Namespace) -> int:
     check_sources(args)
     spec, settings = run_spec(args)
     out = Path(args.out)
-    if args.overwrite:
-        for name in ("results.jsonl", "results.csv", "run.json"):
-            (out / name).unlink(missing_ok=True)
-    items = [VideoItem(vid, path, prompt) for vid, (path, prompt) in videos.items()]
-    built: list = []
+    both_ways = False
+    if args.profile is not None:  # a judge shown both videos is asked about each pair both ways
+        from aigve.judges.profiles import get_profile
 
-    def evaluator():
-        if not built:
-            built.append(evaluator_from_args(args))
-        return built[0]
+        both_ways = get_profile(args.profile).videos == 2
+    if both_ways:
+        from aigve.report.pairwise import order_items
 
-    try:
-        summary = run_batch(evaluator, items, out, resume=args.resume, batch_size=args.batch_size,
-                            progress=not args.no_progress, spec=spec, settings=settings)
-    finally:
-        if built:
-            built[0].close()
+        items = [VideoItem(i, first, prompt, second=second) for i, first, second, prompt in order_items(pairs, videos)]
+    else:
+        items = [VideoItem(vid, path, prompt) for vid, (path, prompt) in videos.items()]
+    summary, _ = score_folder(lambda: evaluator_from_args(args), items, out, overwrite=args.overwrite,
+                              resume=args.resume, batch_size=args.batch_size, progress=not args.no_progress,
+                              spec=spec, settings=settings)
     records = list(latest_by_id(iter_records(out / "results.jsonl")).values())
     result = write_pairwise(pairs, records, out, tie_margin=args.tie_margin, score_kind=args.score_kind)
-    print(f"{len(pairs)} pairs, {len(items)} videos ({summary.failed} failed); compared on {result['score_kind']} "
+    what = f"{len(items)} requests (both orders)" if both_ways else f"{len(items)} videos"
+    print(f"{len(pairs)} pairs, {what} ({summary.failed} failed); compared on {result['score_kind']} "
           f"scores, tie margin {args.tie_margin:g}")
     for aspect, acc in result["accuracy"].items():
         with_t = "undefined" if acc["accuracy_with_ties"] is None else f"{acc['accuracy_with_ties']:.3f}"

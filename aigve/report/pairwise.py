@@ -7,8 +7,10 @@ optional ``id`` and ``label`` in {a, b, tie} (the humans' overall preference) an
 ``a`` when ``score_a - score_b > tie_margin``, ``b`` when below ``-tie_margin``, else ``tie``. "overall" is the
 judge's own overall aspect when it scores one, else the mean of the aspects both videos have.
 
-Judges that see both videos in one prompt must be asked both ways; :func:`aigve.core.stats.order_consistent_preference`
-combines the two answers (no such judge exists in aigve yet: per-video scores cannot depend on the order).
+A judge that sees both videos in one request (a pairwise profile, e.g. ``unifiedreward-video``) is asked both
+ways, (a, b) and (b, a) (record ids ``ID:ab`` and ``ID:ba``); :func:`judge_verdict_pairs` combines the two answers
+with :func:`aigve.core.stats.order_consistent_preference`: a preference that flips with the order is a tie, and
+counted as inconsistent.
 """
 
 from __future__ import annotations
@@ -149,18 +151,65 @@ def judge_pairs(pairs: Sequence[Pair], scores: dict[str, dict[str, float]], *, t
     return rows
 
 
+#: The suffixes of a pairwise judge's two records per pair: shown (a, b), then (b, a).
+ORDERS = ("ab", "ba")
+_SIDE = {"a": 1, "b": -1, "same": 0}
+
+
+def order_items(pairs: Sequence[Pair], videos: dict[str, tuple[str, str]]) -> list[tuple[str, str, str, str]]:
+    """``(record id, first video, second video, prompt)`` for a judge shown both videos: each pair both ways."""
+    out = []
+    for p in pairs:
+        a, b = videos[p.a_id][0], videos[p.b_id][0]
+        out += [(f"{p.id}:ab", a, b, p.prompt), (f"{p.id}:ba", b, a, p.prompt)]
+    return out
+
+
+def judge_verdict_pairs(pairs: Sequence[Pair], records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per pair, a pairwise judge's answers in both orders (records ``ID:ab``/``ID:ba`` with ``preference``)
+    combined per dimension: ``delta`` is the combined preference (1 a, -1 b, 0 tie), ``consistent`` whether the
+    two orders agree, ``orders`` what each said. A dimension missing from either answer is unjudged (None)."""
+    from aigve.core.stats import order_consistent_preference
+
+    by_id = {str(r.get("id")): r for r in records if not r.get("error")}
+    rows = []
+    for p in pairs:
+        fwd, bwd = (by_id.get(f"{p.id}:{o}", {}).get("preference") or {} for o in ORDERS)
+        by_aspect = {}
+        for k in sorted({*fwd, *bwd}, key=lambda k: (k != OVERALL, k)):
+            f, b = _SIDE.get(str(fwd.get(k)).lower()), _SIDE.get(str(bwd.get(k)).lower())
+            if f is None or b is None:
+                by_aspect[k] = {"delta": None, "preferred": None, "consistent": None,
+                                "orders": {"ab": fwd.get(k), "ba": bwd.get(k)}}
+                continue
+            side, consistent = order_consistent_preference(f, b)
+            by_aspect[k] = {"delta": float(side), "preferred": preference(float(side), 0.0), "consistent": consistent,
+                            "orders": {"ab": fwd[k], "ba": bwd[k]}}
+        rows.append({"id": p.id, "prompt": p.prompt, "a": p.a, "b": p.b, "a_id": p.a_id, "b_id": p.b_id,
+                     "labels": {k: next(n for n, v in LABELS.items() if v == lab) for k, lab in p.labels.items()},
+                     "aspects": by_aspect})
+    return rows
+
+
 def accuracy(judged: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per labelled aspect (``overall`` for the ``label`` column): accuracy with ties (tie-calibrated, with
     the chosen epsilon and the counts) and without ties, over the pairs both scored and labelled."""
     out = {}
     keys = sorted({k for r in judged for k in r["labels"]}, key=lambda k: (k != OVERALL, k))
     for key in keys:
-        h, d = [], []
+        h, d, verdicts = [], [], False
         for r in judged:
             cell = r["aspects"].get(key)
             if key in r["labels"] and cell and cell["delta"] is not None:
                 h.append(LABELS[r["labels"][key]])
                 d.append(cell["delta"])
+                verdicts = verdicts or "consistent" in cell
+        if verdicts:  # a judge's own a/b/tie: plain agreement; a threshold over labels would tune nothing real
+            with_ties = float(sum(x == y for x, y in zip(h, d, strict=True)) / len(h)) if h else None
+            out[key] = {"n": len(h), "n_human_ties": sum(x == 0 for x in h), "accuracy_with_ties": with_ties,
+                        "epsilon": None, "counts": None,
+                        "accuracy_without_ties": S.accuracy_without_ties(h, d) if h else None}
+            continue
         tc = S.tie_calibrated_accuracy(h, d)
         out[key] = {"n": len(h), "n_human_ties": sum(x == 0 for x in h),
                     "accuracy_with_ties": tc.accuracy, "epsilon": tc.epsilon,
@@ -190,14 +239,23 @@ def write_pairwise(pairs: Sequence[Pair], records: Sequence[dict[str, Any]], out
                      {k: 1.0 for k, v in (r.get("scores") or {}).items() if v is not None},
                      {k: 1.0 for k, v in (r.get("expected_scores") or {}).items() if v is not None},
                      error=r.get("error") and "error") for r in records]
-    kind = choose_score_kind(as_items, score_kind)
-    judged = judge_pairs(pairs, video_scores(records, kind), tie_margin=tie_margin)
+    verdicts = any(r.get("preference") is not None for r in records)
+    if verdicts:  # a judge shown both videos: its own answers, asked both ways
+        kind = "verdict"
+        judged = judge_verdict_pairs(pairs, records)
+        flips = sum(1 for r in judged for c in r["aspects"].values() if c["consistent"] is False)
+        notes = ["the judge saw both videos in one request and was asked both ways, (a, b) then (b, a); a "
+                 "preference that flips with the order counts as a tie "
+                 f"(aigve.core.stats.order_consistent_preference): {flips} inconsistent answer(s)",
+                 "with ties: the combined verdict's ties are the judge's own (tie-calibration has nothing to tune)"]
+    else:
+        kind = choose_score_kind(as_items, score_kind)
+        judged = judge_pairs(pairs, video_scores(records, kind), tie_margin=tie_margin)
+        notes = ["each video is scored on its own, so the order of a and b cannot change a preference",
+                 "overall: the judge's overall aspect, else the mean of the aspects it scores"]
     result = {"score_kind": kind, "score_kind_requested": score_kind, "tie_margin": tie_margin,
               "n_pairs": len(pairs), "summary": summary(judged), "accuracy": accuracy(judged), "pairs": judged,
-              "notes": ["each video is scored on its own, so the order of a and b cannot change a preference; "
-                        "a judge shown both videos at once would be asked both ways "
-                        "(aigve.core.stats.order_consistent_preference)",
-                        "overall: the judge's overall aspect, else the mean of the aspects it scores"]}
+              "notes": notes}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(result, out / "pairwise.json")
