@@ -10,14 +10,21 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from aigve.aspects import ASPECT_KEYS
 from aigve.backends.base import Backend, BackendOutput, default_sampling
 from aigve.config import SamplingConfig
 from aigve.core import validate
-from aigve.errors import AigveError, ConfigError, NotARealEvaluationWarning, ResponseParseError
+from aigve.errors import ConfigError, NotARealEvaluationWarning, ResponseParseError
+from aigve.items import (
+    SAMPLED,
+    VideoItem,
+    as_item,
+    count_mismatch,
+    decode_item,  # noqa: F401 - re-exported: the Ray engine imports it from here
+    load_item,
+)
 from aigve.media import SampledPair, SampledVideo, VideoInfo
 from aigve.results import EvaluationResult
 
@@ -27,37 +34,6 @@ DECODE_WORKERS = ("thread", "process")
 #: Length sorting looks this many batches ahead: batches pad little, while the order of work stays close
 #: to the input's (progress and resume behave as before).
 SORT_WINDOW_BATCHES = 8
-
-
-@dataclass(frozen=True)
-class VideoItem:
-    """One video to score. ``id`` is unique within a run; ``row`` is its manifest row when known; ``meta``:
-    the manifest's other columns as ``(name, text)`` pairs (a tuple, so the item stays hashable), copied into
-    the record's ``meta``. ``second``: the other video of a pair (B; ``video`` is A), for a pairwise judge
-    (a backend with ``videos_per_item`` 2), which then gets both as one :class:`~aigve.media.SampledPair`."""
-
-    id: str
-    video: str
-    prompt: str
-    row: int | None = None
-    meta: tuple[tuple[str, str], ...] = ()
-    second: str | None = None
-
-
-def as_item(item: VideoItem | dict | tuple | str, index: int = 0) -> VideoItem:
-    """Accept a VideoItem, a ``{"video", "prompt", "id"?}`` dict, a ``(video, prompt)`` tuple or a path."""
-    if isinstance(item, VideoItem):
-        return item
-    if isinstance(item, dict):
-        video, prompt = str(item["video"]), str(item.get("prompt") or "")
-        ident = item.get("id")
-    elif isinstance(item, tuple):
-        video, prompt = str(item[0]), str(item[1] if len(item) > 1 else "")
-        ident = item[2] if len(item) > 2 else None
-    else:
-        video, prompt, ident = str(item), "", None
-    return VideoItem(id=str(ident) if ident is not None else os.path.splitext(os.path.basename(video))[0] or str(index),
-                     video=video, prompt=prompt)
 
 
 def not_a_real_evaluation(description: Mapping[str, Any]) -> str | None:
@@ -106,48 +82,6 @@ def _prepare_when_decoded(prepare: Callable, batch: list[VideoItem], decodes: li
         return prepare([v for _, v in ready], [it.prompt for it, _ in ready])
     except Exception:  # noqa: BLE001 - reported by the inline retry in the model thread
         return None
-
-
-#: What a decoded item is: one sampled video, or a pair of them for a pairwise judge.
-SAMPLED = (SampledVideo, SampledPair)
-
-
-def _load(item: VideoItem, cfg: SamplingConfig, info: VideoInfo | None = None
-          ) -> SampledVideo | SampledPair | EvaluationResult:
-    """Decode one item (both videos of a pair, under the same rules); a failure becomes an error record naming
-    the file that failed, instead of an exception."""
-    from aigve.video import load_video
-
-    path = item.video
-    try:
-        first = load_video(item.video, cfg, info=info)
-        if item.second is None:
-            return first
-        path = item.second
-        return SampledPair(first, load_video(item.second, cfg))
-    except (AigveError, OSError, ValueError, RuntimeError) as exc:
-        log.warning("%s", exc if str(path) in str(exc) else f"{path}: {exc}")
-        return EvaluationResult.failed(item.id, item.video, item.prompt, exc, stage="decode", second=item.second)
-
-
-def _count_mismatch(item: VideoItem, wanted: int, judge: str) -> EvaluationResult | None:
-    """An error record for an item with another number of videos than the judge compares (never sent to it)."""
-    has = 1 if item.second is None else 2
-    if has == wanted:
-        return None
-    from aigve.errors import InputError
-
-    why = (f"the judge ({judge}) compares two videos per item; give the pair's other video as `second`"
-           if wanted == 2 else
-           f"this item is a pair (second video {item.second}) but the judge ({judge}) scores one video per item; "
-           "use a pairwise judge profile")
-    return EvaluationResult.failed(item.id, item.video, item.prompt, InputError(item.video, why), stage="input",
-                                   second=item.second)
-
-
-def decode_item(item: VideoItem, cfg: SamplingConfig, info: VideoInfo | None = None) -> SampledVideo | EvaluationResult:
-    """Decode and sample one item under ``cfg``; a failure is an error record (stage ``decode``), never raised."""
-    return _load(item, cfg, info)
 
 
 class Evaluator:
@@ -259,7 +193,7 @@ class Evaluator:
             """Start decoding (and preparing) in the pools; without them, hand the probe info on."""
             if not pool:
                 return [infos.get(it.id) for it in batch], None
-            decodes = [pool.submit(_load, it, self.sampling, infos.get(it.id)) for it in batch]
+            decodes = [pool.submit(load_item, it, self.sampling, infos.get(it.id)) for it in batch]
             return decodes, prep_pool.submit(_prepare_when_decoded, prepare, batch, decodes) if prep_pool else None
 
         def release(positions: list[int], results: list[EvaluationResult]) -> Iterator[EvaluationResult]:
@@ -289,7 +223,7 @@ class Evaluator:
     def decode(self, item: VideoItem, info: VideoInfo | None = None) -> SampledVideo | EvaluationResult:
         """Decode and sample one item with this evaluator's sampling (an error record when it fails); the
         first half of a scoring step, for engines that decode elsewhere (:mod:`aigve.run.ray_engine`)."""
-        return _load(item, self.sampling, info)
+        return load_item(item, self.sampling, info)
 
     def score_decoded(self, batch: Sequence[VideoItem],
                       loaded: Sequence[SampledVideo | EvaluationResult]) -> list[EvaluationResult]:
@@ -301,7 +235,7 @@ class Evaluator:
 
     def _finish(self, pending: tuple) -> list[EvaluationResult]:
         batch, (futures, prepared) = pending
-        loaded = [f.result() if isinstance(f, Future) else _load(it, self.sampling, f)
+        loaded = [f.result() if isinstance(f, Future) else load_item(it, self.sampling, f)
                   for it, f in zip(batch, futures, strict=True)]
         prepared = prepared.result() if prepared is not None else None
         return self._score_batch(batch, loaded, prepared)
@@ -313,7 +247,7 @@ class Evaluator:
         for it, v in zip(batch, loaded, strict=True):
             if not isinstance(v, SAMPLED):
                 continue
-            wrong = _count_mismatch(it, self.backend.videos_per_item, self.backend.name)
+            wrong = count_mismatch(it, self.backend.videos_per_item, self.backend.name)
             if wrong is None:
                 ready.append((it, v))
             else:

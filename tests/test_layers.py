@@ -19,7 +19,7 @@ LAYERS: dict[str, int] = {
     "core": 0, "aspects": 0, "errors": 0, "registry": 0, "config": 0, "lenient_json": 0, "parsing": 0,
     "parsing_text": 0, "results": 0, "annotations": 0, "__init__": 0,
     # media: decoding and frame sampling
-    "video": 1, "sampling": 1, "media": 1, "video_writer": 1,
+    "video": 1, "sampling": 1, "media": 1, "video_writer": 1, "items": 1,
     # judges: backends, the judge prompt, the evaluator that drives a backend; signals measures pixels for
     # the signals backend (judges layer, not a room)
     "backends": 2, "prompt": 2, "evaluator": 2, "judges": 2, "signals": 2,

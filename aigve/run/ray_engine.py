@@ -92,7 +92,7 @@ def _decode(batch: dict[str, Any], sampling: Any) -> dict[str, Any]:
     arrays inside a SampledVideo, a failed decode an error record."""
     import numpy as np
 
-    from aigve.evaluator import decode_item
+    from aigve.items import decode_item
 
     loaded = []
     for item_bytes, info_bytes in zip(batch["item"], batch["info"], strict=True):
