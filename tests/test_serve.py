@@ -280,3 +280,39 @@ def test_no_upload_copy_is_left_behind(judge):
             ({}, [_upload()] * 2))]
         assert codes == [200, 415, 200] and list(scratch.iterdir()) == []
     assert not scratch.exists()
+
+
+class PairJudge:
+    """A stand-in for a pairwise judge profile (unifiedreward-video): says "B" for every pair it is shown."""
+
+    def __init__(self, inner):
+        self.described = {**inner.describe(), "profile": "unifiedreward-video", "videos_per_item": 2,
+                          "judged_aspects": []}
+        self.items: list = []
+
+    def describe(self):
+        return self.described
+
+    def evaluate_many(self, items, *, batch_size=1):
+        from aigve.results import EvaluationResult
+
+        for it in items:
+            self.items.append(it)
+            yield EvaluationResult(id=it.id, video=it.video, prompt=it.prompt, second=it.second, scores={},
+                                   comments={}, judged_aspects=[], preference={"overall": "B"},
+                                   backend=self.described)
+
+
+def test_a_pairwise_judge_answers_pairwise_requests_in_one_call(judge, tmp_path):
+    pair = PairJudge(judge)
+    with running(pair, root=CLIPS) as (url, _, _):
+        r = httpx.post(f"{url}/v1/pairwise", data={"prompt": "a beach", "paths": [str(CLIP)]},
+                       files=[_upload(CLIP_B, name="mine.mp4")], timeout=30)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["preferred"] == {"overall": "B"} and "a" not in body
+        assert body["pair"]["video"] == str(CLIP) and body["pair"]["second"] == "mine.mp4"  # the client's names
+        (item,) = pair.items
+        assert item.video == str(CLIP) and item.second.endswith(".mp4") and item.second != str(CLIP)
+        r = httpx.post(f"{url}/v1/score", data={"prompts": ["a beach"], "paths": [str(CLIP)]}, timeout=30)
+        assert r.status_code == 422 and "/v1/pairwise" in r.json()["detail"]

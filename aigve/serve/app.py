@@ -94,9 +94,15 @@ def create_app(judge: Judge, settings: ServeSettings, *, on_shutdown=None) -> Fa
     async def refused(request: Request, exc: Refused):
         return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=exc.headers)
 
+    # a judge shown both videos at once (a pairwise profile), as recorded where it was built
+    pair_judge = described.get("videos_per_item") == 2
+
     @app.post("/v1/score", summary="Score one or many videos (uploads and/or server paths) with prompts")
     async def score(request: Request, prompts: list[str] = Form(default=[]), paths: list[str] = Form(default=[]),
                     files: list[UploadFile] = File(default=[])):
+        if pair_judge:
+            raise Refused(422, f"this server's judge ({described.get('profile')}) compares two videos at once: "
+                               "send them to /v1/pairwise")
         pairs = await scorer.gather_inputs(prompts, paths, files)
 
         async def body():
@@ -113,6 +119,9 @@ def create_app(judge: Judge, settings: ServeSettings, *, on_shutdown=None) -> Fa
             raise Refused(422, f"{len(pairs)} videos given; pairwise takes exactly two (A then B)")
 
         async def body():
+            if pair_judge:  # the judge's own verdict on both videos in one request (A shown first)
+                (pair,) = await scorer.score_items(pairs, together=True)
+                return {"pair": pair, "preferred": dict(pair.get("preference") or {}), "judge": judge_block}
             a, b = await scorer.score_items(pairs)
             return {"a": a, "b": b, "preferred": _prefer(a, b, v_margin), "judge": judge_block}
         return await scorer.idempotent(request, pairs, digest(f"pairwise:{v_margin}", pairs), body)

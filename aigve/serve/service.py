@@ -101,10 +101,20 @@ class Scorer:
     def close(self) -> None:
         self._scratch.cleanup()
 
-    async def score_items(self, pairs: list[Input]) -> list[dict[str, Any]]:
-        from aigve.evaluator import VideoItem
+    async def score_items(self, pairs: list[Input], *, together: bool = False) -> list[dict[str, Any]]:
+        """One record per input; ``together`` (two inputs, a pairwise judge): one record for both, A then B,
+        with ``second`` the name the client gave B."""
+        from aigve.items import VideoItem
 
+        if together:
+            (a, prompt, _), (b, _, b_name) = pairs
+            return await self._score([VideoItem(id=uuid.uuid4().hex, video=str(a), prompt=prompt, second=str(b))],
+                                     pairs, pairs[:1], second=b_name)
         items = [VideoItem(id=uuid.uuid4().hex, video=str(path), prompt=prompt) for path, prompt, _ in pairs]
+        return await self._score(items, pairs, pairs)
+
+    async def _score(self, items: list, pairs: list[Input], shown: list[Input], second: str | None = None
+                     ) -> list[dict[str, Any]]:
         try:
             try:
                 futures = self.batcher.submit(items)
@@ -115,11 +125,13 @@ class Scorer:
         finally:
             self.drop_uploads(pairs)
         out = []
-        for (_, _, name), result in zip(pairs, results, strict=True):
+        for (_, _, name), result in zip(shown, results, strict=True):
             record = result.to_record()
             if not result.ok:
                 self.on_failure(str((result.error or {}).get("stage")))
             out.append(_shown(record, name, self.fact))
+            if second is not None:
+                out[-1]["second"] = second  # the client's name for B, never the server's path
         return out
 
     def drop_uploads(self, pairs: list[Input]) -> None:
