@@ -301,12 +301,13 @@ def record_scores(r: dict[str, Any]) -> dict[str, Any]:
 
 def score_columns(records: Iterable[dict[str, Any]]) -> tuple[str, ...]:
     """The score columns of a table of ``records``: the nine aspects, unless some record carries its profile's
-    own aspect set; then every set's keys in first-seen order (the nine first when nine-aspect records are mixed
-    in)."""
+    own aspect set; then every set's keys in first-seen order (the nine first when scored nine-aspect records are
+    mixed in)."""
     sets = [tuple((r.get("aspect_set") or {}).get("keys") or ()) for r in records]
     if not any(sets):
         return ASPECT_KEYS
-    nine = any(not s and not r.get("preference") for s, r in zip(sets, records, strict=True))
+    # a failed record carries no aspect set (it never reached the judge): it adds no columns of its own
+    nine = any(not s and not r.get("preference") and r.get("error") is None for s, r in zip(sets, records, strict=True))
     return tuple(dict.fromkeys([*(ASPECT_KEYS if nine else ()), *(k for s in sets for k in s)]))
 
 

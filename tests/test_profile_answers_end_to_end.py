@@ -93,6 +93,8 @@ def test_records_without_a_profile_of_their_own_keep_their_shape():
     assert score_columns([own, pair]) == ("visual_quality", "text_alignment", "physical_consistency")
     assert score_columns([nine, own])[-3:] == ("visual_quality", "text_alignment", "physical_consistency")
     assert len(score_columns([nine, own])) == 12
+    failed = {"error": {"message": "cannot decode"}, "scores": {}}  # a broken video in a VideoScore2 run
+    assert score_columns([own, failed]) == score_columns([own])
 
 
 def test_benchmark_run_with_the_videoscore2_profile_hand_checked(tiny_model, tiny_sampling, answering, tmp_path,
