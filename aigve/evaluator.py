@@ -17,14 +17,7 @@ from aigve.backends.base import Backend, BackendOutput, default_sampling
 from aigve.config import SamplingConfig
 from aigve.core import validate
 from aigve.errors import ConfigError, NotARealEvaluationWarning, ResponseParseError
-from aigve.items import (
-    SAMPLED,
-    VideoItem,
-    as_item,
-    count_mismatch,
-    decode_item,  # noqa: F401 - re-exported: the Ray engine imports it from here
-    load_item,
-)
+from aigve.items import SAMPLED, VideoItem, as_item, count_mismatch, decode_item
 from aigve.media import SampledPair, SampledVideo, VideoInfo
 from aigve.results import EvaluationResult
 
@@ -193,7 +186,7 @@ class Evaluator:
             """Start decoding (and preparing) in the pools; without them, hand the probe info on."""
             if not pool:
                 return [infos.get(it.id) for it in batch], None
-            decodes = [pool.submit(load_item, it, self.sampling, infos.get(it.id)) for it in batch]
+            decodes = [pool.submit(decode_item, it, self.sampling, infos.get(it.id)) for it in batch]
             return decodes, prep_pool.submit(_prepare_when_decoded, prepare, batch, decodes) if prep_pool else None
 
         def release(positions: list[int], results: list[EvaluationResult]) -> Iterator[EvaluationResult]:
@@ -223,7 +216,7 @@ class Evaluator:
     def decode(self, item: VideoItem, info: VideoInfo | None = None) -> SampledVideo | EvaluationResult:
         """Decode and sample one item with this evaluator's sampling (an error record when it fails); the
         first half of a scoring step, for engines that decode elsewhere (:mod:`aigve.run.ray_engine`)."""
-        return load_item(item, self.sampling, info)
+        return decode_item(item, self.sampling, info)
 
     def score_decoded(self, batch: Sequence[VideoItem],
                       loaded: Sequence[SampledVideo | EvaluationResult]) -> list[EvaluationResult]:
@@ -235,7 +228,7 @@ class Evaluator:
 
     def _finish(self, pending: tuple) -> list[EvaluationResult]:
         batch, (futures, prepared) = pending
-        loaded = [f.result() if isinstance(f, Future) else load_item(it, self.sampling, f)
+        loaded = [f.result() if isinstance(f, Future) else decode_item(it, self.sampling, f)
                   for it, f in zip(batch, futures, strict=True)]
         prepared = prepared.result() if prepared is not None else None
         return self._score_batch(batch, loaded, prepared)

@@ -52,10 +52,10 @@ def as_item(item: VideoItem | dict | tuple | str, index: int = 0) -> VideoItem:
 SAMPLED = (SampledVideo, SampledPair)
 
 
-def load_item(item: VideoItem, cfg: SamplingConfig, info: VideoInfo | None = None
-          ) -> SampledVideo | SampledPair | EvaluationResult:
-    """Decode one item (both videos of a pair, under the same rules); a failure becomes an error record naming
-    the file that failed, instead of an exception."""
+def decode_item(item: VideoItem, cfg: SamplingConfig, info: VideoInfo | None = None
+                ) -> SampledVideo | SampledPair | EvaluationResult:
+    """Decode and sample one item under ``cfg`` (both videos of a pair, under the same rules); a failure is an
+    error record (stage ``decode``) naming the file that failed, never raised."""
     from aigve.video import load_video
 
     path = item.video
@@ -83,8 +83,3 @@ def count_mismatch(item: VideoItem, wanted: int, judge: str) -> EvaluationResult
            "use a pairwise judge profile")
     return EvaluationResult.failed(item.id, item.video, item.prompt, InputError(item.video, why), stage="input",
                                    second=item.second)
-
-
-def decode_item(item: VideoItem, cfg: SamplingConfig, info: VideoInfo | None = None) -> SampledVideo | EvaluationResult:
-    """Decode and sample one item under ``cfg``; a failure is an error record (stage ``decode``), never raised."""
-    return load_item(item, cfg, info)
