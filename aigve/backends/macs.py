@@ -31,6 +31,7 @@ from aigve.backends.hf_checkpoint import (
 from aigve.backends.qwen_inputs import build_inputs
 from aigve.config import GenerationConfig, SamplingConfig
 from aigve.core.provenance import Provenance, read_stamp, stamp_details
+from aigve.judges.formats import backend_answer, judged_record
 from aigve.judges.profile import DECODING_FIELDS
 
 if TYPE_CHECKING:
@@ -215,8 +216,6 @@ class MacsBackend:
         """Identity recorded with every result (the judge profile's name and content hash among it)."""
         import transformers
 
-        from aigve.judges.formats import judged_record
-
         config = getattr(self.model, "config", None)
         return {
             **self.profile.describe(),
@@ -298,8 +297,6 @@ class MacsBackend:
             return tokenizer.decode(ids[:k], skip_special_tokens=True, clean_up_tokenization_spaces=False)
 
         text = decode(length)
-        from aigve.judges.formats import backend_answer
-
         parsed, preference = backend_answer(self.profile, text)
         nine = self.profile.output_format == "aigve_json"  # digits are located in the AIGVE-MACS JSON answer
         expected: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS if nine else ())

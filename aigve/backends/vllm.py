@@ -59,6 +59,7 @@ from aigve.backends.digit_scores import SCORE_VALUES, digit_token_ids, read_expe
 from aigve.config import GenerationConfig
 from aigve.core.provenance import Provenance, read_stamp
 from aigve.errors import AigveError, ConfigError, ModelLoadError
+from aigve.judges.formats import backend_answer, judged_record
 from aigve.judges.profile import DECODING_FIELDS
 
 if TYPE_CHECKING:
@@ -237,8 +238,6 @@ class VllmBackend:
     # ----------------------------------------------------------------------------------------- common
 
     def describe(self) -> dict[str, Any]:
-        from aigve.judges.formats import judged_record
-
         return {**self.profile.describe(), **judged_record(self.profile), "profile_source": self.profile_source,
                 "profile_warning": self.profile_warning, "checkpoint_generation": self.checkpoint_generation,
                 "name": self.name, "model": self.served_model_name, "server_url": self.server_url,
@@ -373,8 +372,6 @@ class VllmBackend:
                 extra: dict[str, Any]) -> BackendOutput:
         """``scores``: (expected, confidence) per aspect read from the log-probabilities, or None. A profile with
         its own output format (VideoScore2) is parsed here (:func:`aigve.judges.formats.backend_answer`)."""
-        from aigve.judges.formats import backend_answer
-
         parsed, _ = backend_answer(self.profile, text)
         nine = parsed is None  # digits are located in the AIGVE-MACS JSON answer only
         expected: dict[str, float | None] = dict.fromkeys(ASPECT_KEYS if nine else ())

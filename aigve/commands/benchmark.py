@@ -76,12 +76,9 @@ def run_benchmark(args: argparse.Namespace) -> int:
         from aigve.benchmarks.mapping import mapping_for
 
         mapping_for(None, args.mapping)  # unknown names fail before anything is scored
-    pairs = False
-    if args.profile is not None:  # a pairwise judge profile scores the benchmark's pairs, not its videos
-        from aigve.judges.profiles import get_profile
+    from aigve.judges.profiles import compares_pairs
 
-        pairs = get_profile(args.profile).videos == 2  # an unknown name: "did you mean", before anything runs
-    todo = items(loaded, pairs=pairs)
+    todo = items(loaded, pairs=compares_pairs(args.profile))  # a pairwise judge scores the pairs, not the videos
     todo = todo[: args.limit] if args.limit else todo
     check_backend_options(args.backend, **backend_options(args))
     check_sources(args)

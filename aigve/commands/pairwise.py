@@ -51,11 +51,9 @@ def run(args: argparse.Namespace) -> int:
     check_sources(args)
     spec, settings = run_spec(args)
     out = Path(args.out)
-    both_ways = False
-    if args.profile is not None:  # a judge shown both videos is asked about each pair both ways
-        from aigve.judges.profiles import get_profile
+    from aigve.judges.profiles import compares_pairs
 
-        both_ways = get_profile(args.profile).videos == 2
+    both_ways = compares_pairs(args.profile)  # a judge shown both videos is asked about each pair both ways
     if both_ways:
         from aigve.report.pairwise import order_items
 

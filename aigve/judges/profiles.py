@@ -255,6 +255,13 @@ def require_nine_aspect_answer(profile: JudgeProfile, use: str) -> None:
                           "aigve_json format (macs-card, vs2-harness, aigve, qwen25vl-zeroshot)")
 
 
+def compares_pairs(name: str | None) -> bool:
+    """Whether the profile named ``name`` is shown two videos per request (a pairwise judge); False for None (the
+    profile recorded with the checkpoint, read when the model loads). An unknown name: UnknownNameError with
+    "did you mean", before anything is scored."""
+    return name is not None and get_profile(name).videos == 2
+
+
 def require_one_video(profile: JudgeProfile, use: str) -> None:
     """ConfigError naming ``use`` (e.g. "`aigve score`") for a pairwise profile, which needs pairs of videos."""
     if profile.videos != 1:
