@@ -153,23 +153,40 @@ def _mrope_section(head_dim: int) -> list[int]:
     return [half - 2 * (half * 3 // 8), half * 3 // 8, half * 3 // 8]
 
 
+#: attention heads of the tiny text models (2 of them key/value heads)
+TINY_HEADS = 4
+
+
+def _text_config(tokenizer, hidden: int, layers: int, init_std: float, *, rope_theta: float,
+                 mrope_interleaved: bool = False) -> tuple[dict[str, int], dict]:
+    """The special-token ids and the text config both tiny backbones share (they differ in rope_theta, Qwen3-VL's
+    interleaved M-RoPE and its explicit head_dim): hidden ``hidden``, ``layers`` layers, 4 heads (2 KV)."""
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    rope = {"rope_type": "default", "rope_theta": rope_theta, "mrope_section": _mrope_section(hidden // TINY_HEADS)}
+    if mrope_interleaved:
+        rope["mrope_interleaved"] = True
+    text = {
+        "vocab_size": len(tokenizer), "hidden_size": hidden, "intermediate_size": hidden * 2,
+        "num_hidden_layers": layers, "num_attention_heads": TINY_HEADS, "num_key_value_heads": 2,
+        "max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_parameters": rope,
+        "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
+        "pad_token_id": ids["<|endoftext|>"], "initializer_range": init_std,
+    }
+    return ids, text
+
+
+def _vision_token_ids(ids: dict[str, int]) -> dict[str, int]:
+    """The config's image/video/vision-boundary token ids (the same for both backbones)."""
+    return {"image_token_id": ids["<|image_pad|>"], "video_token_id": ids["<|video_pad|>"],
+            "vision_start_token_id": ids["<|vision_start|>"], "vision_end_token_id": ids["<|vision_end|>"]}
+
+
 def tiny_config(tokenizer, *, hidden: int = 64, layers: int = 2, vision_hidden: int = 32, vision_depth: int = 2,
                 init_std: float = INIT_STD):
     """``Qwen2_5_VLConfig`` sized for tests: hidden 64, 2 layers, 4 heads (2 KV), vision depth 2 / hidden 32."""
     from transformers import Qwen2_5_VLConfig
 
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
-    heads = 4
-    head_dim = hidden // heads
-    mrope = _mrope_section(head_dim)
-    text = {
-        "vocab_size": len(tokenizer), "hidden_size": hidden, "intermediate_size": hidden * 2,
-        "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": 2,
-        "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
-        "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": mrope},
-        "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
-        "pad_token_id": ids["<|endoftext|>"], "initializer_range": init_std,
-    }
+    ids, text = _text_config(tokenizer, hidden, layers, init_std, rope_theta=1000000.0)
     vision = {
         "depth": vision_depth, "hidden_size": vision_hidden, "intermediate_size": vision_hidden * 2,
         "num_heads": 2, "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
@@ -178,9 +195,7 @@ def tiny_config(tokenizer, *, hidden: int = 64, layers: int = 2, vision_hidden: 
     }
     config = Qwen2_5_VLConfig(
         text_config=text, vision_config=vision,
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=False,
+        **_vision_token_ids(ids), tie_word_embeddings=False,
     )
     config.initializer_range = init_std  # read by the top-level model's weight init
     return config
@@ -196,19 +211,8 @@ def tiny_qwen3_vl_config(tokenizer, *, hidden: int = 64, layers: int = 2, vision
     M-RoPE, vision depth 2 / hidden 32, patch 16 (Qwen3-VL's; frames are multiples of 32), one deepstack layer."""
     from transformers import Qwen3VLConfig
 
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
-    heads = 4
-    head_dim = hidden // heads
-    mrope = _mrope_section(head_dim)
-    text = {
-        "vocab_size": len(tokenizer), "hidden_size": hidden, "intermediate_size": hidden * 2,
-        "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": 2, "head_dim": head_dim,
-        "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
-        "rope_parameters": {"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": mrope,
-                            "mrope_interleaved": True},
-        "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
-        "pad_token_id": ids["<|endoftext|>"], "initializer_range": init_std,
-    }
+    ids, text = _text_config(tokenizer, hidden, layers, init_std, rope_theta=5000000.0, mrope_interleaved=True)
+    text["head_dim"] = hidden // TINY_HEADS  # Qwen3-VL's config takes it explicitly
     vision = {
         "depth": vision_depth, "hidden_size": vision_hidden, "intermediate_size": vision_hidden * 2,
         "num_heads": 2, "in_channels": 3, "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
@@ -217,9 +221,7 @@ def tiny_qwen3_vl_config(tokenizer, *, hidden: int = 64, layers: int = 2, vision
     }
     config = Qwen3VLConfig(
         text_config=text, vision_config=vision,
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=False,
+        **_vision_token_ids(ids), tie_word_embeddings=False,
     )
     config.initializer_range = init_std
     return config
