@@ -154,3 +154,35 @@ def test_cli_runs_a_pairwise_judge_profile_both_ways(shared_videos, tiny_model, 
     # "Video 1" both times: a in one order, b in the other -> an order-dependent answer, counted as a tie
     cell = data["pairs"][0]["aspects"]["overall"]
     assert cell["preferred"] == "tie" and cell["consistent"] is False and cell["orders"] == {"ab": "A", "ba": "A"}
+
+
+def test_overwrite_into_a_folder_another_run_holds_loses_nothing(shared_videos, tmp_path, capsys):
+    """--overwrite discards under the folder's lock: refused while another run holds it, the results stay."""
+    import threading
+
+    from aigve.run.folder import RunFolder
+
+    clips = sorted(p.name for p in shared_videos.glob("*.mp4"))[:2]
+    manifest = _manifest(tmp_path, [{"a": str(shared_videos / clips[0]), "b": str(shared_videos / clips[1]),
+                                     "prompt": "a beach", "label": "a"}])
+    out = tmp_path / "pw"
+    assert main(["pairwise", str(manifest), "--backend", "fake", "--out", str(out), "--no-progress"]) == 0
+    before = (out / "results.jsonl").read_text()
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with RunFolder(out).lock():
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        assert main(["pairwise", str(manifest), "--backend", "fake", "--out", str(out), "--no-progress",
+                     "--overwrite"]) == 2
+    finally:
+        release.set()
+        holder.join()
+    assert "in use" in capsys.readouterr().err
+    assert (out / "results.jsonl").read_text() == before
